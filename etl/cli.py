@@ -1,0 +1,247 @@
+"""The amili-etl command line: thin click commands that parse options and call the pipeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from etl import __version__
+from etl.errors import EXIT_USAGE, EtlError
+
+__all__ = ["main", "cli"]
+
+
+class _Group(click.Group):
+    """A click group that turns every known failure into one line and its exit code: no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EtlError as exc:
+            click.echo(f"amili-etl: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _config_option(required: bool) -> Any:
+    return click.option(
+        "--config", "config_path", type=click.Path(path_type=Path), required=required,
+        default=None if required else None,
+        help="The configuration file (amili-etl.toml; see docs/configuration.md).",
+    )
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="amili-etl")
+def cli() -> None:
+    """Read Nordic bank and invoice files, match payments to invoices, deliver them to Amili exactly once,
+    and reconcile bank, ledger and Amili into a discrepancy report.
+
+    Exit codes: 0 clean; 1 discrepancies found; 2 usage or configuration error; 3 input unreadable or run
+    incomplete; 4 some items not delivered (a rerun delivers them); 75 Amili unreachable or rate-limited.
+    """
+
+
+def _print_summary(result: Any, workbook: Path) -> None:
+    """The short table a person reads after a run."""
+    s = result.summary
+    click.echo(f"run {s['run_id']}: {s['status']}")
+    click.echo(f"  {'file':<44} {'format':<14} {'status':<14} {'rows':>6} {'valid':>6}")
+    for f in s["files"]:
+        click.echo(f"  {f['path'][:44]:<44} {str(f['format'] or '-'):<14} {f['status']:<14} {f['rows']:>6} {f['valid']:>6}")
+        if f["message"]:
+            click.echo(f"      {f['message']}")
+    if s["counts"]:
+        click.echo("  discrepancies:")
+        for cat, n in s["counts"].items():
+            click.echo(f"    {cat:<26} {n:>6}")
+    else:
+        click.echo("  no discrepancies")
+    click.echo(f"  {'endpoint':<26} {'planned':>8} {'sent':>6} {'confirmed':>10} {'rejected':>9} {'pending':>8}")
+    t = s["totals"]
+    for api, sent in s["sent"].items():
+        planned = t["planned"].get(api, 0)
+        if planned or sent:
+            click.echo(f"  {api:<26} {planned:>8} {sent:>6} {t['confirmed'].get(api, 0):>10} "
+                       f"{t['rejected'].get(api, 0):>9} {t['pending'].get(api, 0):>8}")
+    click.echo(f"workbook: {workbook}")
+
+
+def _run(config: Any, inputs: tuple[Path, ...], out: Path, dry_run: bool, mode: str) -> Any:
+    from etl.pipeline import RunRequest, new_run_id, run_pipeline
+
+    now = _now()
+    req = RunRequest(config=config, inputs=inputs, out_dir=out, run_id=new_run_id(now, secrets.token_hex(2)),
+                     clock=_now, dry_run=dry_run, mode=mode)
+    return run_pipeline(req)
+
+
+def _load(config_path: Path | None) -> Any:
+    from etl.bundled import bundled_dir
+    from etl.config import load_config
+
+    return load_config(config_path, default_mapping_dirs=(bundled_dir("mappings"),))
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+              help="Where the run folder and the demo's state go.")
+def demo(out: Path) -> None:
+    """Run everything on the shipped sample_data against an embedded sandbox.
+
+    Starts the Amili sandbox on a free 127.0.0.1 port, runs the whole pipeline over real HTTP, writes
+    OUT/<run_id>/ and prints a summary. State (ours and the sandbox's) lives in OUT/demo-state/, so a
+    second demo with the same --out finds everything delivered and sends nothing. Exits 1: the sample
+    data has problems planted on purpose.
+    """
+    from dataclasses import replace
+
+    from etl.bundled import bundled_dir
+    from etl.config import with_sandbox
+    from etl.sandbox import EmbeddedSandbox, SandboxConfig
+
+    sample = bundled_dir("sample_data")
+    state_dir = out / "demo-state"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    sandbox_state = state_dir / "sandbox-state.json"
+    config = replace(_load(sample / "amili-etl.toml"), state_path=state_dir / "amili-etl.duckdb")
+    seed = None if sandbox_state.exists() else sample / "sandbox_seed.json"
+    with EmbeddedSandbox(SandboxConfig(state_file=sandbox_state, seed_file=seed)) as sandbox:
+        result = _run(with_sandbox(config, sandbox.base_url), (sample,), out, False, "demo")
+    _print_summary(result, result.run_dir / "discrepancies.xlsx")
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@_config_option(required=True)
+@click.option("--bank", "bank", multiple=True, type=click.Path(path_type=Path),
+              help="Bank files or folders (OCR giro, BgMax, camt, MT940, CSV/Excel). Repeatable.")
+@click.option("--invoices", "invoices", multiple=True, type=click.Path(path_type=Path),
+              help="Invoice exports (CSV/Excel), files or folders. Repeatable.")
+@click.option("--sandbox", is_flag=True, help="Start the embedded sandbox on a free loopback port and send there.")
+@click.option("--sandbox-seed", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="A seed file for the embedded sandbox (cases and invoices that exist at Amili).")
+@click.option("--dry-run", is_flag=True, help="Plan and validate everything, send nothing.")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+def run(config_path: Path, bank: tuple[Path, ...], invoices: tuple[Path, ...], sandbox: bool,
+        sandbox_seed: Path | None, dry_run: bool, out: Path | None) -> None:
+    """Read, validate, match, deliver and reconcile the given files; write OUT/<run_id>/.
+
+    Files are recognised by their content, so --bank and --invoices may both hold mixed folders.
+    """
+    from etl.config import with_sandbox
+    from etl.errors import ConfigError
+
+    if not bank and not invoices:
+        raise ConfigError("nothing to do: give --bank and/or --invoices")
+    if sandbox_seed and not sandbox:
+        raise ConfigError("--sandbox-seed needs --sandbox")
+    config = _load(config_path)
+    inputs = tuple(invoices) + tuple(bank)
+    out_dir = out or config.output_dir
+    if sandbox:
+        from etl.sandbox import EmbeddedSandbox, SandboxConfig
+
+        with EmbeddedSandbox(SandboxConfig(seed_file=sandbox_seed)) as sb:
+            result = _run(with_sandbox(config, sb.base_url), inputs, out_dir, dry_run, "dry-run" if dry_run else "run")
+    else:
+        result = _run(config, inputs, out_dir, dry_run, "dry-run" if dry_run else "run")
+    _print_summary(result, result.run_dir / "discrepancies.xlsx")
+    if dry_run:
+        click.echo("dry run: nothing was sent; would send: " +
+                   (", ".join(f"{api} {n}" for api, n in sorted(result.planned.items())) or "nothing"))
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the contract's JSON instead of a table.")
+@_config_option(required=False)
+@click.option("--out", type=click.Path(path_type=Path), help="Where rejects/ goes (default: reports/ or the config's).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: tuple[Path, ...]) -> None:
+    """Read and validate PATH... (files or folders) only: rejects are written, nothing is sent.
+
+    Exits 0 when every file is fine, 1 when rows were rejected, 3 when a file is unreadable,
+    unrecognised or held back.
+    """
+    from etl.bundled import bundled_dir
+    from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT
+    from etl.mapping import load_mappings
+    from etl.money import format_minor
+    from etl.pipeline import new_run_id, read_inputs
+    from etl.report import write_rejects
+
+    mapping_dirs = list(_load(config_path).mapping_dirs) if config_path else [bundled_dir("mappings")]
+    outcomes = read_inputs(paths, load_mappings(mapping_dirs))
+    run_dir = (out or Path("reports")) / ("validate-" + new_run_id(_now(), secrets.token_hex(2)))
+    files = []
+    for f in outcomes:
+        if f.rejects.height and f.result.raw.height:
+            write_rejects(f.result.raw, f.rejects, run_dir / "rejects", f.display)
+        pay = f.valid if f.result.kind == "payments" else f.valid.head(0)
+        currencies = sorted(set(f.valid.get_column("currency").drop_nulls().to_list())) if f.valid.height else []
+        files.append({
+            "path": f.display, "format": f.result.format, "rows": f.result.rows.height, "valid": f.valid.height,
+            "rejected": f.rejects.get_column("source_line").n_unique() if f.rejects.height else 0,
+            "status": f.status,
+            "total_amount": format_minor(int(pay.get_column("amount_minor").sum())) if f.result.kind == "payments" else None,
+            "currency": ",".join(currencies) or None, "message": f.result.message or None,
+        })
+    if as_json:
+        click.echo(json.dumps({"files": files}, ensure_ascii=False, indent=2))
+    else:
+        for f in files:
+            click.echo(f"{f['path']}: {f['format'] or '-'} {f['status']} rows={f['rows']} valid={f['valid']} "
+                       f"rejected={f['rejected']}" + (f" total={f['total_amount']} {f['currency']}" if f['total_amount'] else ""))
+            if f["message"]:
+                click.echo(f"    {f['message']}")
+        if any(f["rejected"] for f in files):
+            click.echo(f"rejects: {run_dir / 'rejects'}")
+    statuses = {f["status"] for f in files}
+    if statuses & {"unreadable", "unrecognised", "held_back"} or not files:
+        sys.exit(EXIT_INPUT)
+    sys.exit(EXIT_DISCREPANCIES if "rejected_rows" in statuses else EXIT_CLEAN)
+
+
+@cli.group()
+def sandbox() -> None:
+    """The Amili simulator: ARM, Collection and ADA on one loopback server (see docs/sandbox.md)."""
+
+
+@sandbox.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
+@click.option("--faults", default=None, help='Fault mix, e.g. "500=0.05,503=0.02,429=0.05,timeout=0.01,reset=0.01".')
+@click.option("--fault-seed", default=0, show_default=True, type=int, help="Seed for repeatable faults.")
+@click.option("--rate-limit", default=None, type=float, help="Requests per second per client (429 beyond it).")
+@click.option("--latency", "latency_ms", default=0, show_default=True, type=int, help="Added latency per request (ms).")
+@click.option("--seed", "seed_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="A seed file loaded at start (see DESIGN.md, POST /_sandbox/seed).")
+@click.option("--state", "state_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Keep the sandbox's state in this JSON file across restarts.")
+def sandbox_serve(host: str, port: int, faults: str | None, fault_seed: int, rate_limit: float | None,
+                  latency_ms: int, seed_file: Path | None, state_file: Path | None) -> None:
+    """Serve the sandbox until interrupted (Ctrl-C)."""
+    from etl.sandbox import SandboxConfig, serve
+
+    click.echo(f"amili-etl sandbox on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    serve(host, port, SandboxConfig(faults=faults, fault_seed=fault_seed, rate_limit=rate_limit,
+                                    latency_ms=latency_ms, seed_file=seed_file, state_file=state_file))
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        cli(prog_name="amili-etl")
+    except EtlError as exc:  # raised outside a command (should not happen, but never a traceback)
+        click.echo(f"amili-etl: error: {exc}", err=True)
+        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)

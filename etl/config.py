@@ -1,0 +1,266 @@
+"""One frozen Config from amili-etl.toml + environment + flags; nothing else in etl reads the environment."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from etl.errors import ConfigError
+from etl.refs import REFERENCE_CHECKS
+
+__all__ = [
+    "Config",
+    "CreditorConfig",
+    "HttpConfig",
+    "Secrets",
+    "load_config",
+    "with_sandbox",
+    "SANDBOX_CREDENTIALS",
+]
+
+COUNTRIES = ("NO", "SE")
+INVOICE_TARGETS = ("arm", "none")
+PAYMENT_TARGETS = ("arm", "collection", "ada", "none")
+SANDBOX_CREDENTIALS = {"client_id": "sandbox", "client_secret": "sandbox", "ada_api_code": "sandbox"}
+
+_TOP_KEYS = {"state", "output", "http", "mappings", "creditor"}
+_CREDITOR_KEYS = {
+    "name",
+    "country",
+    "accounts",
+    "reference_check",
+    "invoices_to",
+    "payments_to",
+    "invoice_mapping",
+    "invoice_files",
+    "currency",
+    "arm",
+    "collection",
+    "ada",
+    "auth",
+}
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Credentials read from the environment; `repr` never shows them."""
+
+    client_id: str | None = field(default=None, repr=False)
+    client_secret: str | None = field(default=None, repr=False)
+    ada_api_code: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class CreditorConfig:
+    """One creditor profile: whose accounts, which checks, where invoices and payments go."""
+
+    name: str
+    country: str
+    accounts: tuple[str, ...]
+    reference_check: str
+    invoices_to: str
+    payments_to: str
+    invoice_mapping: str
+    invoice_files: tuple[str, ...]
+    currency: str
+    arm_base_url: str | None = None
+    arm_client_no: int | None = None
+    collection_base_url: str | None = None
+    collection_org_id: str | None = None
+    ada_base_url: str | None = None
+    ada_creditor: str | None = None
+    token_url: str | None = None
+    client_id_env: str = "AMILI_CLIENT_ID"
+    client_secret_env: str = "AMILI_CLIENT_SECRET"
+    ada_api_code_env: str = "AMILI_ADA_API_CODE"
+    secrets: Secrets = field(default_factory=Secrets)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """Transport limits: timeouts, concurrency, retries and polling."""
+
+    timeout_s: float = 30.0
+    concurrency: int = 8
+    max_attempts: int = 6
+    max_retry_time_s: float = 60.0
+    poll_interval_s: float = 0.2
+    poll_timeout_s: float = 60.0
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs to know, resolved once."""
+
+    path: Path | None
+    state_path: Path
+    output_dir: Path
+    mapping_dirs: tuple[Path, ...]
+    creditors: tuple[CreditorConfig, ...]
+    http: HttpConfig = field(default_factory=HttpConfig)
+    sandbox: bool = False
+
+    def creditor(self, name: str) -> CreditorConfig:
+        """The creditor profile called `name`."""
+        for c in self.creditors:
+            if c.name == name:
+                return c
+        raise ConfigError(f"{self.path}: no creditor called {name!r}")
+
+
+def _fail(path: Path, msg: str) -> ConfigError:
+    return ConfigError(f"{path}: {msg}")
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def _check_url(path: Path, where: str, url: Any) -> str | None:
+    if url is None:
+        return None
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise _fail(path, f"{where}: {url!r} is not an http(s) URL")
+    return url.rstrip("/")
+
+
+def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> CreditorConfig:
+    where = f"creditor #{i + 1}"
+    unknown = sorted(set(raw) - _CREDITOR_KEYS)
+    if unknown:
+        raise _fail(path, f"{where}: unknown key(s) {', '.join(unknown)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise _fail(path, f"{where}: `name` is required")
+    where = f"creditor {name!r}"
+    country = raw.get("country")
+    if country not in COUNTRIES:
+        raise _fail(path, f"{where}: country must be one of {', '.join(COUNTRIES)}, not {country!r}")
+    check = raw.get("reference_check", "mod10" if country == "NO" else "luhn")
+    if check not in REFERENCE_CHECKS:
+        raise _fail(path, f"{where}: reference_check must be one of {', '.join(REFERENCE_CHECKS)}, not {check!r}")
+    invoices_to = raw.get("invoices_to", "none")
+    if invoices_to not in INVOICE_TARGETS:
+        raise _fail(path, f"{where}: invoices_to must be one of {', '.join(INVOICE_TARGETS)}")
+    payments_to = raw.get("payments_to", "none")
+    if payments_to not in PAYMENT_TARGETS:
+        raise _fail(path, f"{where}: payments_to must be one of {', '.join(PAYMENT_TARGETS)}")
+    accounts = raw.get("accounts", [])
+    if not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts):
+        raise _fail(path, f"{where}: accounts must be a list of strings (account or bankgiro numbers)")
+    arm = raw.get("arm", {})
+    collection = raw.get("collection", {})
+    ada = raw.get("ada", {})
+    auth = raw.get("auth", {})
+    for sub, allowed in ((arm, {"base_url", "client_no"}), (collection, {"base_url", "org_id"}),
+                         (ada, {"base_url", "creditor"}),
+                         (auth, {"token_url", "client_id_env", "client_secret_env", "ada_api_code_env"})):
+        extra = sorted(set(sub) - allowed)
+        if extra:
+            raise _fail(path, f"{where}: unknown key(s) {', '.join(extra)}")
+    if (invoices_to == "arm" or payments_to == "arm") and not isinstance(arm.get("client_no"), int):
+        raise _fail(path, f"{where}: arm.client_no (an integer) is required when sending to ARM")
+    if payments_to == "ada" and not ada.get("creditor"):
+        raise _fail(path, f"{where}: ada.creditor is required when payments_to = \"ada\"")
+    if payments_to == "collection" and not collection.get("org_id"):
+        raise _fail(path, f"{where}: collection.org_id is required when payments_to = \"collection\"")
+    id_env = auth.get("client_id_env", "AMILI_CLIENT_ID")
+    secret_env = auth.get("client_secret_env", "AMILI_CLIENT_SECRET")
+    ada_env = auth.get("ada_api_code_env", "AMILI_ADA_API_CODE")
+    files = raw.get("invoice_files", [])
+    if not isinstance(files, list):
+        raise _fail(path, f"{where}: invoice_files must be a list of file name patterns")
+    return CreditorConfig(
+        name=name,
+        country=country,
+        accounts=tuple(a.replace(".", "").replace(" ", "").replace("-", "").lstrip("0") for a in accounts),
+        reference_check=check,
+        invoices_to=invoices_to,
+        payments_to=payments_to,
+        invoice_mapping=raw.get("invoice_mapping", "invoices_generic"),
+        invoice_files=tuple(files),
+        currency=raw.get("currency", "NOK" if country == "NO" else "SEK"),
+        arm_base_url=_check_url(path, f"{where}: arm.base_url", arm.get("base_url")),
+        arm_client_no=arm.get("client_no"),
+        collection_base_url=_check_url(path, f"{where}: collection.base_url", collection.get("base_url")),
+        collection_org_id=collection.get("org_id"),
+        ada_base_url=_check_url(path, f"{where}: ada.base_url", ada.get("base_url")),
+        ada_creditor=ada.get("creditor"),
+        token_url=_check_url(path, f"{where}: auth.token_url", auth.get("token_url")),
+        client_id_env=id_env,
+        client_secret_env=secret_env,
+        ada_api_code_env=ada_env,
+        secrets=Secrets(env.get(id_env), env.get(secret_env), env.get(ada_env)),
+    )
+
+
+def load_config(
+    path: Path | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    default_mapping_dirs: tuple[Path, ...] = (),
+) -> Config:
+    """Read and check amili-etl.toml; relative paths in it are relative to the file's folder."""
+    env = os.environ if env is None else env
+    if path is None:
+        raise ConfigError("no configuration: pass --config FILE (see docs/configuration.md)")
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise _fail(path, f"unknown key(s) {', '.join(unknown)}")
+    base = path.resolve().parent
+    state = raw.get("state", {})
+    output = raw.get("output", {})
+    http_raw = raw.get("http", {})
+    try:
+        http = HttpConfig(**http_raw)
+    except TypeError as exc:
+        raise _fail(path, f"[http]: {exc}") from None
+    creditors_raw = raw.get("creditor", [])
+    if not creditors_raw:
+        raise _fail(path, "at least one [[creditor]] block is required")
+    creditors = tuple(_creditor(path, i, c, env) for i, c in enumerate(creditors_raw))
+    names = [c.name for c in creditors]
+    if len(set(names)) != len(names):
+        raise _fail(path, "creditor names must be unique")
+    owners: dict[str, str] = {}
+    for c in creditors:
+        for a in c.accounts:
+            if a in owners:
+                raise _fail(path, f"account {a} belongs to both {owners[a]!r} and {c.name!r}")
+            owners[a] = c.name
+    extra_maps = tuple(_resolve(base, m) for m in raw.get("mappings", []))
+    return Config(
+        path=path,
+        state_path=_resolve(base, state.get("path", "state/amili-etl.duckdb")),
+        output_dir=_resolve(base, output.get("dir", "reports")),
+        mapping_dirs=extra_maps + default_mapping_dirs,
+        creditors=creditors,
+        http=http,
+    )
+
+
+def with_sandbox(config: Config, base_url: str) -> Config:
+    """The same config with every API pointed at a sandbox on `base_url` and its default credentials."""
+    creditors = tuple(
+        replace(
+            c,
+            arm_base_url=f"{base_url}/arm",
+            collection_base_url=f"{base_url}/collection/v1",
+            ada_base_url=f"{base_url}/ada",
+            token_url=f"{base_url}/auth/token",
+            secrets=Secrets(**SANDBOX_CREDENTIALS),
+        )
+        for c in config.creditors
+    )
+    return replace(config, creditors=creditors, sandbox=True)

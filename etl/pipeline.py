@@ -1,0 +1,423 @@
+"""The one orchestrator: read -> validate -> match -> plan -> submit -> reconcile -> report.
+
+Each stage is a plain function over polars frames or DuckDB tables; this module only strings them together
+and keeps the books: every input row ends up submitted, rejected with reasons, held back, or reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from etl import __version__
+from etl.amili import APIS, DeliveryReport, deliver, record_intents
+from etl.config import Config
+from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT, EXIT_PARTIAL, EXIT_TEMPFAIL, ConfigError, EtlError, InputError
+from etl.mapping import MappingSet, load_mappings
+from etl.match import match_payments
+from etl.money import format_minor
+from etl.plan import plan_items
+from etl.reconcile import CATEGORIES, reconcile_run
+from etl.refs import reference_valid_expr
+from etl.report import write_csv, write_rejects, write_summary, write_workbook
+from etl.schemas import validate_rows
+from etl.sources import iter_input_files, read_source
+from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA, SourceResult
+from etl.store import Store, open_store
+
+__all__ = ["RunRequest", "RunResult", "FileOutcome", "run_pipeline", "read_inputs", "new_run_id"]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to run: the config, the input paths, where reports go, and the clock."""
+
+    config: Config
+    inputs: tuple[Path, ...]
+    out_dir: Path
+    run_id: str
+    clock: Callable[[], dt.datetime]
+    dry_run: bool = False
+    mode: str = "run"
+
+
+@dataclass
+class FileOutcome:
+    """One input file after reading and validation."""
+
+    display: str  # the name used in every report: relative to the folder given, or the path as given
+    result: SourceResult
+    valid: pl.DataFrame
+    rejects: pl.DataFrame  # source_line, error_column, error_check, error_message
+    creditor: str | None = None
+
+    @property
+    def status(self) -> str:
+        """ok | rejected_rows | held_back | unreadable | unrecognised."""
+        if self.result.status != "ok":
+            return self.result.status
+        return "rejected_rows" if self.rejects.height else "ok"
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its folder, summary, discrepancies and exit code."""
+
+    run_id: str
+    run_dir: Path
+    summary: dict[str, Any]
+    discrepancies: pl.DataFrame
+    exit_code: int
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    planned: dict[str, int] = field(default_factory=dict)
+
+
+def new_run_id(now: dt.datetime, salt: str) -> str:
+    """A sortable run id: UTC timestamp plus 4 hex characters so two runs in one second never collide."""
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + salt[:4]
+
+
+def _display_names(inputs: tuple[Path, ...]) -> list[tuple[Path, str]]:
+    """Every input file with the name reports use for it."""
+    seen: set[Path] = set()
+    out: list[tuple[Path, str]] = []
+    for root in inputs:
+        if not root.exists():
+            raise InputError(f"{root}: no such file or folder")
+        for f in iter_input_files([root]):
+            if f.resolve() in seen:
+                continue
+            seen.add(f.resolve())
+            out.append((f, f.relative_to(root).as_posix() if root.is_dir() else str(root)))
+    return out
+
+
+def read_inputs(inputs: tuple[Path, ...], mappings: MappingSet) -> list[FileOutcome]:
+    """Read and validate every input file; a bad file never stops the others."""
+    outcomes: list[FileOutcome] = []
+    for path, display in _display_names(inputs):
+        result = read_source(path, mappings)
+        schema = PAYMENT_SCHEMA if result.kind == "payments" else INVOICE_SCHEMA
+        rows = result.rows.with_columns(pl.lit(display).alias("source_file")) if result.rows.height else pl.DataFrame(schema=schema)
+        if result.status in ("unreadable", "unrecognised"):
+            outcomes.append(FileOutcome(display, result, pl.DataFrame(schema=schema), result.problems))
+            continue
+        valid, rejects = validate_rows(rows, "payments" if result.kind == "payments" else "invoices")
+        if result.problems.height:
+            rejects = pl.concat([result.problems, rejects], how="vertical_relaxed")
+            valid = valid.join(result.problems.select("source_line").unique(), on="source_line", how="anti")
+        outcomes.append(FileOutcome(display, result, valid, rejects))
+    return outcomes
+
+
+def _invoice_creditor(config: Config, display: str) -> str:
+    """Which creditor an invoice file belongs to: the one whose invoice_files pattern matches its name."""
+    name = Path(display).name
+    owners = [c.name for c in config.creditors if any(fnmatch.fnmatch(name, p) for p in c.invoice_files)]
+    if len(owners) == 1:
+        return owners[0]
+    if not owners and len(config.creditors) == 1:
+        return config.creditors[0].name
+    if owners:
+        raise ConfigError(f"{display}: invoice file matches the invoice_files of several creditors: {', '.join(owners)}")
+    raise ConfigError(f"{display}: no creditor's invoice_files pattern matches this invoice file")
+
+
+def _payments_frame(config: Config, files: list[FileOutcome], run_id: str) -> pl.DataFrame:
+    """All payment rows of the run with creditor, reference validity and the held-back flag."""
+    frames = [
+        f.valid.with_columns(pl.lit(f.status == "held_back").alias("held_back"))
+        for f in files
+        if f.result.kind == "payments" and f.valid.height
+    ]
+    if not frames:
+        return pl.DataFrame(schema={**PAYMENT_SCHEMA, "held_back": pl.Boolean(), "creditor": pl.String(),
+                                    "reference_valid": pl.Boolean(), "run_id": pl.String()})
+    pays = pl.concat(frames, how="vertical_relaxed").with_row_index("_order")
+    owners = pl.DataFrame(
+        {"account": [a for c in config.creditors for a in c.accounts],
+         "creditor": [c.name for c in config.creditors for _ in c.accounts]},
+        schema={"account": pl.String, "creditor": pl.String},
+    )
+    pays = pays.with_columns(pl.col("account").str.strip_chars_start("0")).join(owners, on="account", how="left")
+    check = pl.lit(None, dtype=pl.Boolean)
+    for c in config.creditors:
+        check = pl.when(pl.col("creditor") == c.name).then(reference_valid_expr("reference", c.reference_check)).otherwise(check)
+    return pays.with_columns(check.alias("reference_valid"), pl.lit(run_id).alias("run_id")).sort("_order").drop("_order")
+
+
+def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """Set duplicate_of for every sighting after the first of a payment key, in this run or an earlier one."""
+    pays = pays.with_columns(
+        (pl.col("source_file") + ":" + pl.col("source_line").cast(pl.String)).alias("_where"),
+    )
+    live = pl.col("held_back").not_()
+    first_here = (
+        pays.filter(live)
+        .group_by("payment_key", maintain_order=True)
+        .agg(pl.col("_where").first().alias("_first"), pl.col("source_sha256").first().alias("_first_sha"),
+             pl.col("source_line").first().alias("_first_line"))
+    )
+    earlier = store.frame("SELECT payment_key, source_file, source_sha256, source_line FROM payment_origins")
+    earlier = earlier.select(
+        "payment_key",
+        (pl.col("source_file") + ":" + pl.col("source_line").cast(pl.String)).alias("_origin"),
+        pl.col("source_sha256").alias("_origin_sha"),
+        pl.col("source_line").alias("_origin_line"),
+    )
+    pays = pays.join(first_here, on="payment_key", how="left").join(earlier, on="payment_key", how="left")
+    # The same file and line seen again (a rerun of the same file) is the same sighting, not a duplicate.
+    same_as_origin = (pl.col("source_sha256") == pl.col("_origin_sha")) & (pl.col("source_line") == pl.col("_origin_line"))
+    dup = (
+        pl.when(~live).then(None)
+        .when(pl.col("_origin").is_not_null() & ~same_as_origin).then(pl.col("_origin"))
+        .when(pl.col("_origin").is_null() & (pl.col("_where") != pl.col("_first"))).then(pl.col("_first"))
+        .when(pl.col("_origin").is_not_null() & same_as_origin).then(None)
+        .otherwise(None)
+    )
+    # A file re-read whose twin row was the origin: later twins in this run are still duplicates of it.
+    pays = pays.with_columns(dup.alias("duplicate_of"))
+    new_origins = pays.filter(live & pl.col("_origin").is_null() & (pl.col("_where") == pl.col("_first"))).select(
+        "payment_key", "source_file", "source_sha256", "source_line", pl.lit(run_id).alias("first_run_id")
+    )
+    store.insert_frame("payment_origins", new_origins)
+    return pays.drop("_where", "_first", "_first_sha", "_first_line", "_origin", "_origin_sha", "_origin_line")
+
+
+def _open_invoices(store: Store, run_id: str) -> pl.DataFrame:
+    """Every known invoice (latest export wins) with what is still open, net of earlier runs' other payments."""
+    return store.frame(
+        """
+        WITH latest AS (
+            SELECT * FROM invoices
+            QUALIFY row_number() OVER (PARTITION BY creditor, invoice_number ORDER BY run_id = $run_id DESC, run_id DESC) = 1
+        ),
+        this_run AS (SELECT payment_key FROM payments WHERE run_id = $run_id),
+        paid AS (
+            SELECT creditor, invoice_number, sum(amount_minor) AS paid_minor FROM (
+                SELECT DISTINCT m.creditor, m.invoice_number, m.payment_key, p.amount_minor
+                FROM matches m JOIN payments p ON p.run_id = m.run_id AND p.payment_key = m.payment_key
+                WHERE m.run_id <> $run_id AND m.rule IN ('reference', 'invoice_number')
+                  AND m.payment_key NOT IN (SELECT payment_key FROM this_run)
+            ) GROUP BY ALL
+        )
+        SELECT l.creditor, l.invoice_number, l.kid, l.amount_minor, l.currency,
+               l.amount_minor - coalesce(paid.paid_minor, 0) AS outstanding_minor
+        FROM latest l LEFT JOIN paid USING (creditor, invoice_number)
+        ORDER BY l.creditor, l.invoice_number
+        """,
+        {"run_id": run_id},
+    )
+
+
+def _file_rows(run_id: str, files: list[FileOutcome]) -> pl.DataFrame:
+    """The files table rows of this run."""
+    rows = []
+    for f in files:
+        r = f.result
+        amount = f.valid.get_column("amount_minor").sum() if f.valid.height else None
+        currencies = f.valid.get_column("currency").unique().to_list() if f.valid.height else []
+        rows.append({
+            "run_id": run_id, "path": f.display, "sha256": r.sha256, "format": r.format, "layout": r.layout,
+            "kind": r.kind, "creditor": f.creditor, "status": f.status, "message": r.message or None,
+            "rows": r.rows.height, "valid": f.valid.height,
+            "rejected": f.rejects.get_column("source_line").n_unique() if f.rejects.height else 0,
+            "total_minor": amount, "currency": currencies[0] if len(currencies) == 1 else None,
+            "declared_total_minor": r.control.get("declared_total_minor"),
+            "computed_total_minor": r.control.get("computed_total_minor"),
+        })
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+def _exit_code(files: list[FileOutcome], found: pl.DataFrame, report: DeliveryReport, deliverable: int) -> int:
+    """The contract's exit code: tempfail > partial > incomplete input > discrepancies > clean."""
+    if report.unavailable and len(report.unavailable) >= deliverable > 0:
+        return EXIT_TEMPFAIL
+    if report.unavailable or sum(report.pending.values()):
+        return EXIT_PARTIAL
+    if any(f.status in ("held_back", "unreadable", "unrecognised") for f in files) or not files:
+        return EXIT_INPUT
+    if any(f.result.kind != "unknown" and f.result.rows.height == 0 for f in files):
+        return EXIT_INPUT  # an empty source means the run cannot be complete
+    if found.height:
+        return EXIT_DISCREPANCIES
+    return EXIT_CLEAN
+
+
+_STATUS = {EXIT_CLEAN: "clean", EXIT_DISCREPANCIES: "discrepancies", EXIT_INPUT: "incomplete",
+           EXIT_PARTIAL: "incomplete", EXIT_TEMPFAIL: "failed"}
+
+
+def _money_by_currency(frame: pl.DataFrame) -> dict[str, str]:
+    if frame.height == 0:
+        return {}
+    sums = frame.group_by("currency").agg(pl.col("amount_minor").sum()).sort("currency")
+    return {cur: format_minor(int(v)) for cur, v in sums.iter_rows()}
+
+
+def run_pipeline(req: RunRequest) -> RunResult:
+    """Run every stage for `req` and write `<out>/<run_id>/`; returns the result with its exit code."""
+    config = req.config
+    mappings = load_mappings(list(config.mapping_dirs))
+    run_dir = req.out_dir / req.run_id
+    with open_store(config.state_path) as store:
+        started = req.clock()
+        store.execute(
+            "INSERT INTO runs (run_id, started_at, mode, status, config_path, out_dir) VALUES (?, ?, ?, 'running', ?, ?)",
+            [req.run_id, started.replace(tzinfo=None), req.mode, str(config.path), str(run_dir)],
+        )
+        try:
+            return _stages(store, req, config, mappings, run_dir)
+        except EtlError as exc:
+            store.execute("UPDATE runs SET finished_at = ?, status = 'failed', exit_code = ? WHERE run_id = ?",
+                          [req.clock().replace(tzinfo=None), exc.exit_code, req.run_id])
+            raise
+
+
+def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet, run_dir: Path) -> RunResult:
+    """Every stage in order, inside an open store; the caller marks the run failed on a known error."""
+    files = read_inputs(req.inputs, mappings)
+    for f in files:
+        if f.result.kind == "invoices" and f.status not in ("unreadable", "unrecognised"):
+            f.creditor = _invoice_creditor(config, f.display)
+    pays = _payments_frame(config, files, req.run_id)
+    with store.transaction():
+        store.insert_frame("files", _file_rows(req.run_id, files))
+        rejects = [
+            f.rejects.with_columns(pl.lit(req.run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
+            for f in files if f.rejects.height
+        ]
+        if rejects:
+            store.insert_frame("rejects", pl.concat(rejects, how="vertical_relaxed").select(
+                "run_id", "source_file", "source_line", "error_column", "error_check", "error_message"))
+        pays = _mark_duplicates(store, pays, req.run_id)
+        store.insert_frame("payments", pays.select(
+            "run_id", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
+            "creditor", "account", "booking_date", "amount_minor", "currency", "reference", "reference_valid",
+            "message", "payer_name", "payer_account", "bank_ref", "held_back", "duplicate_of"))
+        invoices = [
+            f.valid.with_columns(pl.lit(f.creditor).alias("creditor"), pl.lit(req.run_id).alias("run_id"))
+            for f in files if f.result.kind == "invoices" and f.valid.height and f.status != "held_back"
+        ]
+        inv = pl.concat(invoices, how="vertical_relaxed") if invoices else pl.DataFrame(
+            schema={**INVOICE_SCHEMA, "creditor": pl.String(), "run_id": pl.String()})
+        store.insert_frame("invoices", inv.drop("format"))
+
+    candidates = pays.filter(
+        pl.col("duplicate_of").is_null() & ~pl.col("held_back") & pl.col("creditor").is_not_null()
+        & (pl.col("amount_minor") > 0)
+    )
+    matches = match_payments(candidates, _open_invoices(store, req.run_id))
+    with store.transaction():
+        store.insert_frame("matches", matches.with_columns(pl.lit(req.run_id).alias("run_id")))
+
+    to_send = candidates.join(matches.select("payment_key", "rule", "invoice_number", "invoice_currency"),
+                              on="payment_key").filter(
+        pl.col("rule").is_in(["reference", "invoice_number"]) & (pl.col("invoice_currency") == pl.col("currency")))
+    planned = plan_items(config, inv, to_send)
+    items = record_intents(store, req.run_id, planned, req.clock().replace(tzinfo=None))
+    deliverable = items.filter(pl.col("action") == "deliver")
+    plan_counts = {api: int(n) for api, n in deliverable.group_by("api").len().iter_rows()}
+    report = DeliveryReport()
+    if not req.dry_run:
+        report = deliver(store, config, req.run_id, deliverable, lambda: req.clock().replace(tzinfo=None))
+
+    found = reconcile_run(store, req.run_id)
+    exit_code = _exit_code(files, found, report, deliverable.height)
+    if req.dry_run and exit_code == EXIT_PARTIAL:
+        exit_code = EXIT_DISCREPANCIES if found.height else EXIT_CLEAN
+    summary = _summary(req, files, pays, matches, found, report, plan_counts, exit_code)
+    _write_outputs(store, req, run_dir, files, summary, found, config)
+    store.execute(
+        "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary = ? WHERE run_id = ?",
+        [req.clock().replace(tzinfo=None), summary["status"], exit_code, _json(summary), req.run_id],
+    )
+    return RunResult(req.run_id, run_dir, summary, found, exit_code, report, plan_counts)
+
+
+def _json(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj)
+
+
+def _summary(req: RunRequest, files: list[FileOutcome], pays: pl.DataFrame, matches: pl.DataFrame,
+             found: pl.DataFrame, report: DeliveryReport, planned: dict[str, int], exit_code: int) -> dict[str, Any]:
+    """summary.json per the contract, with totals that tie: every row is accounted for once."""
+    counts = {c: int(n) for c, n in found.group_by("category").len().iter_rows()}
+    live = pays.filter(~pl.col("held_back"))
+    incoming = live.filter(pl.col("amount_minor") > 0)
+    matched = matches.filter(pl.col("rule").is_in(["reference", "invoice_number"]))
+    rows_read = sum(f.result.rows.height for f in files)
+    rejected = sum(f.rejects.get_column("source_line").n_unique() for f in files if f.rejects.height)
+    return {
+        "run_id": req.run_id,
+        "status": _STATUS[exit_code],
+        "counts": {c: counts[c] for c in CATEGORIES if c in counts},
+        "files": [
+            {"path": f.display, "sha256": f.result.sha256, "format": f.result.format, "status": f.status,
+             "rows": f.result.rows.height, "valid": f.valid.height,
+             "rejected": f.rejects.get_column("source_line").n_unique() if f.rejects.height else 0,
+             "message": f.result.message}
+            for f in files
+        ],
+        "totals": {
+            "rows_read": rows_read,
+            "rows_rejected": rejected,
+            "rows_held_back": int(pays.filter(pl.col("held_back")).height),
+            "payments": int(pays.filter(pl.col("format").is_not_null()).height) - int(pays.filter(pl.col("held_back")).height),
+            "payments_outgoing": int(live.filter(pl.col("amount_minor") < 0).height),
+            "payments_incoming": int(incoming.height),
+            "payments_duplicate": int(incoming.filter(pl.col("duplicate_of").is_not_null()).height),
+            "payments_matched": int(matched.height),
+            "payments_unmatched": int(matches.height - matched.height),
+            "incoming_amount": _money_by_currency(incoming.filter(pl.col("duplicate_of").is_null())),
+            "planned": planned,
+            "confirmed": dict(report.confirmed),
+            "rejected": dict(report.rejected),
+            "pending": dict(report.pending),
+        },
+        "sent": {api: int(report.sent.get(api, 0)) for api in APIS},
+    }
+
+
+def _write_outputs(store: Store, req: RunRequest, run_dir: Path, files: list[FileOutcome], summary: dict[str, Any],
+                   found: pl.DataFrame, config: Config) -> None:
+    """The run folder: rejects/, discrepancies.csv, discrepancies.xlsx, summary.json (written last)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        if f.rejects.height and f.result.raw.height:
+            write_rejects(f.result.raw, f.rejects, run_dir / "rejects", f.display)
+    write_csv(found, run_dir / "discrepancies.csv")
+    matched = store.frame(
+        """
+        SELECT p.source_file, p.source_line, p.booking_date, p.reference, m.invoice_number, p.amount_minor,
+               p.currency, m.outstanding_minor, m.rule, m.evidence, r.api, o.state AS api_state, o.http_status,
+               o.amili_id, p.payment_key AS stable_key
+        FROM matches m JOIN payments p ON p.run_id = m.run_id AND p.payment_key = m.payment_key
+        LEFT JOIN run_items r ON r.run_id = m.run_id AND r.key = m.payment_key
+        LEFT JOIN outbox o ON o.api = r.api AND o.key = r.key
+        WHERE m.run_id = $run_id AND m.rule IN ('reference', 'invoice_number')
+        ORDER BY p.source_file, p.source_line
+        """,
+        {"run_id": req.run_id},
+    )
+    rejects = store.frame(
+        "SELECT source_file, source_line, error_column, error_check, error_message FROM rejects "
+        "WHERE run_id = $run_id ORDER BY source_file, source_line", {"run_id": req.run_id})
+    file_rows = store.frame(
+        "SELECT path, format, layout, status, rows, valid, rejected, total_minor, currency, sha256, message "
+        "FROM files WHERE run_id = $run_id ORDER BY path", {"run_id": req.run_id})
+    info = {
+        "run_id": req.run_id, "mode": req.mode, "amili-etl version": __version__,
+        "config": str(config.path), "state": str(config.state_path), "dry_run": req.dry_run,
+        "creditors": ", ".join(f"{c.name} ({c.country}, payments to {c.payments_to})" for c in config.creditors),
+    }
+    write_workbook(run_dir / "discrepancies.xlsx", summary, found, matched, rejects, file_rows, info)
+    write_summary(summary, run_dir / "summary.json")

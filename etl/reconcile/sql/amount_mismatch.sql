@@ -1,0 +1,12 @@
+-- underpayment / overpayment: matched in the invoice's currency, but the amount differs from what is open.
+-- Inputs: payments, matches. Parameter: $run_id.
+SELECT CASE WHEN p.amount_minor < m.outstanding_minor THEN 'underpayment' ELSE 'overpayment' END AS category,
+       'warning' AS severity, p.source_file, p.source_line, p.reference, m.invoice_number,
+       p.amount_minor, p.currency, m.outstanding_minor AS expected_minor, NULL AS api, NULL AS api_status,
+       'matched by ' || m.rule || '; open on the invoice ' || money_text(m.outstanding_minor) AS detail,
+       p.payment_key AS stable_key
+FROM payments p
+JOIN matches m ON m.run_id = p.run_id AND m.payment_key = p.payment_key
+WHERE p.run_id = $run_id AND m.rule IN ('reference', 'invoice_number')
+  AND m.invoice_currency = p.currency AND p.amount_minor <> m.outstanding_minor
+ORDER BY p.source_file, p.source_line

@@ -1,0 +1,55 @@
+"""discrepancies.csv and summary.json, exactly as the contract in DESIGN.md says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from etl.money import format_minor_expr
+from etl.report.safe import escape_text_columns
+
+__all__ = ["CSV_COLUMNS", "discrepancy_table", "write_csv", "write_summary"]
+
+CSV_COLUMNS = (
+    "category",
+    "severity",
+    "source_file",
+    "source_line",
+    "reference",
+    "invoice_number",
+    "amount",
+    "currency",
+    "expected_amount",
+    "api",
+    "api_status",
+    "detail",
+)
+
+
+def discrepancy_table(found: pl.DataFrame) -> pl.DataFrame:
+    """Stored discrepancies -> the contract's columns, amounts as decimal strings with a point."""
+    return found.with_columns(
+        format_minor_expr("amount_minor").alias("amount"),
+        format_minor_expr("expected_minor").alias("expected_amount"),
+    ).select(CSV_COLUMNS)
+
+
+def write_csv(found: pl.DataFrame, path: Path) -> None:
+    """discrepancies.csv: the contract's columns in order, text cells escaped against formula injection."""
+    table = escape_text_columns(discrepancy_table(found), keep=("amount", "expected_amount"))
+    _atomic_write(path, table.write_csv().encode("utf-8"))
+
+
+def write_summary(summary: dict[str, Any], path: Path) -> None:
+    """summary.json, pretty-printed with stable key order."""
+    _atomic_write(path, (json.dumps(summary, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file and rename it: a crash never leaves half a report."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

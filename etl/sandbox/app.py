@@ -1,0 +1,60 @@
+"""create_app: wire state, routes, the API gate and error shapes into one Starlette app."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from etl.sandbox import ada, arm, auth, collection, introspection
+from etl.sandbox.config import SandboxConfig
+from etl.sandbox.envelopes import ApiError, api_error_handler
+from etl.sandbox.faults import FaultPlan, quiet_dropped_connections
+from etl.sandbox.middleware import ApiGate
+from etl.sandbox.ratelimit import RateLimiter
+from etl.sandbox.state import State
+
+__all__ = ["create_app", "sandbox_state"]
+
+
+def create_app(config: SandboxConfig | None = None) -> Starlette:
+    """The sandbox as an ASGI app; ValueError for a bad fault spec, rate limit or seed file."""
+    config = config or SandboxConfig()
+    plan = FaultPlan(config.faults, config.fault_seed, config.post_store_500_share)
+    limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
+    state = State.open(config.state_file, config.state_flush_s)
+    # A state file that already holds data wins over the seed: restarting must not re-seed over it.
+    if config.seed_file is not None and state.is_empty():
+        introspection.apply_seed(state, orjson.loads(config.seed_file.read_bytes()))
+    if "reset" in plan.faults:
+        quiet_dropped_connections()
+    routes = [
+        *auth.routes(config, state),
+        *arm.routes(config, state),
+        *collection.routes(config, state),
+        *ada.routes(config, state),
+        *introspection.routes(config, state, plan, limiter),
+    ]
+    gate = Middleware(
+        ApiGate,
+        state=state,
+        routes=routes,
+        plan=plan,
+        limiter=limiter,
+        latency_s=config.latency_ms / 1000.0,
+        timeout_sleep_s=config.timeout_sleep_s,
+    )
+    app = Starlette(
+        routes=routes,
+        middleware=[gate],
+        exception_handlers={ApiError: api_error_handler, HTTPException: api_error_handler},
+    )
+    app.state.sandbox = state
+    return app
+
+
+def sandbox_state(app: Starlette) -> State:
+    """The State behind an app made by create_app (to flush it on shutdown)."""
+    state: State = app.state.sandbox
+    return state

@@ -1,0 +1,293 @@
+"""Collection / AutoCollect (Norway): payments in asynchronous batches, batch status and batch search."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from etl.sandbox.auth import require_bearer
+from etl.sandbox.config import SandboxConfig
+from etl.sandbox.envelopes import ApiError, JsonResponse, read_json
+from etl.sandbox.state import State
+from etl.sandbox.values import is_iso_datetime, iso_utc, sha1_of, to_minor
+
+__all__ = ["routes", "run_due", "seed_invoice"]
+
+PREFIX = "/collection/v1"
+MAX_PAYMENTS = 1000
+_MAX_ERRORS = 50
+DUPLICATE_MESSAGE = "duplicate uniqueSourcePaymentId"
+
+
+def routes(config: SandboxConfig, state: State) -> list[Route]:
+    """The Collection endpoints under /collection/v1."""
+
+    async def post_payments(request: Request) -> Response:
+        token = require_bearer(request, state)
+        run_due(state, time.time())
+        org_id = request.path_params["orgId"]
+        body = await read_json(request)
+        errors = _payment_errors(body, org_id)
+        if errors:
+            raise ApiError(422, errors[0]["message"], errors=errors[:_MAX_ERRORS])
+        book = _org(state, org_id)
+        key = request.headers.get("idempotency-key")
+        digest = sha1_of(body)
+        if key:
+            prior_id = book["idempotency"].get(key)
+            if prior_id is not None:
+                prior = state.collection_batches[prior_id]
+                if prior["digest"] != digest:
+                    raise ApiError(409, f"Idempotency-Key {key!r} was already used with a different body", field="Idempotency-Key")
+                for item in prior["succeeded"]:
+                    state.ledger_refuse("collection.payments", org_id, item["uniqueSourcePaymentId"])
+                state.changed()
+                return _accepted(request, prior_id)
+        batch_id = str(uuid.uuid4())
+        now = time.time()
+        state.collection_batches[batch_id] = {
+            "batchId": batch_id,
+            "organizationId": org_id,
+            "createdBy": token["client_id"],
+            "idempotencyKey": key or None,
+            "digest": digest,
+            "created_at": now,
+            "ready_at": now + config.batch_delay_s,
+            "finished_at": None,
+            "status": "QUEUED",
+            "payments": body["payments"],
+            "succeeded": [],
+            "failed": [],
+        }
+        if key:
+            book["idempotency"][key] = batch_id
+        state.pending.setdefault("collection", []).append(batch_id)
+        state.changed()
+        return _accepted(request, batch_id)
+
+    async def get_batch(request: Request) -> Response:
+        require_bearer(request, state)
+        run_due(state, time.time())
+        batch = state.collection_batches.get(request.path_params["batchId"])
+        org_id = request.path_params.get("orgId")
+        if batch is None or (org_id is not None and batch["organizationId"] != org_id):
+            raise ApiError(404, "Batch not found")
+        return JsonResponse({"summary": {"status": "SUCCESS"}, "data": _batch_view(batch)})
+
+    async def list_batches(request: Request) -> Response:
+        require_bearer(request, state)
+        run_due(state, time.time())
+        org_id = request.path_params["orgId"]
+        # The docs spell these parameters in PascalCase; accept any case.
+        query = {k.lower(): v for k, v in request.query_params.items()}
+        rows = [b for b in state.collection_batches.values() if b["organizationId"] == org_id]
+        if query.get("idempotencykey"):
+            rows = [b for b in rows if b["idempotencyKey"] == query["idempotencykey"]]
+        if query.get("state"):
+            rows = [b for b in rows if b["status"].lower() == query["state"].lower()]
+        if query.get("type") and query["type"].upper() != "PAYMENT":
+            rows = []
+        if query.get("sortdirection", "ASC").upper() == "DESC":
+            rows.reverse()
+        size = _int(query.get("pagesize"), 50, "PageSize")
+        size = min(max(size, 1), 100)
+        offset = _decode_token(query.get("pagetoken"))
+        page = rows[offset : offset + size]
+        next_token = _encode_token(offset + size) if offset + size < len(rows) else None
+        return JsonResponse({"summary": {"status": "SUCCESS", "nextPageToken": next_token}, "data": [_batch_view(b) for b in page]})
+
+    return [
+        Route(PREFIX + "/orgs/{orgId}/payments", post_payments, methods=["POST"]),
+        Route(PREFIX + "/orgs/{orgId}/batches", list_batches, methods=["GET"]),
+        Route(PREFIX + "/orgs/{orgId}/batches/{batchId}", get_batch, methods=["GET"]),
+        Route(PREFIX + "/batches/{batchId}", get_batch, methods=["GET"]),
+    ]
+
+
+def seed_invoice(state: State, item: dict[str, Any]) -> dict[str, Any]:
+    """Store an invoice that payments can be registered against; ValueError on bad input. Returns its ids."""
+    try:
+        org_id, invoice_id, number = str(item["organizationId"]), str(item["invoiceId"]), str(item["invoiceNumber"])
+        amount = to_minor(item["amount"])
+        currency = str(item["currency"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"collection_invoices item {item!r}: needs organizationId, invoiceId, invoiceNumber, amount, currency ({exc})") from exc
+    book = _org(state, org_id)
+    invoice = book["invoices"].get(invoice_id)
+    if invoice is None:
+        invoice = book["invoices"][invoice_id] = {
+            "invoiceId": invoice_id,
+            "invoiceNumber": number,
+            "caseId": str(item.get("caseId") or uuid.uuid4()),
+            "amount_minor": amount,
+            "outstanding_minor": amount,
+            "currency": currency,
+        }
+        book["by_number"][number] = invoice_id
+        state.changed()
+    return {"organizationId": org_id, **{k: invoice[k] for k in ("invoiceId", "invoiceNumber", "caseId")}}
+
+
+def run_due(state: State, now: float) -> None:
+    """Process every payment batch whose time has come, oldest first (lazily, so no timers are needed)."""
+    queue = state.pending.get("collection")
+    while queue and state.collection_batches[queue[0]]["ready_at"] <= now:
+        batch = state.collection_batches[queue.pop(0)]
+        book = _org(state, batch["organizationId"])
+        for payment in batch["payments"]:
+            _apply_payment(state, book, batch, payment, now)
+        if not batch["failed"]:
+            batch["status"] = "SUCCESS"
+        else:
+            batch["status"] = "PARTIAL" if batch["succeeded"] else "FAILED"
+        batch["finished_at"] = now
+        state.changed()
+
+
+def _apply_payment(state: State, book: dict[str, Any], batch: dict[str, Any], payment: dict[str, Any], now: float) -> None:
+    org_id = batch["organizationId"]
+    source_id = payment["uniqueSourcePaymentId"]
+    invoice, problem = _find_invoice(book, payment)
+    if source_id in book["payments"]:
+        # Stored once only; the repeat fails its item so the sender can see it was recognised.
+        state.ledger_refuse("collection.payments", org_id, source_id)
+        problem = DUPLICATE_MESSAGE
+    elif invoice is not None and payment["currency"] != invoice["currency"]:
+        problem = f"currency {payment['currency']} differs from the invoice's currency {invoice['currency']}"
+    if problem or invoice is None:
+        batch["failed"].append({**payment, "message": problem})
+        return
+    amount = to_minor(payment["amount"])
+    invoice["outstanding_minor"] -= amount
+    book["payments"][source_id] = {"batchId": batch["batchId"], "invoiceId": invoice["invoiceId"], "amount_minor": amount, "currency": payment["currency"], "at": now}
+    batch["succeeded"].append(
+        {
+            "uniqueSourcePaymentId": source_id,
+            "invoiceId": invoice["invoiceId"],
+            "invoiceNumber": invoice["invoiceNumber"],
+            "caseId": invoice["caseId"],
+        }
+    )
+    state.ledger_accept("collection.payments", org_id, source_id, amount, payment["currency"])
+
+
+def _find_invoice(book: dict[str, Any], payment: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    invoice_id, number = payment.get("invoiceId"), payment.get("invoiceNumber")
+    if invoice_id:
+        invoice = book["invoices"].get(invoice_id)
+        if invoice is None:
+            return None, f"invoice {invoice_id} not found"
+        if number and invoice["invoiceNumber"] != number:
+            return None, f"invoiceId {invoice_id} and invoiceNumber {number} refer to different invoices"
+        return invoice, None
+    found = book["by_number"].get(number)
+    return (book["invoices"][found], None) if found else (None, f"invoice number {number} not found")
+
+
+def _payment_errors(body: Any, org_id: str) -> list[dict[str, Any]]:
+    """Structural problems that refuse the whole request with 422 (semantic ones fail items later)."""
+    if not isinstance(body, dict):
+        return [{"field": None, "message": "Body must be a JSON object"}]
+    errors = []
+    if body.get("organizationId") != org_id:
+        errors.append({"field": "organizationId", "message": "organizationId is required and must equal the orgId in the path"})
+    payments = body.get("payments")
+    if not isinstance(payments, list) or not payments:
+        return [*errors, {"field": "payments", "message": "payments must be a non-empty list"}]
+    if len(payments) > MAX_PAYMENTS:
+        return [*errors, {"field": "payments", "message": f"at most {MAX_PAYMENTS} payments per request"}]
+    for i, p in enumerate(payments):
+        at = f"payments[{i}]"
+        if not isinstance(p, dict):
+            errors.append({"field": at, "message": "must be an object"})
+            continue
+        if not (_text(p.get("invoiceId")) or _text(p.get("invoiceNumber"))):
+            errors.append({"field": f"{at}.invoiceId", "message": "invoiceId or invoiceNumber is required"})
+        if not _text(p.get("uniqueSourcePaymentId")):
+            errors.append({"field": f"{at}.uniqueSourcePaymentId", "message": "uniqueSourcePaymentId is required"})
+        if p.get("type") is not None and (isinstance(p["type"], bool) or not isinstance(p["type"], (str, int))):
+            errors.append({"field": f"{at}.type", "message": "type must be a string (e.g. DIRECT_PAYMENT)"})
+        try:
+            if to_minor(p.get("amount")) <= 0:
+                errors.append({"field": f"{at}.amount", "message": "amount must be positive"})
+        except ValueError:
+            errors.append({"field": f"{at}.amount", "message": "amount is required and must be a number"})
+        currency = p.get("currency")
+        if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha() and currency.isupper()):
+            errors.append({"field": f"{at}.currency", "message": "currency is required (ISO 4217 code)"})
+        if not is_iso_datetime(p.get("date")):
+            errors.append({"field": f"{at}.date", "message": "date is required (ISO 8601)"})
+        if p.get("description") is not None and not isinstance(p["description"], str):
+            errors.append({"field": f"{at}.description", "message": "description must be a string"})
+    return errors
+
+
+def _batch_view(batch: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "batchId": batch["batchId"],
+        "type": "PAYMENT",
+        "status": batch["status"],
+        "createdAt": iso_utc(batch["created_at"]),
+        "finishedAt": iso_utc(batch["finished_at"]) if batch["finished_at"] is not None else None,
+        "organizationId": batch["organizationId"],
+        "createdBy": batch["createdBy"],
+        "idempotencyKey": batch["idempotencyKey"],
+        "succeeded": batch["succeeded"],
+        "failed": batch["failed"],
+    }
+
+
+def _accepted(request: Request, batch_id: str) -> Response:
+    # The docs' example points batchUrl at the legacy /batches/{id} path; so does the sandbox.
+    base = str(request.base_url).rstrip("/")
+    data = {"batchId": batch_id, "batchUrl": f"{base}{PREFIX}/batches/{batch_id}"}
+    return JsonResponse({"summary": {"status": "SUCCESS"}, "data": data}, status_code=202)
+
+
+def _org(state: State, org_id: str) -> dict[str, Any]:
+    book = state.collection.get(org_id)
+    if book is None:
+        book = state.collection[org_id] = {
+            "invoices": {},  # invoiceId -> invoice
+            "by_number": {},  # invoiceNumber -> invoiceId
+            "payments": {},  # uniqueSourcePaymentId -> stored payment
+            "idempotency": {},  # Idempotency-Key -> batchId
+        }
+    return book
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _int(raw: str | None, default: int, name: str) -> int:
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"{name} must be an integer", field=name) from exc
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        kind, _, number = text.partition(":")
+        if kind != "offset":
+            raise ValueError(text)
+        return max(int(number), 0)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "PageToken is not valid", field="PageToken") from exc

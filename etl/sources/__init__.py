@@ -1,0 +1,124 @@
+"""Readers: one per input format, each a pure function (path, bytes, sha256[, layout]) -> SourceResult.
+
+`read_source` reads a file once, sniffs its format by content and dispatches; a known problem with the
+file becomes a result with status unreadable / unrecognised / held_back, never an exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from etl.errors import InputError
+from etl.mapping import Layout, MappingSet
+from etl.sources.base import FORMATS, SourceResult
+from etl.sources.bgmax import read_bgmax
+from etl.sources.common import SourceError, failed_result
+from etl.sources.csv_excel import read_bank_csv, read_bank_xlsx
+from etl.sources.detect import detect_format
+from etl.sources.invoices import read_invoices_csv, read_invoices_xlsx
+from etl.sources.ocr_giro import read_ocr_giro
+from etl.sources.text import HEAD_LINES
+
+__all__ = ["read_source", "iter_input_files", "detect_format", "READERS", "SourceResult", "SourceError", "FORMATS"]
+
+Reader = Callable[..., SourceResult]
+
+# format -> reader. Fixed formats take (path, data, sha256); layout formats also take the Layout.
+# camt053 / camt054 / mt940 are detected already: add their readers here.
+READERS: dict[str, Reader] = {
+    "ocr_giro": read_ocr_giro,
+    "bgmax": read_bgmax,
+    "bank_csv": read_bank_csv,
+    "bank_xlsx": read_bank_xlsx,
+    "invoices_csv": read_invoices_csv,
+    "invoices_xlsx": read_invoices_xlsx,
+}
+
+_SKIP_SUFFIXES = {".toml", ".json", ".md", ".py"}
+
+
+def _kind(fmt: str) -> str:
+    return "invoices" if fmt.startswith("invoices_") else "payments"
+
+
+def read_source(path: Path, mappings: MappingSet) -> SourceResult:
+    """Read one input file of any known format; never raises for a bad file (see SourceResult.status)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return failed_result(path, "", "unreadable", f"{path}: cannot read the file: {exc.strerror or exc}")
+    sha256 = hashlib.sha256(data).hexdigest()
+    if not data.strip():
+        return failed_result(path, sha256, "unreadable", f"{path}: the file is empty")
+    try:
+        found = detect_format(data, mappings)
+    except Exception as exc:  # e.g. a corrupt workbook: the file's problem, reported, never a crash
+        return failed_result(path, sha256, "unreadable", f"{path}: cannot be read: {_first_line(exc)}")
+    if found is None:
+        return failed_result(path, sha256, "unrecognised", _unrecognised(path, data, mappings))
+    fmt, layout = found
+    kind = _kind(fmt)
+    reader = READERS.get(fmt)
+    if reader is None:
+        return failed_result(path, sha256, "unreadable", f"{path}: recognised as {fmt}, which is not supported yet",
+                             fmt=fmt, kind=kind)
+    return _run(reader, path, data, sha256, fmt, kind, layout)
+
+
+def _run(reader: Reader, path: Path, data: bytes, sha256: str, fmt: str, kind: str, layout: Layout | None) -> SourceResult:
+    """Call a reader, turning any failure into an 'unreadable' result that names the file (and line)."""
+    name = layout.name if layout else None
+    args = (path, data, sha256) if layout is None else (path, data, sha256, layout)
+    try:
+        return reader(*args)
+    except SourceError as exc:
+        message = exc.message(path)
+    except InputError as exc:
+        message = f"{path}: {exc}"
+    except Exception as exc:  # a file no reader expected: say so plainly, keep the nightly run going
+        message = f"{path}: cannot be read as {fmt}: {type(exc).__name__}: {_first_line(exc)}"
+    return failed_result(path, sha256, "unreadable", message, fmt=fmt, kind=kind, layout=name)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _unrecognised(path: Path, data: bytes, mappings: MappingSet) -> str:
+    names = ", ".join(mappings.names) or "none loaded"
+    if data.startswith(b"PK"):
+        what = f"a zip / spreadsheet with no known header row in the first {HEAD_LINES} rows of any sheet"
+    elif b"\x00" in data[:4096]:
+        what = "a binary file (or UTF-16 text: save it as UTF-8)"
+    else:
+        what = f"no OCR giro / BgMax start record and no known header in the first {HEAD_LINES} lines"
+    return f"{path}: not a recognised format: {what} (layouts: {names})"
+
+
+def _hidden_or_skipped(rel: Path) -> bool:
+    parts = rel.parts
+    if any(p.startswith(".") for p in parts) or "rejects" in parts[:-1]:
+        return True
+    name = parts[-1]
+    return name.startswith("~$") or Path(name).suffix.lower() in _SKIP_SUFFIXES
+
+
+def iter_input_files(paths: list[Path]) -> list[Path]:
+    """Input files under `paths` (files or folders, recursive), sorted, without duplicates.
+
+    Skipped inside folders: hidden files and folders, *.toml, *.json, *.md, *.py, Excel lock files (~$...),
+    and anything under a rejects/ folder (our own output). A file named explicitly is always taken.
+    Raises InputError for a path that does not exist.
+    """
+    found: set[Path] = set()
+    for p in paths:
+        if p.is_file():
+            found.add(p)
+        elif p.is_dir():
+            found.update(f for f in p.rglob("*") if f.is_file() and not _hidden_or_skipped(f.relative_to(p)))
+        else:
+            raise InputError(f"{p}: no such file or folder")
+    return sorted(found)

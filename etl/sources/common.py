@@ -1,0 +1,94 @@
+"""What the readers share: the known-problem exception, lineage columns, results for files that could not be read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from etl.errors import InputError
+from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA, PROBLEM_SCHEMA, SourceResult, empty_frame
+
+__all__ = ["SourceError", "with_lineage", "failed_result", "problems_frame", "ddmmyy_expr", "digits_expr", "KIND_SCHEMA"]
+
+KIND_SCHEMA = {"payments": PAYMENT_SCHEMA, "invoices": INVOICE_SCHEMA, "unknown": PAYMENT_SCHEMA}
+
+
+class SourceError(InputError):
+    """A known problem with an input file; `read_source` turns it into an 'unreadable' result, never a crash."""
+
+    def __init__(self, problem: str, line: int | None = None, sheet: str | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.line = line  # 1-based physical line; for .xlsx the sheet row
+        self.sheet = sheet
+
+    def message(self, path: Path) -> str:
+        """`<file>: line N: <problem>` (`sheet 'S' row N:` for .xlsx; no location when not on one line)."""
+        if self.sheet is not None:
+            where = f"sheet {self.sheet!r} row {self.line}: " if self.line else f"sheet {self.sheet!r}: "
+        else:
+            where = f"line {self.line}: " if self.line else ""
+        return f"{path}: {where}{self.problem}"
+
+
+def with_lineage(rows: pl.DataFrame, schema: dict[str, pl.DataType], *, path: Path, sha256: str, fmt: str) -> pl.DataFrame:
+    """Add the lineage columns and return exactly `schema`'s columns, in order, with its types."""
+    extra = {"source_file": pl.lit(str(path)), "source_sha256": pl.lit(sha256), "format": pl.lit(fmt)}
+    if "source_sheet" not in rows.columns:
+        extra["source_sheet"] = pl.lit(None, dtype=pl.String)
+    return rows.with_columns(**extra).select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+
+
+def failed_result(
+    path: Path,
+    sha256: str,
+    status: str,
+    message: str,
+    *,
+    fmt: str | None = None,
+    kind: str = "unknown",
+    raw: pl.DataFrame | None = None,
+    layout: str | None = None,
+) -> SourceResult:
+    """A result with no rows: the file was unreadable or unrecognised."""
+    return SourceResult(
+        path=path,
+        format=fmt,
+        kind=kind,
+        sha256=sha256,
+        rows=empty_frame(KIND_SCHEMA[kind]),
+        raw=raw if raw is not None else pl.DataFrame(schema={"source_line": pl.Int64()}),
+        status=status,
+        message=message,
+        layout=layout,
+    )
+
+
+def problems_frame(frame: pl.DataFrame, column: str | None, check: str, message: str | pl.Expr) -> pl.DataFrame:
+    """Row problems in PROBLEM_SCHEMA, one per row of `frame` (which has a `source_line`)."""
+    if frame.height == 0:
+        return empty_frame(PROBLEM_SCHEMA)
+    msg = message if isinstance(message, pl.Expr) else pl.lit(message)
+    return frame.select(
+        pl.col("source_line").cast(pl.Int64),
+        error_column=pl.lit(column, dtype=pl.String),
+        error_check=pl.lit(check),
+        error_message=msg.cast(pl.String),
+    )
+
+
+def ddmmyy_expr(text: pl.Expr) -> pl.Expr:
+    """DDMMYY -> Date with a century window (YY < 80 is 20YY); null when it is not a date (e.g. 000000)."""
+    yy = text.str.slice(4, 2).cast(pl.Int32, strict=False)
+    year = pl.when(yy < 80).then(yy + 2000).otherwise(yy + 1900).cast(pl.String)
+    iso = pl.concat_str([year, text.str.slice(2, 2), text.str.slice(0, 2)], separator="-")
+    return iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+
+
+def digits_expr(text: pl.Expr, *, strip_zeros: bool = False) -> pl.Expr:
+    """Only the digits of an account number; null when none are left (all-zero counts as none when stripping)."""
+    d = text.str.replace_all(r"\D", "")
+    if strip_zeros:
+        d = d.str.strip_chars_start("0")
+    return pl.when(d.str.len_chars() > 0).then(d)

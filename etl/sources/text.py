@@ -1,0 +1,90 @@
+"""Text-file plumbing shared by the readers: decoding, line splitting into polars, header cells."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+
+import polars as pl
+
+from etl.sources.common import SourceError
+
+__all__ = ["decode", "decode_head", "head_lines", "split_lines", "header_cells", "HEAD_LINES"]
+
+HEAD_LINES = 20  # a header row is looked for among the first lines (info rows come before it in some exports)
+_UTF8_BOM = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    """1-based line number of a byte offset."""
+    return data.count(b"\n", 0, offset) + 1
+
+
+def decode(data: bytes, encoding: str = "auto") -> str:
+    """Bytes -> text. auto: UTF-8 (BOM or not), else cp1252, else latin-1; UTF-16 is refused with advice."""
+    if data.startswith(_UTF16_BOMS):
+        raise SourceError("UTF-16 is not supported: save the file as UTF-8")
+    if data.startswith(_UTF8_BOM):
+        data, encoding = data[len(_UTF8_BOM) :], "utf-8"
+    if encoding in ("utf-8", "utf-8-sig"):
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SourceError("not valid UTF-8 (is the layout's encoding right?)", _line_of(data, exc.start)) from None
+    if encoding == "auto":
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        # cp1252 leaves five bytes undefined; latin-1 maps every byte, so it is the last resort.
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not valid {encoding}", _line_of(data, exc.start)) from None
+
+
+def decode_head(data: bytes, size: int = 65536) -> str:
+    """The start of a text file, decoded as `decode` would, without decoding the whole file (for sniffing)."""
+    head = data[:size]
+    if head.startswith(_UTF16_BOMS):
+        return ""
+    if head.startswith(_UTF8_BOM):
+        head = head[len(_UTF8_BOM) :]
+    try:
+        # final=False: a multi-byte character cut at `size` is not an error.
+        return codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return head.decode("cp1252", errors="replace")
+
+
+def head_lines(text: str, n: int = HEAD_LINES) -> list[str]:
+    """The first `n` lines of `text`, without line ends."""
+    return [line.rstrip("\r") for line in text.split("\n", n)[:n]]
+
+
+def split_lines(data: bytes, encoding: str = "latin-1") -> pl.Series:
+    """Every physical line of a fixed-width file as a polars Series (vectorised: no per-line Python objects).
+
+    LF or CRLF; a missing final newline is fine; the empty piece after a final newline is not a line.
+    """
+    text = data.decode(encoding)
+    if not text:
+        return pl.Series("record", [], dtype=pl.String)
+    lines = pl.Series("record", [text]).str.split("\n").explode()
+    if text.endswith("\n"):
+        lines = lines.head(lines.len() - 1)
+    return lines.str.strip_suffix("\r")
+
+
+def header_cells(line: str, delimiter: str) -> list[str]:
+    """A header line's cells, stripped, quotes removed, trailing empty cells (a trailing delimiter) dropped."""
+    cells = next(csv.reader([line], delimiter=delimiter), [])
+    cells = [c.strip() for c in cells]
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells

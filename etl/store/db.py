@@ -1,0 +1,107 @@
+"""Open the state database, apply the schema and migrations, and run work in transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from etl.errors import StateError
+
+__all__ = ["SCHEMA_VERSION", "Store", "open_store"]
+
+SCHEMA_VERSION = 1
+# Migrations from version N to N+1, as SQL; appended when the schema changes (never edited once released).
+_MIGRATIONS: dict[int, str] = {}
+
+
+class Store:
+    """A DuckDB connection to the state file, with helpers that keep SQL parameters bound."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.con = con
+        self.path = path
+
+    def close(self) -> None:
+        """Close the connection (DuckDB checkpoints the file)."""
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: a crash inside leaves the file as it was before."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+        """Run one statement with bound parameters."""
+        return self.con.execute(sql, params or [])
+
+    def frame(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run a query and return a polars frame."""
+        return self.con.sql(sql, params=params or None).pl() if params else self.con.sql(sql).pl()
+
+    def insert_frame(self, table: str, frame: pl.DataFrame) -> None:
+        """Append a polars frame to `table`, matching columns by name."""
+        if frame.height == 0:
+            return
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        self.con.register("_incoming", frame)
+        try:
+            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+
+
+def _schema_sql() -> str:
+    return resources.files("etl.store").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def open_store(path: Path, *, read_only: bool = False) -> Store:
+    """Open (creating if needed) the state file at `path` and bring its schema up to date."""
+    try:
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        raise StateError(f"{path}: cannot open the state database: {str(exc).splitlines()[0]}") from None
+    except OSError as exc:
+        raise StateError(f"{path}: cannot open the state database: {exc}") from None
+    store = Store(con, path)
+    if read_only:
+        return store
+    try:
+        with store.transaction():
+            con.execute(_schema_sql())
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StateError(f"{path}: state database is schema version {version}; this amili-etl knows {SCHEMA_VERSION}")
+            if version == 0:
+                version = SCHEMA_VERSION
+            while version < SCHEMA_VERSION:
+                con.execute(_MIGRATIONS[version])
+                version += 1
+            con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)]
+            )
+    except duckdb.Error as exc:
+        store.close()
+        raise StateError(f"{path}: state database unusable: {str(exc).splitlines()[0]}") from None
+    return store
