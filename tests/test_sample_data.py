@@ -44,11 +44,11 @@ def field(line: str, first: int, last: int) -> str:
 
 
 def data_files(folder: Path) -> list[str]:
-    """Relative paths of the generated files under folder (not the generator, not caches)."""
+    """Relative paths of the generated files under folder (not the generator, the hand-written config, caches)."""
     return sorted(
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")
-        if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts
+        if p.is_file() and p.suffix != ".py" and p.name != "amili-etl.toml" and "__pycache__" not in p.parts
     )
 
 

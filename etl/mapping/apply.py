@@ -72,8 +72,9 @@ def reference_in_text_expr(text: pl.Expr) -> pl.Expr:
     """A KID / OCR number in a text cell: the whole cell when it is 2-25 digits (spaces allowed), else digits after 'KID'/'OCR'."""
     compact = text.str.replace_all(r"[\s\u00a0]", "")
     whole = pl.when(compact.str.contains(r"^\d{2,25}$")).then(compact)
-    labelled = text.str.extract(r"(?i)\b(?:kid|ocr)(?:-?nr\.?|-?nummer)?[\s:.#]*(\d{2,25})\b", 1)
-    return pl.coalesce([whole, labelled])
+    labelled = text.str.extract(r"(?i)\b(?:kid|ocr)(?:-?nr\.?|-?nummer)?[\s:.#]*(\d(?:[ \u00a0]?\d){1,24})\b", 1)
+    labelled = labelled.str.replace_all(r"[ \u00a0]", "")
+    return pl.coalesce([whole, pl.when(labelled.str.len_chars() <= 25).then(labelled)])
 
 
 def _digits(e: pl.Expr) -> pl.Expr:

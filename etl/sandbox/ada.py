@@ -15,7 +15,7 @@ from etl.sandbox.auth import require_ada_key
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, JsonResponse, error_body, int_query, read_json
 from etl.sandbox.state import State
-from etl.sandbox.values import minor_number, parse_rfc1123, rfc1123, sha1_of, to_minor
+from etl.sandbox.values import minor_number, parse_rfc1123, rfc1123, sha1_of, to_minor, seed_minor
 
 __all__ = ["routes", "seed_case"]
 
@@ -85,7 +85,7 @@ def seed_case(state: State, item: dict[str, Any]) -> dict[str, Any]:
     """Store a case that creditor payments can be registered against; ValueError on bad input. Returns it."""
     try:
         case_id, creditor, invoice = str(item["case"]), str(item["creditor"]), str(item["invoice_number"])
-        amount = to_minor(item["amount"])
+        amount = seed_minor(item["amount"])
         currency = str(item.get("currency", "SEK"))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"ada_cases item {item!r}: needs case, creditor, invoice_number, amount, currency ({exc})") from exc

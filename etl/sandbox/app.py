@@ -29,11 +29,12 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         introspection.apply_seed(state, orjson.loads(config.seed_file.read_bytes()))
     if "reset" in plan.faults:
         quiet_dropped_connections()
+    # The router tries routes in order: the busy API endpoints first, logins and /_sandbox last.
     routes = [
-        *auth.routes(config, state),
         *arm.routes(config, state),
         *collection.routes(config, state),
         *ada.routes(config, state),
+        *auth.routes(config, state),
         *introspection.routes(config, state, plan, limiter),
     ]
     gate = Middleware(

@@ -14,7 +14,7 @@ from etl.sandbox.auth import require_bearer
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, JsonResponse, error_body, int_query, read_json
 from etl.sandbox.state import State
-from etl.sandbox.values import is_iso_date, is_iso_datetime, kid_ok, minor_number, sha1_of, to_minor
+from etl.sandbox.values import is_iso_date, is_iso_datetime, kid_ok, minor_number, sha1_of, to_minor, seed_minor
 
 __all__ = ["routes", "run_due", "seed_document"]
 
@@ -147,13 +147,13 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
 
     base = "/arm/clients/{clientno}"
     return [
+        Route(f"{base}/paymentreservations", post_reservation, methods=["POST"]),
         Route(f"{base}/documents", post_document, methods=["POST"]),
         Route(f"{base}/documents", list_documents, methods=["GET"]),
         Route(f"{base}/documents/batches", post_batch, methods=["POST"]),
         Route(f"{base}/batches/{{batchuuid}}", get_batch, methods=["GET"]),
         Route(f"{base}/aritems", list_aritems, methods=["GET"]),
         Route(f"{base}/customers", list_customers, methods=["GET"]),
-        Route(f"{base}/paymentreservations", post_reservation, methods=["POST"]),
         Route(f"{base}/autopostings/{{autopostingmethod}}", post_autopostings, methods=["POST"]),
     ]
 
@@ -200,7 +200,7 @@ def seed_document(state: State, item: dict[str, Any]) -> dict[str, Any]:
         clientno = int(item["clientNo"])
         document_no, customer_no = str(item["documentNo"]), str(item["customerNo"])
         currency = str(item["currency"])
-        amount_minor = to_minor(item["amount"])
+        amount_minor = seed_minor(item["amount"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"arm_documents item {item!r}: needs clientNo, documentNo, customerNo, currency, amount ({exc})") from exc
     book = _book(state, clientno)

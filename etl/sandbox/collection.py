@@ -16,7 +16,7 @@ from etl.sandbox.auth import require_bearer
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, JsonResponse, read_json
 from etl.sandbox.state import State
-from etl.sandbox.values import is_iso_datetime, iso_utc, sha1_of, to_minor
+from etl.sandbox.values import is_iso_datetime, iso_utc, sha1_of, to_minor, seed_minor
 
 __all__ = ["routes", "run_due", "seed_invoice"]
 
@@ -115,7 +115,7 @@ def seed_invoice(state: State, item: dict[str, Any]) -> dict[str, Any]:
     """Store an invoice that payments can be registered against; ValueError on bad input. Returns its ids."""
     try:
         org_id, invoice_id, number = str(item["organizationId"]), str(item["invoiceId"]), str(item["invoiceNumber"])
-        amount = to_minor(item["amount"])
+        amount = seed_minor(item["amount"])
         currency = str(item["currency"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"collection_invoices item {item!r}: needs organizationId, invoiceId, invoiceNumber, amount, currency ({exc})") from exc

@@ -43,3 +43,11 @@ class SandboxConfig:
     post_store_500_share: float = 0.5
     # State file writes are debounced: at most one write per this many seconds.
     state_flush_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        # Callers (the CLI) may hand over plain strings and lists; normalise once here.
+        for name in ("state_file", "seed_file"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+        object.__setattr__(self, "autoposting_methods", tuple(self.autoposting_methods))

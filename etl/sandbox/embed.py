@@ -11,6 +11,7 @@ import uvicorn
 from etl.sandbox.app import create_app, sandbox_state
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.faults import quiet_dropped_connections
+from etl.sandbox.state import State
 
 __all__ = ["EmbeddedSandbox", "serve"]
 
@@ -33,6 +34,7 @@ class EmbeddedSandbox:
         self.base_url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._state: State | None = None
 
     def __enter__(self) -> EmbeddedSandbox:
         self.start()
@@ -82,7 +84,8 @@ class EmbeddedSandbox:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._thread = None
-        self._state.flush()
+        if self._state is not None:
+            self._state.flush()
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, config: SandboxConfig | None = None) -> None:

@@ -15,8 +15,9 @@ from etl.sandbox.state import State
 
 __all__ = ["ApiGate"]
 
-# Only the three API families are limited and faulted; logins and /_sandbox never are.
+# Only the three API families are limited and faulted; logins (/auth, ADA's api-code) and /_sandbox never are.
 _GATED = frozenset({"arm", "collection", "ada"})
+_ADA_LOGIN = "/ada/authenticates/"
 
 
 class ApiGate:
@@ -68,7 +69,7 @@ class ApiGate:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> str | None:
         """Answer the request; returns a stats label that overrides the status ("timeout") or None."""
-        if family_of(scope["path"]) not in _GATED:
+        if family_of(scope["path"]) not in _GATED or scope["path"].startswith(_ADA_LOGIN):
             await self.app(scope, receive, send)
             return None
         if self.limiter is not None:

@@ -20,6 +20,7 @@ __all__ = [
     "rfc1123",
     "iso_utc",
     "kid_ok",
+    "seed_minor",
     "sha1_of",
 ]
 
@@ -39,6 +40,19 @@ def to_minor(value: object) -> int:
     if not d.is_finite():
         raise ValueError("must be a finite number")
     return int(d.quantize(_CENT, rounding=ROUND_HALF_UP) * 100)
+
+
+def seed_minor(value: object) -> int:
+    """A seed amount -> minor units: a JSON number or a decimal string ("1234.50"), as seed files carry money."""
+    if isinstance(value, str):
+        try:
+            d = Decimal(value.strip())
+        except InvalidOperation as exc:
+            raise ValueError(f"{value!r} is not a decimal amount") from exc
+        if not d.is_finite():
+            raise ValueError("must be a finite number")
+        return int(d.quantize(_CENT, rounding=ROUND_HALF_UP) * 100)
+    return to_minor(value)
 
 
 def minor_str(minor: int) -> str:

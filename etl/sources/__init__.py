@@ -19,7 +19,7 @@ from etl.sources.csv_excel import read_bank_csv, read_bank_xlsx
 from etl.sources.detect import detect_format
 from etl.sources.invoices import read_invoices_csv, read_invoices_xlsx
 from etl.sources.ocr_giro import read_ocr_giro
-from etl.sources.text import HEAD_LINES
+from etl.sources.text import HEAD_LINES, UTF16_BOMS
 
 __all__ = ["read_source", "iter_input_files", "detect_format", "READERS", "SourceResult", "SourceError", "FORMATS"]
 
@@ -52,6 +52,8 @@ def read_source(path: Path, mappings: MappingSet) -> SourceResult:
     sha256 = hashlib.sha256(data).hexdigest()
     if not data.strip():
         return failed_result(path, sha256, "unreadable", f"{path}: the file is empty")
+    if data.startswith(UTF16_BOMS):  # Excel's "Unicode text": common enough to deserve its own advice
+        return failed_result(path, sha256, "unreadable", f"{path}: UTF-16 is not supported: save the file as UTF-8")
     try:
         found = detect_format(data, mappings)
     except Exception as exc:  # e.g. a corrupt workbook: the file's problem, reported, never a crash
@@ -92,7 +94,7 @@ def _unrecognised(path: Path, data: bytes, mappings: MappingSet) -> str:
     if data.startswith(b"PK"):
         what = f"a zip / spreadsheet with no known header row in the first {HEAD_LINES} rows of any sheet"
     elif b"\x00" in data[:4096]:
-        what = "a binary file (or UTF-16 text: save it as UTF-8)"
+        what = "a binary file"
     else:
         what = f"no OCR giro / BgMax start record and no known header in the first {HEAD_LINES} lines"
     return f"{path}: not a recognised format: {what} (layouts: {names})"

@@ -1,6 +1,7 @@
 """Bankgirot BgMax (Sweden, "Bankgiro Inbetalningar"): 80-character posts, read leniently and vectorised.
 
-Real files have short lines and stray TABs: every line is cleaned (TAB -> space) and padded to 80 first.
+Real files have short lines and stray TABs: TABs are expanded to 8-column tab stops (which is what puts
+the reference of Bankgirot's own example back in its field) and every line is padded to 80 first.
 Each payment (TK20, or TK21 deduction: negative) owns the lines after it up to the next payment or deposit
 post: extra references (TK22/23), information text (TK25), payer name (TK26). The canonical schema has no
 column for extra references, so they go into `message` as a suffix "refs: 123, 456". Addresses (27/28) and
@@ -19,8 +20,8 @@ import polars as pl
 
 from etl.money import format_minor
 from etl.sources.base import PAYMENT_SCHEMA, SourceResult
-from etl.sources.common import SourceError, digits_expr, problems_frame, with_lineage
-from etl.sources.text import split_lines
+from etl.sources.common import SourceError, digits_expr, first_broken_rule, problems_frame, verdict, with_lineage
+from etl.sources.text import lines_frame
 
 __all__ = ["read_bgmax"]
 
@@ -47,10 +48,11 @@ def _text(start: int, end: int) -> pl.Expr:
 
 def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
     """Read a BgMax file: TK20/TK21 payments with their deposit's date and currency; totals checked."""
-    lines = split_lines(data, "latin-1")
-    raw = pl.DataFrame({"source_line": pl.int_range(1, lines.len() + 1, eager=True, dtype=pl.Int64), "record": lines})
+    raw = lines_frame(data)
+    # Tabs are rare: only then expand them (in C, over the whole text); raw keeps the lines as they were.
+    clean = lines_frame(data.decode("latin-1").expandtabs(8).encode("latin-1"))["record"] if b"\t" in data else raw["record"]
     posts = (
-        raw.with_columns(post=pl.col("record").str.replace_all("\t", " ", literal=True).str.pad_end(_LEN, " "))
+        raw.with_columns(post=clean.str.pad_end(_LEN, " "))
         .filter(pl.col("post").str.strip_chars() != "")
         .with_columns(tk=_f(1, 2))
     )
@@ -61,16 +63,9 @@ def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
     rows = _payments(posts)
     checks, control = _control_totals(posts, truncated)
     rows = with_lineage(rows, PAYMENT_SCHEMA, path=path, sha256=sha256, fmt=FORMAT)
-    problems = []
     if truncated:
-        last = posts.row(posts.height - 1, named=True)["source_line"]
-        problems.append(f"line {last}: the file ends without an end post (TK70): truncated?")
-    problems.extend(checks)
-    status, message = "ok", ""
-    if problems:
-        status = "held_back"
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        message = f"{path}: " + "; ".join(problems[:3]) + more
+        checks.insert(0, f"line {posts['source_line'][-1]}: the file ends without an end post (TK70): truncated?")
+    status, message = verdict(path, checks)
     unknown = posts.filter(~pl.col("tk").is_in(_KNOWN) | (pl.col("tk").is_in(_OWNED) & pl.col("owner").is_null()))
     row_problems = problems_frame(
         unknown,
@@ -86,37 +81,28 @@ def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
     )
 
 
-def _first(frame: pl.DataFrame, mask: pl.Expr) -> dict | None:
-    bad = frame.filter(mask)
-    return bad.row(0, named=True) if bad.height else None
-
-
 def _check_structure(posts: pl.DataFrame) -> bool:
     """Raise SourceError at the first post out of place in `01 (05 (20|21 owned*)* 15)* 70`; return whether truncated."""
     first = posts.row(0, named=True)
     if first["tk"] != "01" or "BGMAX" not in first["post"][2:22]:
         raise SourceError("the file must start with a BGMAX start post (TK01)", first["source_line"])
-    truncated = posts.row(posts.height - 1, named=True)["tk"] != "70"
-    tk = pl.col("tk")
-    is05, is15 = tk == "05", tk == "15"
-    open_before = (is05.cum_sum() - is15.cum_sum()) - is05.cast(pl.Int32) + is15.cast(pl.Int32)
-    g = posts.with_row_index("i").with_columns(open=open_before)
     n = posts.height
+    truncated = posts["tk"][-1] != "70"
+    tk, i = pl.col("tk"), pl.int_range(pl.len())
+    is05, is15 = tk == "05", tk == "15"
+    depth = (is05.cum_sum() - is15.cum_sum()) - is05.cast(pl.Int32) + is15.cast(pl.Int32)  # open deposits before
     rules = [
-        ((tk == "01") & (pl.col("i") > 0), "a second start post (TK01)"),
-        ((tk == "70") & (pl.col("i") < n - 1), "posts after the end post (TK70)"),
-        ((tk == "70") & (pl.col("open") != 0), "end post (TK70) inside an open deposit (no TK15)"),
-        (is05 & (pl.col("open") != 0), "opening post (TK05) before the previous deposit ended (TK15)"),
-        (is15 & (pl.col("open") != 1), "deposit post (TK15) without an opening post (TK05)"),
-        (tk.is_in(_PAYMENT) & (pl.col("open") != 1), "payment outside a deposit (no TK05 before it)"),
+        ((tk == "01") & (i > 0), "a second start post (TK01)"),
+        ((tk == "70") & (i < n - 1), "posts after the end post (TK70)"),
+        ((tk == "70") & (depth != 0), "end post (TK70) inside an open deposit (no TK15)"),
+        (is05 & (depth != 0), "opening post (TK05) before the previous deposit ended (TK15)"),
+        (is15 & (depth != 1), "deposit post (TK15) without an opening post (TK05)"),
+        (tk.is_in(_PAYMENT) & (depth != 1), "payment outside a deposit (no TK05 before it)"),
+        (tk.is_in(_PAYMENT) & ~_f(38, 55).str.contains(r"^\d{18}$"), "the amount (positions 38-55) is not a number"),
     ]
-    for mask, problem in rules:
-        bad = _first(g, mask)
-        if bad:
-            raise SourceError(f"TK{bad['tk']}: {problem}", bad["source_line"])
-    bad = _first(posts, tk.is_in(_PAYMENT) & ~_f(38, 55).str.contains(r"^\d{18}$"))
-    if bad:
-        raise SourceError(f"amount {bad['post'][37:55]!r} is not a number", bad["source_line"])
+    if broken := first_broken_rule(posts, rules):
+        bad, problem = broken
+        raise SourceError(f"TK{bad['tk']}: {problem}", bad["source_line"])
     return truncated
 
 

@@ -9,7 +9,18 @@ import polars as pl
 from etl.errors import InputError
 from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA, PROBLEM_SCHEMA, SourceResult, empty_frame
 
-__all__ = ["SourceError", "with_lineage", "failed_result", "problems_frame", "ddmmyy_expr", "digits_expr", "KIND_SCHEMA"]
+__all__ = [
+    "SourceError",
+    "with_lineage",
+    "failed_result",
+    "problems_frame",
+    "first_row",
+    "first_broken_rule",
+    "verdict",
+    "ddmmyy_expr",
+    "digits_expr",
+    "KIND_SCHEMA",
+]
 
 KIND_SCHEMA = {"payments": PAYMENT_SCHEMA, "invoices": INVOICE_SCHEMA, "unknown": PAYMENT_SCHEMA}
 
@@ -76,6 +87,32 @@ def problems_frame(frame: pl.DataFrame, column: str | None, check: str, message:
         error_check=pl.lit(check),
         error_message=msg.cast(pl.String),
     )
+
+
+def first_row(frame: pl.DataFrame, mask: pl.Expr) -> dict | None:
+    """The first row where `mask` holds, as a dict; None when there is none."""
+    hit = frame.filter(mask).head(1)
+    return hit.row(0, named=True) if hit.height else None
+
+
+def first_broken_rule(frame: pl.DataFrame, rules: list[tuple[pl.Expr, str]]) -> tuple[dict, str] | None:
+    """(first offending row, problem) of the first rule, in order, that a row breaks; None when all hold.
+
+    One lazy pass evaluates every rule (shared sub-expressions once); only a broken rule pays for its first row.
+    """
+    broken = frame.lazy().select([mask.any().alias(str(k)) for k, (mask, _) in enumerate(rules)]).collect().row(0)
+    for (mask, problem), hit in zip(rules, broken):
+        if hit:
+            return first_row(frame, mask), problem
+    return None
+
+
+def verdict(path: Path, problems: list[str], shown: int = 3) -> tuple[str, str]:
+    """(status, message) for a file read whole: held back with a one-line message when its checks found problems."""
+    if not problems:
+        return "ok", ""
+    more = f" (and {len(problems) - shown} more)" if len(problems) > shown else ""
+    return "held_back", f"{path}: " + "; ".join(problems[:shown]) + more
 
 
 def ddmmyy_expr(text: pl.Expr) -> pl.Expr:

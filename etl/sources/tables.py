@@ -160,10 +160,10 @@ def xlsx_heads(data: bytes) -> dict[str, pl.DataFrame]:
     return _read_sheets(data, n_rows=HEAD_LINES)
 
 
-def _find_in_sheets(heads: dict[str, pl.DataFrame], layouts: list[Layout]) -> tuple[str, int, Layout] | None:
-    """(sheet, row index, layout) of the first sheet with a header row of one of `layouts`."""
-    for name, frame in heads.items():
-        rows = [row_cells(frame, i) for i in range(frame.height)]
+def _find_in_sheets(sheets: dict[str, pl.DataFrame], layouts: list[Layout]) -> tuple[str, int, Layout] | None:
+    """(sheet, row index, layout) of the first sheet with a header row of one of `layouts` in its first rows."""
+    for name, frame in sheets.items():
+        rows = [row_cells(frame, i) for i in range(min(frame.height, HEAD_LINES))]
         found = find_header(len(rows), lambda i, lay: rows[i], layouts)
         if found:
             return name, found[0], found[1]
@@ -177,13 +177,14 @@ def find_xlsx_layout(data: bytes, layouts: list[Layout]) -> tuple[str, int, Layo
 
 def read_xlsx_table(data: bytes, layout: Layout) -> Table:
     """A .xlsx export: the sheet with the layout's header row (or the layout's `sheet`), every cell as text."""
-    heads = _read_sheets(data, sheet=layout.sheet, n_rows=HEAD_LINES) if layout.sheet else xlsx_heads(data)
-    found = _find_in_sheets(heads, [layout])
+    # One full read (opening a workbook is most of the cost): the header is looked for in what was read.
+    sheets = _read_sheets(data, sheet=layout.sheet)
+    found = _find_in_sheets(sheets, [layout])
     if found is None:
         where = f"sheet {layout.sheet!r}" if layout.sheet else "any sheet"
         raise SourceError(f"no header row of layout {layout.name!r} in the first {HEAD_LINES} rows of {where}")
     sheet, idx, _ = found
-    full = _read_sheets(data, sheet=sheet)[sheet]
+    full = sheets[sheet]
     cells = row_cells(full, idx)
     body = full.slice(idx + 1)
     body.columns = _unique_names(cells, body.width)

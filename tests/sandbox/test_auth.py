@@ -1,0 +1,100 @@
+"""Logins: the Norway token, the ADA api code, and refusals in each family's error shape."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import httpx
+import orjson
+
+from etl.sandbox import EmbeddedSandbox, SandboxConfig
+
+from .support import ada_token, bearer_token
+
+FORM = {"grant_type": "client_credentials", "client_id": "sandbox", "client_secret": "sandbox"}
+
+
+def test_token_has_the_documented_fields(client: httpx.Client) -> None:
+    r = client.post("/auth/token", data=FORM)
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"access_token", "token_type", "not_before", "expires_in", "expires_on", "resource"}
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 3600
+    assert body["expires_on"] - body["not_before"] == 3600
+
+
+def test_wrong_secret_and_grant_are_refused(client: httpx.Client) -> None:
+    assert client.post("/auth/token", data={**FORM, "client_secret": "nope"}).status_code == 401
+    r = client.post("/auth/token", data={**FORM, "grant_type": "password"})
+    assert r.status_code == 400
+    assert r.json()["error"] == "unsupported_grant_type"
+
+
+def test_basic_auth_client_credentials(client: httpx.Client) -> None:
+    r = client.post("/auth/token", data={"grant_type": "client_credentials"}, auth=("sandbox", "sandbox"))
+    assert r.status_code == 200
+
+
+def test_arm_and_collection_refuse_missing_or_bad_tokens_in_their_shapes(client: httpx.Client) -> None:
+    r = client.get("/arm/clients/2218/documents")
+    assert r.status_code == 401
+    assert r.json()["status"] == "ERROR" and r.json()["result"] == "UNAUTHORIZED"
+    assert r.headers["www-authenticate"].startswith("Bearer")
+    r = client.get("/collection/v1/orgs/o1/batches", headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401
+    assert r.json()["summary"] == {"status": "FAILED"}
+    assert r.json()["errors"][0]["message"]
+
+
+def test_tokens_do_not_cross_families(client: httpx.Client) -> None:
+    ada = ada_token(client)
+    bearer = bearer_token(client)
+    assert client.get("/arm/clients/1/documents", headers={"Authorization": f"Bearer {ada}"}).status_code == 401
+    assert client.get("/ada/creditor--payments", headers={"X-API-Key": bearer}).status_code == 401
+
+
+def test_token_expires() -> None:
+    with EmbeddedSandbox(SandboxConfig(token_lifetime_s=1)) as sb, httpx.Client(base_url=sb.base_url) as c:
+        body = c.post("/auth/token", data=FORM).json()
+        assert body["expires_in"] == 1
+        headers = {"Authorization": f"Bearer {body['access_token']}"}
+        assert c.get("/arm/clients/2218/documents", headers=headers).status_code == 200
+        ada_headers = {"X-API-Key": ada_token(c)}
+        assert c.get("/ada/creditor--payments", headers=ada_headers).status_code == 200
+        time.sleep(1.05)
+        r = c.get("/arm/clients/2218/documents", headers=headers)
+        assert r.status_code == 401
+        assert "Expired" in r.json()["message"]
+        assert c.get("/ada/creditor--payments", headers=ada_headers).status_code == 401
+        # A new token works again.
+        assert c.get("/arm/clients/2218/documents", headers={"Authorization": f"Bearer {bearer_token(c)}"}).status_code == 200
+
+
+def test_ada_api_code_login(client: httpx.Client) -> None:
+    r = client.post("/ada/authenticates/api-code", json={"api_code": "sandbox"})
+    assert r.status_code == 200
+    token = r.json()["access_token"]
+    assert client.get("/ada/creditor--payments", headers={"X-API-Key": token}).status_code == 200
+    bad = client.post("/ada/authenticates/api-code", json={"api_code": "wrong"})
+    assert bad.status_code == 401
+    assert bad.json() == {"_status": "ERR", "_error": {"code": 401, "message": "Invalid api code"}}
+
+
+def test_ada_requires_x_api_key_in_eve_shape(client: httpx.Client) -> None:
+    r = client.get("/ada/creditor--payments")
+    assert r.status_code == 401
+    assert r.json()["_status"] == "ERR"
+    assert r.json()["_error"]["code"] == 401
+
+
+def test_ada_signed_jwt_login(client: httpx.Client) -> None:
+    def jwt(claims: dict[str, object]) -> str:
+        part = base64.urlsafe_b64encode(orjson.dumps(claims)).decode().rstrip("=")
+        return f"eyJhbGciOiJFUzI1NiJ9.{part}.c2lnbmF0dXJl"
+
+    ok = client.get("/ada/authenticates/api-code", headers={"X-API-Key": jwt({"api_code": "sandbox", "exp": time.time() + 600})})
+    assert ok.status_code == 200 and ok.json()["access_token"]
+    expired = client.get("/ada/authenticates/api-code", headers={"X-API-Key": jwt({"api_code": "sandbox", "exp": time.time() - 1})})
+    assert expired.status_code == 401

@@ -1,0 +1,165 @@
+"""Collection: payments in async batches, duplicates, idempotency keys, batch search and error shapes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from .support import BATCH_DELAY_S, COLLECTION_EXAMPLE, ORG, fresh, ledger, seed
+
+PAYMENTS = f"/collection/v1/orgs/{ORG}/payments"
+INVOICES = [
+    {"organizationId": ORG, "invoiceId": "inv-1", "invoiceNumber": "10001", "amount": 500, "currency": "NOK"},
+    {"organizationId": ORG, "invoiceId": "inv-2", "invoiceNumber": "10002", "amount": 250.5, "currency": "NOK"},
+]
+
+
+def payment(source_id: str, **fields: Any) -> dict[str, Any]:
+    """The docs' payment item with real values."""
+    item = {
+        **COLLECTION_EXAMPLE["payments"][0],
+        "invoiceId": "inv-1",
+        "invoiceNumber": "10001",
+        "uniqueSourcePaymentId": source_id,
+        "type": "DIRECT_PAYMENT",
+        "amount": 100.25,
+        "currency": "NOK",
+        "description": "bank payment",
+    }
+    item.update(fields)
+    return item
+
+
+def submit(c: httpx.Client, *items: dict[str, Any], key: str | None = None) -> httpx.Response:
+    """POST a payments request."""
+    headers = {"Idempotency-Key": key} if key else {}
+    return c.post(PAYMENTS, json={"organizationId": ORG, "payments": list(items)}, headers=headers)
+
+
+def finished(c: httpx.Client, batch_id: str) -> dict[str, Any]:
+    """The batch once processing is over."""
+    time.sleep(BATCH_DELAY_S + 0.05)
+    r = c.get(f"/collection/v1/orgs/{ORG}/batches/{batch_id}")
+    assert r.status_code == 200
+    return dict(r.json()["data"])
+
+
+def test_payment_batch_queued_then_success(arm: httpx.Client) -> None:
+    seed(arm, collection_invoices=INVOICES)
+    r = submit(arm, payment("P1"), payment("P2", invoiceId=None, invoiceNumber="10002", amount=250.5))
+    assert r.status_code == 202, r.text
+    assert r.json()["summary"] == {"status": "SUCCESS"}
+    batch_id = r.json()["data"]["batchId"]
+    assert r.json()["data"]["batchUrl"].endswith(f"/collection/v1/batches/{batch_id}")
+    queued = arm.get(f"/collection/v1/orgs/{ORG}/batches/{batch_id}").json()["data"]
+    assert queued["status"] == "QUEUED" and queued["finishedAt"] is None
+    data = finished(arm, batch_id)
+    assert data["status"] == "SUCCESS"
+    assert data["type"] == "PAYMENT" and data["organizationId"] == ORG and data["createdBy"] == "sandbox"
+    assert data["createdAt"].endswith("Z") and data["finishedAt"].endswith("Z")
+    assert [s["uniqueSourcePaymentId"] for s in data["succeeded"]] == ["P1", "P2"]
+    assert set(data["succeeded"][1]) == {"uniqueSourcePaymentId", "invoiceId", "invoiceNumber", "caseId"}
+    assert data["succeeded"][1]["invoiceId"] == "inv-2"
+    assert data["failed"] == []
+    legacy = arm.get(f"/collection/v1/batches/{batch_id}")
+    assert legacy.status_code == 200 and legacy.json()["data"]["status"] == "SUCCESS"
+    book = ledger(arm, "collection.payments")
+    assert (book["P1"]["amount"], book["P2"]["amount"]) == ("100.25", "250.50")
+
+
+def test_unknown_invoice_makes_a_partial_batch(arm: httpx.Client) -> None:
+    seed(arm, collection_invoices=INVOICES)
+    r = submit(arm, payment("P1"), payment("P2", invoiceId="nope", invoiceNumber=None))
+    data = finished(arm, r.json()["data"]["batchId"])
+    assert data["status"] == "PARTIAL"
+    assert data["failed"][0]["uniqueSourcePaymentId"] == "P2"
+    assert "not found" in data["failed"][0]["message"]
+    assert data["failed"][0]["amount"] == 100.25  # the submitted item, plus a message
+    only_bad = submit(arm, payment("P3", invoiceId=None, invoiceNumber="99999"))
+    assert finished(arm, only_bad.json()["data"]["batchId"])["status"] == "FAILED"
+
+
+def test_repeated_source_payment_id_fails_its_item_and_is_stored_once(arm: httpx.Client) -> None:
+    seed(arm, collection_invoices=INVOICES)
+    first = submit(arm, payment("P1"))
+    again = submit(arm, payment("P1"), payment("P2"))
+    assert first.json()["data"]["batchId"] != again.json()["data"]["batchId"]
+    data = finished(arm, again.json()["data"]["batchId"])
+    assert data["status"] == "PARTIAL"
+    assert data["failed"] == [{**payment("P1"), "message": "duplicate uniqueSourcePaymentId"}]
+    item = ledger(arm, "collection.payments")["P1"]
+    assert (item["accepted"], item["duplicates_refused"]) == (1, 1)
+
+
+def test_idempotency_key_returns_the_same_batch(arm: httpx.Client) -> None:
+    seed(arm, collection_invoices=INVOICES)
+    first = submit(arm, payment("P1"), key="key-1")
+    again = submit(arm, payment("P1"), key="key-1")
+    assert again.status_code == 202
+    assert again.json() == first.json()
+    batch_id = first.json()["data"]["batchId"]
+    found = arm.get(f"/collection/v1/orgs/{ORG}/batches", params={"IdempotencyKey": "key-1"}).json()
+    assert [b["batchId"] for b in found["data"]] == [batch_id]
+    assert found["summary"]["nextPageToken"] is None
+    assert arm.get(f"/collection/v1/orgs/{ORG}/batches", params={"IdempotencyKey": "other"}).json()["data"] == []
+    finished(arm, batch_id)
+    assert ledger(arm, "collection.payments")["P1"]["accepted"] == 1
+    conflict = submit(arm, payment("P9"), key="key-1")
+    assert conflict.status_code == 409
+    assert conflict.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+def test_batch_search_pages_with_a_cursor(arm: httpx.Client) -> None:
+    seed(arm, collection_invoices=INVOICES)
+    ids = [submit(arm, payment(f"P{i}")).json()["data"]["batchId"] for i in range(5)]
+    seen: list[str] = []
+    token = None
+    while True:
+        params = {"PageSize": 2, **({"PageToken": token} if token else {})}
+        page = arm.get(f"/collection/v1/orgs/{ORG}/batches", params=params).json()
+        seen += [b["batchId"] for b in page["data"]]
+        token = page["summary"]["nextPageToken"]
+        if token is None:
+            break
+    assert seen == ids
+    assert arm.get(f"/collection/v1/orgs/{ORG}/batches", params={"PageToken": "garbage!"}).status_code == 400
+
+
+def test_docs_placeholder_example_is_refused_with_field_errors(arm: httpx.Client) -> None:
+    # The page's example is a schema placeholder: amount 0 and currency "string" are not valid payments.
+    r = arm.post(PAYMENTS, json=fresh(COLLECTION_EXAMPLE))
+    assert r.status_code == 422
+    body = r.json()
+    assert body["summary"] == {"status": "FAILED"}
+    fields = {e["field"] for e in body["errors"]}
+    assert {"payments[0].amount", "payments[0].currency"} <= fields
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"organizationId": "other", "payments": [payment("P1")]}, 422, "organizationId"),
+        ({"organizationId": ORG, "payments": []}, 422, "payments"),
+        ({"organizationId": ORG, "payments": [payment("P1", uniqueSourcePaymentId="")]}, 422, "payments[0].uniqueSourcePaymentId"),
+        ({"organizationId": ORG, "payments": [payment("P1", invoiceId=None, invoiceNumber=None)]}, 422, "payments[0].invoiceId"),
+        ({"organizationId": ORG, "payments": [payment("P1", date="24.08.2019")]}, 422, "payments[0].date"),
+        ({"organizationId": ORG, "payments": [payment("P1", amount=-1)]}, 422, "payments[0].amount"),
+    ],
+)
+def test_payment_request_errors(arm: httpx.Client, body: dict[str, Any], status: int, field: str) -> None:
+    r = arm.post(PAYMENTS, json=body)
+    assert r.status_code == status
+    assert field in {e["field"] for e in r.json()["errors"]}
+
+
+def test_malformed_json_is_400(arm: httpx.Client) -> None:
+    r = arm.post(PAYMENTS, content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["summary"] == {"status": "FAILED"}
+
+
+def test_unknown_batch_is_404(arm: httpx.Client) -> None:
+    assert arm.get(f"/collection/v1/orgs/{ORG}/batches/nope").status_code == 404

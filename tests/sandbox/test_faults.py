@@ -1,0 +1,134 @@
+"""Faults, rate limit and latency: repeatable, sometimes after the item was stored, never on /auth or /_sandbox."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from etl.sandbox import EmbeddedSandbox, SandboxConfig
+from etl.sandbox.faults import FaultPlan, parse_faults
+
+from .support import ARM_EXAMPLE_SEED, RESERVATION_EXAMPLE, arm_login, ledger, seed
+
+RESERVATIONS = "/arm/clients/2218/paymentreservations"
+
+
+def reservation(payment_id: str) -> dict[str, object]:
+    """The docs' reservation with another paymentId."""
+    return {"metadata": {}, "paymentreservation": {**RESERVATION_EXAMPLE["paymentreservation"], "paymentId": payment_id}}
+
+
+def attempt(c: httpx.Client, payment_id: str) -> str:
+    """Send one reservation; the outcome as a status code, "timeout" or "reset"."""
+    try:
+        return str(c.post(RESERVATIONS, json=reservation(payment_id)).status_code)
+    except httpx.TimeoutException:
+        return "timeout"
+    except (httpx.RemoteProtocolError, httpx.ReadError):
+        return "reset"
+
+
+def test_faults_strike_before_and_after_the_item_is_stored() -> None:
+    config = SandboxConfig(faults="500=0.2,503=0.05,429=0.05,timeout=0.08,reset=0.12", fault_seed=11, timeout_sleep_s=0.5)
+    with EmbeddedSandbox(config) as sb, httpx.Client(base_url=sb.base_url, timeout=0.25) as c:
+        arm_login(c)  # /auth is never faulted
+        seed(c, arm_documents=[ARM_EXAMPLE_SEED])  # nor is /_sandbox
+        outcomes = {f"F{i:02d}": attempt(c, f"F{i:02d}") for i in range(60)}
+        stored = ledger(c, "arm.paymentreservations")
+        failed = {pid: kind for pid, kind in outcomes.items() if kind != "200"}
+        after_store = {failed[pid] for pid in failed if pid in stored}
+        before_store = {failed[pid] for pid in failed if pid not in stored}
+        # Every kind that can strike after processing did so at least once with this seed...
+        assert {"500", "timeout", "reset"} <= after_store
+        # ...and 500s, 503s and 429s were also answered before anything was stored.
+        assert {"500", "503", "429"} <= before_store
+
+        # A client that retries with the same paymentId until it gets an answer stores each exactly once.
+        for pid in failed:
+            for _ in range(30):
+                if attempt(c, pid) == "200":
+                    break
+            else:
+                pytest.fail(f"{pid} never got through")
+        final = ledger(c, "arm.paymentreservations")
+        assert set(final) == set(outcomes)
+        assert all(item["accepted"] == 1 for item in final.values())
+        assert sum(item["duplicates_refused"] for item in final.values()) >= len([p for p in failed if p in stored])
+
+        stats = c.get("/_sandbox/stats").json()["requests"][f"POST {RESERVATIONS.replace('2218', '{clientno}')}"]
+        assert {"200", "500", "503", "429", "timeout", "reset"} <= set(stats)
+
+
+def test_same_seed_gives_the_same_faults() -> None:
+    config = SandboxConfig(faults="500=0.3,503=0.2", fault_seed=3)
+    with EmbeddedSandbox(config) as sb, httpx.Client(base_url=sb.base_url) as c:
+        arm_login(c)
+
+        def run() -> list[str]:
+            c.post("/_sandbox/reset")  # also restarts the fault sequence
+            seed(c, arm_documents=[ARM_EXAMPLE_SEED])
+            return [attempt(c, f"S{i}") for i in range(25)]
+
+        first, second = run(), run()
+        assert first == second
+        assert {"200", "500", "503"} <= set(first)
+
+
+def test_reset_drops_the_connection_without_a_response() -> None:
+    with EmbeddedSandbox(SandboxConfig(faults="reset=1.0")) as sb, httpx.Client(base_url=sb.base_url) as c:
+        arm_login(c)
+        seed(c, arm_documents=[ARM_EXAMPLE_SEED])
+        for i in range(6):
+            with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+                c.post(RESERVATIONS, json=reservation(f"R{i}"))
+        assert c.get("/_sandbox/health").status_code == 200  # the server itself is fine
+
+
+def test_auth_and_sandbox_are_never_faulted_and_503_says_retry_after() -> None:
+    with EmbeddedSandbox(SandboxConfig(faults="503=1.0")) as sb, httpx.Client(base_url=sb.base_url) as c:
+        arm_login(c)
+        assert c.get("/_sandbox/ledger").status_code == 200
+        assert c.post("/ada/authenticates/api-code", json={"api_code": "sandbox"}).status_code == 200
+        r = c.get("/arm/clients/2218/documents")
+        assert r.status_code == 503
+        assert r.headers["retry-after"] == "1"
+        assert r.json()["status"] == "ERROR"
+
+
+def test_rate_limit_gives_429_with_retry_after() -> None:
+    with EmbeddedSandbox(SandboxConfig(rate_limit=2)) as sb, httpx.Client(base_url=sb.base_url) as c:
+        arm_login(c)
+        answers = [c.get("/arm/clients/2218/documents") for _ in range(5)]
+        assert [r.status_code for r in answers[:2]] == [200, 200]  # a burst of N is allowed
+        limited = [r for r in answers[2:] if r.status_code == 429]
+        assert limited
+        assert int(limited[0].headers["retry-after"]) >= 1
+        assert limited[0].json()["result"] == "TOO_MANY_REQUESTS"
+        assert c.get("/_sandbox/stats").status_code == 200  # introspection is not limited
+        time.sleep(0.55)  # 2 per second: one more request is allowed after 0.5 s
+        assert c.get("/arm/clients/2218/documents").status_code == 200
+
+
+def test_latency_is_added_to_api_requests_only() -> None:
+    with EmbeddedSandbox(SandboxConfig(latency_ms=150)) as sb, httpx.Client(base_url=sb.base_url) as c:
+        arm_login(c)
+        started = time.perf_counter()
+        c.get("/arm/clients/2218/documents")
+        assert time.perf_counter() - started >= 0.15
+        started = time.perf_counter()
+        c.get("/_sandbox/health")
+        assert time.perf_counter() - started < 0.15
+
+
+def test_fault_spec_parsing() -> None:
+    assert parse_faults("500=0.05, 503=0.02,timeout=0.01,RESET=0.01") == {"500": 0.05, "503": 0.02, "timeout": 0.01, "reset": 0.01}
+    assert parse_faults(None) == {} and parse_faults("") == {}
+    for bad in ("500", "200=0.1", "boom=0.1", "500=x", "500=1.5", "500=0.6,503=0.6"):
+        with pytest.raises(ValueError):
+            parse_faults(bad)
+    assert not FaultPlan(None, 0, 0.5)
+    plan = FaultPlan("500=1.0", 0, post_store_500_share=1.0)
+    fault = plan.draw()
+    assert fault is not None and fault.kind == "500" and fault.after_store

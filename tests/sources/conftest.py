@@ -1,0 +1,40 @@
+"""Fixtures for the reader tests: the shipped mappings and a helper that reads a file as the pipeline does."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from etl.mapping import MappingSet, load_mappings
+from etl.sources import read_source
+from etl.sources.base import SourceResult
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data"
+
+
+@pytest.fixture(scope="session")
+def mappings() -> MappingSet:
+    """The layouts shipped in mappings/."""
+    return load_mappings([REPO / "mappings"])
+
+
+@pytest.fixture
+def read(mappings: MappingSet) -> Callable[[Path], SourceResult]:
+    """read_source with the shipped mappings."""
+    return lambda path: read_source(path, mappings)
+
+
+@pytest.fixture
+def copy_as(tmp_path: Path) -> Callable[[Path, str], Path]:
+    """Copy a data file into tmp_path under another name (detection must not look at names)."""
+
+    def _copy(src: Path, name: str) -> Path:
+        dst = tmp_path / name
+        shutil.copyfile(src, dst)
+        return dst
+
+    return _copy
