@@ -36,7 +36,7 @@ def _config_option(required: bool) -> Any:
     return click.option(
         "--config", "config_path", type=click.Path(path_type=Path), required=required,
         default=None if required else None,
-        help="The configuration file (amili-etl.toml; see docs/configuration.md).",
+        help="The configuration file (amili-etl.toml; see sample_data/amili-etl.toml).",
     )
 
 

@@ -208,7 +208,7 @@ def load_config(
     """Read and check amili-etl.toml; relative paths in it are relative to the file's folder."""
     env = os.environ if env is None else env
     if path is None:
-        raise ConfigError("no configuration: pass --config FILE (see docs/configuration.md)")
+        raise ConfigError("no configuration: pass --config FILE (an example: sample_data/amili-etl.toml)")
     if not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")
     try:

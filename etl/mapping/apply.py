@@ -51,7 +51,7 @@ def _text(layout: Layout, field: str) -> pl.Expr:
 
 
 def parse_date_expr(text: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
-    """Date from text by the layout's formats, else ISO (also `2026-10-01 00:00:00`, as Excel cells come); null if none fit."""
+    """Date from text by the layout's formats, else ISO (also `2026-10-01 00:00:00`, as Excel dates read); else null."""
     iso = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$", 1)
     tries = [text.str.strptime(pl.Date, fmt, strict=False) for fmt in formats]
     return pl.coalesce([*tries, iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False)])
@@ -64,12 +64,16 @@ def _amount(text: pl.Expr, decimal: str) -> pl.Expr:
     that is how numeric Excel cells read as text (`1234.5`), and it cannot be a thousands separator.
     """
     if decimal == ",":
-        text = pl.when(text.str.contains(r"^[+-]?\d+\.\d{1,2}$")).then(text.str.replace(".", ",", literal=True)).otherwise(text)
+        text = (
+            pl.when(text.str.contains(r"^[+-]?\d+\.\d{1,2}$"))
+            .then(text.str.replace(".", ",", literal=True))
+            .otherwise(text)
+        )
     return parse_amount_expr(text, decimal=decimal)
 
 
 def reference_in_text_expr(text: pl.Expr) -> pl.Expr:
-    """A KID / OCR number in a text cell: the whole cell when it is 2-25 digits (spaces allowed), else digits after 'KID'/'OCR'."""
+    """A KID / OCR number in a text cell: the cell if it is 2-25 digits (spaces allowed), else digits after KID/OCR."""
     compact = text.str.replace_all(r"[\s\u00a0]", "")
     whole = pl.when(compact.str.contains(r"^\d{2,25}$")).then(compact)
     labelled = text.str.extract(r"(?i)\b(?:kid|ocr)(?:-?nr\.?|-?nummer)?[\s:.#]*(\d(?:[ \u00a0]?\d){1,24})\b", 1)
@@ -93,7 +97,10 @@ def _bank(layout: Layout) -> list[pl.Expr]:
         amount = _amount(_text(layout, "amount"), layout.decimal)
     else:
         # Out is always money leaving the account, whatever sign the bank prints it with (SpareBank 1 prints -348,56).
-        inn, out = _amount(_text(layout, "amount_in"), layout.decimal), _amount(_text(layout, "amount_out"), layout.decimal)
+        inn, out = (
+            _amount(_text(layout, "amount_in"), layout.decimal),
+            _amount(_text(layout, "amount_out"), layout.decimal),
+        )
         amount = pl.when(inn.is_null() & out.is_null()).then(None).otherwise(inn.fill_null(0) - out.abs().fill_null(0))
     reference = reference_in_text_expr(_text(layout, "reference")) if "reference" in layout.columns else None
     return [

@@ -43,10 +43,34 @@ INVOICE_FIELDS = (
 )
 _FIELDS = {"bank": BANK_FIELDS, "invoices": INVOICE_FIELDS}
 # Fields whose values are parsed (dates, amounts, codes): one column each, never a list.
-_SINGLE = {"booking_date", "amount", "amount_in", "amount_out", "currency", "invoice_date", "due_date",
-           "amount_excl_vat", "vat_amount", "amount_incl_vat"}
-_KEYS = {"name", "kind", "description", "header", "optional_header", "delimiter", "decimal", "date_format",
-         "encoding", "currency", "account", "sheet", "skip_rows_matching", "columns"}
+_SINGLE = {
+    "booking_date",
+    "amount",
+    "amount_in",
+    "amount_out",
+    "currency",
+    "invoice_date",
+    "due_date",
+    "amount_excl_vat",
+    "vat_amount",
+    "amount_incl_vat",
+}
+_KEYS = {
+    "name",
+    "kind",
+    "description",
+    "header",
+    "optional_header",
+    "delimiter",
+    "decimal",
+    "date_format",
+    "encoding",
+    "currency",
+    "account",
+    "sheet",
+    "skip_rows_matching",
+    "columns",
+}
 _ENCODINGS = ("auto", "utf-8", "utf-8-sig", "cp1252", "latin-1", "iso-8859-1", "iso-8859-15")
 
 
@@ -182,7 +206,7 @@ def layout_from_dict(raw: dict, path: Path | None = None) -> Layout:
     _check_required(kind, columns, raw, path)
     delimiter = raw.get("delimiter", ";")
     if not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise _fail(path, "delimiter must be a single character (use \"\\t\" for TAB)")
+        raise _fail(path, 'delimiter must be a single character (use "\\t" for TAB)')
     decimal = raw.get("decimal", ",")
     if decimal not in (",", "."):
         raise _fail(path, 'decimal must be "," or "."')

@@ -1,7 +1,4 @@
-"""The Amili simulator ("sandbox"): ARM, Collection and ADA on one base URL, with faults and a ledger.
-
-It imports nothing from the rest of `etl`: it stands in for the remote side.
-"""
+"""The Amili simulator ("sandbox"): ARM, Collection and ADA on one base URL; imports nothing else from etl."""
 
 from etl.sandbox.app import create_app
 from etl.sandbox.config import Credentials, SandboxConfig

@@ -13,9 +13,9 @@ from starlette.routing import Route
 
 from etl.sandbox.auth import require_ada_key
 from etl.sandbox.config import SandboxConfig
-from etl.sandbox.envelopes import ApiError, JsonResponse, error_body, int_query, read_json
+from etl.sandbox.envelopes import ApiError, JsonResponse, error_body, int_param, read_json
 from etl.sandbox.state import State
-from etl.sandbox.values import minor_number, parse_rfc1123, rfc1123, sha1_of, to_minor, seed_minor
+from etl.sandbox.values import minor_number, parse_rfc1123, rfc1123, seed_minor, sha1_of, to_minor
 
 __all__ = ["routes", "seed_case"]
 
@@ -285,8 +285,8 @@ def _list(request: Request, docs: list[dict[str, Any]], resource: str) -> Respon
     for field, descending in reversed(_sort(request.query_params.get("sort"))):
         # Stable sorts applied last key first give a multi-key sort; _id keeps insertion order in ties.
         docs.sort(key=lambda d, f=field: _sort_key(f, _lookup(d, f)), reverse=descending)
-    page = max(int_query(request, "page", 1), 1)
-    size = min(max(int_query(request, "max_results", DEFAULT_RESULTS), 1), MAX_RESULTS)
+    page = max(int_param(request.query_params, "page", 1), 1)
+    size = min(max(int_param(request.query_params, "max_results", DEFAULT_RESULTS), 1), MAX_RESULTS)
     total = len(docs)
     items = docs[(page - 1) * size : page * size]
     links: dict[str, Any] = {"parent": {"title": "home", "href": "/"}, "self": {"title": resource, "href": resource}}

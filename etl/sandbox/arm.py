@@ -12,9 +12,9 @@ from starlette.routing import Route
 
 from etl.sandbox.auth import require_bearer
 from etl.sandbox.config import SandboxConfig
-from etl.sandbox.envelopes import ApiError, JsonResponse, error_body, int_query, read_json
+from etl.sandbox.envelopes import ApiError, JsonResponse, error_body, int_param, read_json
 from etl.sandbox.state import State
-from etl.sandbox.values import is_iso_date, is_iso_datetime, kid_ok, minor_number, sha1_of, to_minor, seed_minor
+from etl.sandbox.values import is_currency, is_iso_date, is_iso_datetime, kid_ok, minor_number, seed_minor, sha1_of, to_minor
 
 __all__ = ["routes", "run_due", "seed_document"]
 
@@ -248,7 +248,7 @@ def _document_problems(doc: Any, kid_check: bool) -> list[str]:
         if doc.get(f) not in (None, "") and not is_iso_date(doc[f]):
             problems.append(f"{f} must be a date YYYY-MM-DD, got {doc[f]!r}")
     currency = doc.get("currency")
-    if isinstance(currency, str) and currency and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+    if isinstance(currency, str) and currency and not is_currency(currency):
         problems.append(f"currency must be an ISO 4217 code, got {currency!r}")
     if isinstance(amounts, dict):
         for f in ("exclVat", "vat", "inclVat"):
@@ -391,10 +391,10 @@ def _list_response(request: Request, clientno: int, name: str, rows: list[dict[s
         if wanted:
             # ARM values are case-insensitive.
             rows = [r for r in rows if field in r and str(r[field]).casefold() == wanted.casefold()]
-    maximum = min(max(int_query(request, "maximumcount", 10000), 1), 10000)
-    page_size = int_query(request, "pagesize", 100)
+    maximum = min(max(int_param(request.query_params, "maximumcount", 10000), 1), 10000)
+    page_size = int_param(request.query_params, "pagesize", 100)
     page_size = 10 if page_size < 5 else min(page_size, 1000)
-    page_no = max(int_query(request, "pageno", 1), 1)
+    page_no = max(int_param(request.query_params, "pageno", 1), 1)
     rows = rows[:maximum]
     page = rows[(page_no - 1) * page_size : page_no * page_size]
     answer = {
@@ -430,7 +430,7 @@ def reserve_payment(state: State, clientno: int, pr: dict[str, Any]) -> tuple[in
         raise ApiError(409, f"paymentId {payment_id} is already used by a different payment reservation", clientNo=clientno, paymentId=payment_id)
     problems = []
     currency = pr.get("currency")
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha() and currency.isupper()):
+    if not is_currency(currency):
         problems.append("currency is required (ISO 4217 code)")
     amount = None
     if pr.get("currencyAmountPaid") is None:

@@ -14,9 +14,9 @@ from starlette.routing import Route
 
 from etl.sandbox.auth import require_bearer
 from etl.sandbox.config import SandboxConfig
-from etl.sandbox.envelopes import ApiError, JsonResponse, read_json
+from etl.sandbox.envelopes import ApiError, JsonResponse, int_param, read_json
 from etl.sandbox.state import State
-from etl.sandbox.values import is_iso_datetime, iso_utc, sha1_of, to_minor, seed_minor
+from etl.sandbox.values import is_currency, is_iso_datetime, iso_utc, seed_minor, sha1_of, to_minor
 
 __all__ = ["routes", "run_due", "seed_invoice"]
 
@@ -96,7 +96,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
             rows = []
         if query.get("sortdirection", "ASC").upper() == "DESC":
             rows.reverse()
-        size = _int(query.get("pagesize"), 50, "PageSize")
+        size = int_param(query, "pagesize", 50)
         size = min(max(size, 1), 100)
         offset = _decode_token(query.get("pagetoken"))
         page = rows[offset : offset + size]
@@ -219,8 +219,7 @@ def _payment_errors(body: Any, org_id: str) -> list[dict[str, Any]]:
                 errors.append({"field": f"{at}.amount", "message": "amount must be positive"})
         except ValueError:
             errors.append({"field": f"{at}.amount", "message": "amount is required and must be a number"})
-        currency = p.get("currency")
-        if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha() and currency.isupper()):
+        if not is_currency(p.get("currency")):
             errors.append({"field": f"{at}.currency", "message": "currency is required (ISO 4217 code)"})
         if not is_iso_datetime(p.get("date")):
             errors.append({"field": f"{at}.date", "message": "date is required (ISO 8601)"})
@@ -265,15 +264,6 @@ def _org(state: State, org_id: str) -> dict[str, Any]:
 
 def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
-
-
-def _int(raw: str | None, default: int, name: str) -> int:
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ApiError(400, f"{name} must be an integer", field=name) from exc
 
 
 def _encode_token(offset: int) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["ApiError", "JsonResponse", "family_of", "error_body", "error_response", "read_json", "int_query", "api_error_handler"]
+__all__ = ["ApiError", "JsonResponse", "family_of", "error_body", "error_response", "read_json", "int_param", "api_error_handler"]
 
 # ARM's `result` word for each status (the docs show REJECTED for validation errors; the rest are guesses).
 _ARM_RESULT = {
@@ -87,9 +88,9 @@ async def read_json(request: Request) -> Any:
         raise ApiError(400, f"Request body is not valid JSON: {exc}") from exc
 
 
-def int_query(request: Request, name: str, default: int) -> int:
+def int_param(params: Mapping[str, str], name: str, default: int) -> int:
     """An integer query parameter (`default` when absent); ApiError 400 when it is not an integer."""
-    raw = request.query_params.get(name)
+    raw = params.get(name)
     if raw is None or raw == "":
         return default
     try:

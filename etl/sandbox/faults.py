@@ -94,6 +94,7 @@ async def drop_connection(send: Send) -> None:
 
 class _DroppedFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        """Drop records whose exception is a deliberate ConnectionDropped."""
         exc = record.exc_info[1] if record.exc_info else None
         return not isinstance(exc, ConnectionDropped)
 

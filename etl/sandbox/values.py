@@ -20,6 +20,7 @@ __all__ = [
     "rfc1123",
     "iso_utc",
     "kid_ok",
+    "is_currency",
     "seed_minor",
     "sha1_of",
 ]
@@ -37,9 +38,7 @@ def to_minor(value: object) -> int:
         d = Decimal(str(value))
     except InvalidOperation as exc:  # pragma: no cover - orjson never yields such floats
         raise ValueError("must be a number") from exc
-    if not d.is_finite():
-        raise ValueError("must be a finite number")
-    return int(d.quantize(_CENT, rounding=ROUND_HALF_UP) * 100)
+    return _decimal_minor(d)
 
 
 def seed_minor(value: object) -> int:
@@ -49,10 +48,14 @@ def seed_minor(value: object) -> int:
             d = Decimal(value.strip())
         except InvalidOperation as exc:
             raise ValueError(f"{value!r} is not a decimal amount") from exc
-        if not d.is_finite():
-            raise ValueError("must be a finite number")
-        return int(d.quantize(_CENT, rounding=ROUND_HALF_UP) * 100)
+        return _decimal_minor(d)
     return to_minor(value)
+
+
+def _decimal_minor(d: Decimal) -> int:
+    if not d.is_finite():
+        raise ValueError("must be a finite number")
+    return int(d.quantize(_CENT, rounding=ROUND_HALF_UP) * 100)
 
 
 def minor_str(minor: int) -> str:
@@ -111,6 +114,11 @@ def rfc1123(epoch: float | None = None) -> str:
 def iso_utc(epoch: float) -> str:
     """Epoch seconds -> "2025-07-04T14:35:29.123Z"."""
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def is_currency(value: object) -> bool:
+    """True for an ISO 4217-shaped code: three upper-case letters."""
+    return isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()
 
 
 def kid_ok(kid: str) -> bool:

@@ -64,12 +64,15 @@ def read_source(path: Path, mappings: MappingSet) -> SourceResult:
     kind = _kind(fmt)
     reader = READERS.get(fmt)
     if reader is None:
-        return failed_result(path, sha256, "unreadable", f"{path}: recognised as {fmt}, which is not supported yet",
-                             fmt=fmt, kind=kind)
+        return failed_result(
+            path, sha256, "unreadable", f"{path}: recognised as {fmt}, which is not supported yet", fmt=fmt, kind=kind
+        )
     return _run(reader, path, data, sha256, fmt, kind, layout)
 
 
-def _run(reader: Reader, path: Path, data: bytes, sha256: str, fmt: str, kind: str, layout: Layout | None) -> SourceResult:
+def _run(
+    reader: Reader, path: Path, data: bytes, sha256: str, fmt: str, kind: str, layout: Layout | None
+) -> SourceResult:
     """Call a reader, turning any failure into an 'unreadable' result that names the file (and line)."""
     name = layout.name if layout else None
     args = (path, data, sha256) if layout is None else (path, data, sha256, layout)

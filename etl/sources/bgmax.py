@@ -50,7 +50,11 @@ def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
     """Read a BgMax file: TK20/TK21 payments with their deposit's date and currency; totals checked."""
     raw = lines_frame(data)
     # Tabs are rare: only then expand them (in C, over the whole text); raw keeps the lines as they were.
-    clean = lines_frame(data.decode("latin-1").expandtabs(8).encode("latin-1"))["record"] if b"\t" in data else raw["record"]
+    clean = (
+        lines_frame(data.decode("latin-1").expandtabs(8).encode("latin-1"))["record"]
+        if b"\t" in data
+        else raw["record"]
+    )
     posts = (
         raw.with_columns(post=clean.str.pad_end(_LEN, " "))
         .filter(pl.col("post").str.strip_chars() != "")
@@ -76,13 +80,21 @@ def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
         .otherwise(pl.lit("unknown transaction code ") + pl.col("tk") + pl.lit(": ignored")),
     )
     return SourceResult(
-        path=path, format=FORMAT, kind="payments", sha256=sha256, rows=rows, raw=raw,
-        status=status, message=message, problems=row_problems, control=control,
+        path=path,
+        format=FORMAT,
+        kind="payments",
+        sha256=sha256,
+        rows=rows,
+        raw=raw,
+        status=status,
+        message=message,
+        problems=row_problems,
+        control=control,
     )
 
 
 def _check_structure(posts: pl.DataFrame) -> bool:
-    """Raise SourceError at the first post out of place in `01 (05 (20|21 owned*)* 15)* 70`; return whether truncated."""
+    """Raise SourceError at the first post out of place in `01 (05 (20|21 owned*)* 15)* 70`; return if truncated."""
     first = posts.row(0, named=True)
     if first["tk"] != "01" or "BGMAX" not in first["post"][2:22]:
         raise SourceError("the file must start with a BGMAX start post (TK01)", first["source_line"])
@@ -110,12 +122,13 @@ def _with_context(posts: pl.DataFrame) -> pl.DataFrame:
     """Deposit number, receiving bankgiro, currency and payment date on every post; each post's owning payment."""
     tk = pl.col("tk")
     is05, is15 = tk == "05", tk == "15"
-    currency05 = pl.when(is05).then(_text(23, 25)).forward_fill()
-    currency15 = pl.when(is15).then(_text(69, 71)).backward_fill()
+    # Fill the raw fields, clean afterwards: a blank field must not inherit the previous deposit's value.
+    currency05 = pl.when(is05).then(_f(23, 25)).forward_fill().str.strip_chars()
+    currency15 = pl.when(is15).then(_f(69, 71)).backward_fill().str.strip_chars()
     return posts.with_columns(
         deposit=is05.cum_sum(),
-        bankgiro=pl.when(is05).then(digits_expr(_f(3, 12), strip_zeros=True)).forward_fill(),
-        currency=pl.coalesce(currency05, currency15),
+        bankgiro=digits_expr(pl.when(is05).then(_f(3, 12)).forward_fill(), strip_zeros=True),
+        currency=pl.coalesce(pl.when(currency05 != "").then(currency05), pl.when(currency15 != "").then(currency15)),
         # The deposit's date stands on the TK15 that closes it, after its payments.
         pay_date=pl.when(is15).then(_f(38, 45)).backward_fill().str.strptime(pl.Date, "%Y%m%d", strict=False),
         owner=pl.when(tk.is_in(_PAYMENT))
@@ -132,7 +145,9 @@ def _payments(posts: pl.DataFrame) -> pl.DataFrame:
     """One row per TK20/TK21 with the texts of its owned posts."""
     tk = pl.col("tk")
     owned = posts.filter(tk.is_in(_OWNED) & pl.col("owner").is_not_null()).with_columns(
-        ref=_text(13, 37), info=_text(3, 52), name=pl.concat_str([_text(3, 37), _text(38, 72)], separator=" ", ignore_nulls=True)
+        ref=_text(13, 37),
+        info=_text(3, 52),
+        name=pl.concat_str([_text(3, 37), _text(38, 72)], separator=" ", ignore_nulls=True),
     )
     extras = owned.group_by("owner").agg(
         refs=pl.col("ref").filter(pl.col("tk").is_in(["22", "23"])).drop_nulls().str.join(", "),
@@ -155,7 +170,7 @@ def _payments(posts: pl.DataFrame) -> pl.DataFrame:
         payer_name=pl.col("payer_name"),
         payer_account=digits_expr(_f(3, 12), strip_zeros=True),
         bank_ref=serial,
-        # The BGC serial number is unique per payment and receiving bankgiro: the key as it stands (DESIGN.md).
+        # The BGC serial number identifies the payment (DESIGN.md): the key as it stands, no hash.
         payment_key=pl.lit("BGC-") + pl.col("bankgiro").fill_null("") + pl.lit("-") + serial,
     )
 
@@ -172,9 +187,11 @@ def _control_totals(posts: pl.DataFrame, truncated: bool) -> tuple[list[str], di
     declared = posts.filter(tk == "15").select(
         "deposit", "source_line", "currency", d_count=_int(72, 79), d_total=_int(51, 68)
     )
-    joined = declared.join(computed, on="deposit", how="left").with_columns(
-        pl.col("c_count").fill_null(0), pl.col("c_total").fill_null(0)
-    ).sort("source_line")
+    joined = (
+        declared.join(computed, on="deposit", how="left")
+        .with_columns(pl.col("c_count").fill_null(0), pl.col("c_total").fill_null(0))
+        .sort("source_line")
+    )
     problems = []
     for r in joined.iter_rows(named=True):  # one row per deposit: few, not the hot path
         if (r["d_count"], r["d_total"]) != (r["c_count"], r["c_total"]):

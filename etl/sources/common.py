@@ -43,7 +43,9 @@ class SourceError(InputError):
         return f"{path}: {where}{self.problem}"
 
 
-def with_lineage(rows: pl.DataFrame, schema: dict[str, pl.DataType], *, path: Path, sha256: str, fmt: str) -> pl.DataFrame:
+def with_lineage(
+    rows: pl.DataFrame, schema: dict[str, pl.DataType], *, path: Path, sha256: str, fmt: str
+) -> pl.DataFrame:
     """Add the lineage columns and return exactly `schema`'s columns, in order, with its types."""
     extra = {"source_file": pl.lit(str(path)), "source_sha256": pl.lit(sha256), "format": pl.lit(fmt)}
     if "source_sheet" not in rows.columns:
@@ -101,7 +103,7 @@ def first_broken_rule(frame: pl.DataFrame, rules: list[tuple[pl.Expr, str]]) -> 
     One lazy pass evaluates every rule (shared sub-expressions once); only a broken rule pays for its first row.
     """
     broken = frame.lazy().select([mask.any().alias(str(k)) for k, (mask, _) in enumerate(rules)]).collect().row(0)
-    for (mask, problem), hit in zip(rules, broken):
+    for (mask, problem), hit in zip(rules, broken, strict=True):
         if hit:
             return first_row(frame, mask), problem
     return None

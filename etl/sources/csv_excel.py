@@ -24,9 +24,13 @@ def _bank_result(path: Path, sha256: str, fmt: str, layout: Layout, table: Table
         payment_key=stable_key_expr("CSV", [*parts, pl.col("occurrence")])
     )
     return SourceResult(
-        path=path, format=fmt, kind="payments", sha256=sha256,
+        path=path,
+        format=fmt,
+        kind="payments",
+        sha256=sha256,
         rows=with_lineage(rows, PAYMENT_SCHEMA, path=path, sha256=sha256, fmt=fmt),
-        raw=table.raw, layout=layout.name,
+        raw=table.raw,
+        layout=layout.name,
     )
 
 

@@ -18,9 +18,13 @@ __all__ = ["read_invoices_csv", "read_invoices_xlsx"]
 def _invoice_result(path: Path, sha256: str, fmt: str, layout: Layout, table: Table) -> SourceResult:
     rows = map_table(table, layout)
     return SourceResult(
-        path=path, format=fmt, kind="invoices", sha256=sha256,
+        path=path,
+        format=fmt,
+        kind="invoices",
+        sha256=sha256,
         rows=with_lineage(rows, INVOICE_SCHEMA, path=path, sha256=sha256, fmt=fmt),
-        raw=table.raw, layout=layout.name,
+        raw=table.raw,
+        layout=layout.name,
     )
 
 

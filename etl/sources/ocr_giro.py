@@ -49,19 +49,33 @@ def read_ocr_giro(path: Path, data: bytes, sha256: str) -> SourceResult:
     raw = lines_frame(data)
     recs = _records(raw, ascii_only=data.isascii())
     truncated = _check_structure(recs)
+    last_line = recs["source_line"][-1]
+    cut_off = truncated and recs["length"][-1] != _LEN
+    if cut_off:
+        recs = recs.head(recs.height - 1)  # a record cut off mid-line has no whole fields: not read
     recs = _with_context(recs)
     items = _amount_items(recs)
     rows, dropped_tail = _payments(recs, items, truncated)
     problems, control = _control_totals(recs, items, truncated)
     if truncated:
-        last = recs["source_line"][-1]
-        tail = " (its last transaction is incomplete and was left out)" if dropped_tail else ""
-        problems.insert(0, f"line {last}: the file ends without an end-of-transmission record (89): truncated?{tail}")
+        notes = ["its last record is cut off"] * cut_off + [
+            "its last transaction is incomplete and was left out"
+        ] * dropped_tail
+        tail = f" ({'; '.join(notes)})" if notes else ""
+        problems.insert(
+            0, f"line {last_line}: the file ends without an end-of-transmission record (89): truncated?{tail}"
+        )
     status, message = verdict(path, problems)
     return SourceResult(
-        path=path, format=FORMAT, kind="payments", sha256=sha256,
-        rows=with_lineage(rows, PAYMENT_SCHEMA, path=path, sha256=sha256, fmt=FORMAT), raw=raw,
-        status=status, message=message, control=control,
+        path=path,
+        format=FORMAT,
+        kind="payments",
+        sha256=sha256,
+        rows=with_lineage(rows, PAYMENT_SCHEMA, path=path, sha256=sha256, fmt=FORMAT),
+        raw=raw,
+        status=status,
+        message=message,
+        control=control,
     )
 
 
@@ -95,10 +109,14 @@ def _check_structure(recs: pl.DataFrame) -> bool:
         ((rtype == "89") & (depth != 0), "end of transmission (89) inside an open assignment (no 88)"),
         (is20 & (depth != 0), "start of assignment (20) before the previous assignment ended (88)"),
         (is88 & (depth != 1), "end of assignment (88) without a start of assignment (20)"),
-        (~rtype.is_in(["10", "20", "88", "89"]) & (depth != 1),
-         "transaction record outside an assignment (no start record 20 before it)"),
-        ((pl.col("svc") == _OCR_GIRO) & ~rtype.is_in(["10", "20", "30", "31", "32", "88", "89"]),
-         "unknown record type in an OCR giro assignment"),
+        (
+            ~rtype.is_in(["10", "20", "88", "89"]) & (depth != 1),
+            "transaction record outside an assignment (no start record 20 before it)",
+        ),
+        (
+            (pl.col("svc") == _OCR_GIRO) & ~rtype.is_in(["10", "20", "30", "31", "32", "88", "89"]),
+            "unknown record type in an OCR giro assignment",
+        ),
     ]
     if broken := first_broken_rule(recs, rules):
         bad, problem = broken
@@ -128,8 +146,10 @@ def _dates_by_value(text: pl.Series) -> tuple[pl.Expr, pl.Expr]:
     distinct = pl.DataFrame({"text": text.unique()}).with_columns(date=ddmmyy_expr(pl.col("text")))
     distinct = distinct.with_columns(iso=pl.col("date").cast(pl.String))
     by_value = pl.lit(text).replace_strict
-    return (by_value(distinct["text"], distinct["date"], return_dtype=pl.Date),
-            by_value(distinct["text"], distinct["iso"], return_dtype=pl.String))
+    return (
+        by_value(distinct["text"], distinct["date"], return_dtype=pl.Date),
+        by_value(distinct["text"], distinct["iso"], return_dtype=pl.String),
+    )
 
 
 def _payments(recs: pl.DataFrame, items: pl.DataFrame, truncated: bool) -> tuple[pl.DataFrame, bool]:
@@ -163,19 +183,23 @@ def _payments(recs: pl.DataFrame, items: pl.DataFrame, truncated: bool) -> tuple
     archive = _f(26, 34, "next1").str.strip_chars()
     debit = _f(48, 58, "next1")
     nets_date, nets_date_iso = _dates_by_value(tx.select(_f(16, 21)).to_series())
-    rows = tx.lazy().select(  # lazy: each field slice is computed once (common sub-expressions)
-        pl.col("source_line"),
-        account=pl.col("asg_account"),
-        booking_date=nets_date,
-        _date_iso=nets_date_iso,
-        amount_minor=pl.col("amount"),
-        currency=pl.lit("NOK"),
-        reference=pl.when(kid != "").then(kid),  # a string: leading zeros are part of the KID
-        message=pl.when(free_text != "").then(free_text),
-        payer_name=pl.lit(None, dtype=pl.String),
-        payer_account=pl.when(debit != _ZERO_ACCOUNT).then(debit),
-        bank_ref=pl.when(archive != "").then(archive),
-    ).collect()
+    rows = (
+        tx.lazy()
+        .select(  # lazy: each field slice is computed once (common sub-expressions)
+            pl.col("source_line"),
+            account=pl.col("asg_account"),
+            booking_date=nets_date,
+            _date_iso=nets_date_iso,
+            amount_minor=pl.col("amount"),
+            currency=pl.lit("NOK"),
+            reference=pl.when(kid != "").then(kid),  # a string: leading zeros are part of the KID
+            message=pl.when(free_text != "").then(free_text),
+            payer_name=pl.lit(None, dtype=pl.String),
+            payer_account=pl.when(debit != _ZERO_ACCOUNT).then(debit),
+            bank_ref=pl.when(archive != "").then(archive),
+        )
+        .collect()
+    )
     # DESIGN.md: assignment account, Nets date, archive reference, KID, amount; never the transaction number.
     # The date goes in as its ISO text, which is what stable_key_expr would cast the Date to.
     key_parts = ["account", "_date_iso", "bank_ref", "reference", "amount_minor"]

@@ -18,7 +18,17 @@ from etl.mapping import Layout, MissingColumnError, apply_mapping
 from etl.sources.common import SourceError
 from etl.sources.text import HEAD_LINES, decode, head_lines, header_cells
 
-__all__ = ["Table", "find_header", "find_xlsx_layout", "map_table", "read_csv_table", "read_xlsx_table", "is_xlsx", "xlsx_heads", "row_cells"]
+__all__ = [
+    "Table",
+    "find_header",
+    "find_xlsx_layout",
+    "map_table",
+    "read_csv_table",
+    "read_xlsx_table",
+    "is_xlsx",
+    "xlsx_heads",
+    "row_cells",
+]
 
 _NEAR = 0.6  # a row holding this share of a layout's header names is that layout with columns missing
 
@@ -32,7 +42,9 @@ class Table:
     sheet: str | None = None
 
 
-def find_header(n: int, cells: Callable[[int, Layout], list[str]], layouts: Iterable[Layout]) -> tuple[int, Layout] | None:
+def find_header(
+    n: int, cells: Callable[[int, Layout], list[str]], layouts: Iterable[Layout]
+) -> tuple[int, Layout] | None:
     """(row index, layout) of the first of `n` rows that is exactly a layout's header.
 
     Failing that, the row most like one (at least 60% of its column names, two or more): so that a file
@@ -74,7 +86,9 @@ def _not_blank(columns: list[str]) -> pl.Expr:
 
 def _drop_unnamed_empty(frame: pl.DataFrame) -> pl.DataFrame:
     """Drop columns with no header name and no values (a trailing ';' on every line)."""
-    drop = [c for c in frame.columns if c.startswith("column_") and frame[c].str.strip_chars().fill_null("").eq("").all()]
+    drop = [
+        c for c in frame.columns if c.startswith("column_") and frame[c].str.strip_chars().fill_null("").eq("").all()
+    ]
     return frame.drop(drop)
 
 
@@ -111,13 +125,18 @@ def read_csv_table(data: bytes, layout: Layout) -> Table:
         line = _ragged_line(body, layout.delimiter, width, header_line)
         if line is not None:
             raise SourceError(f"more cells than the header has ({width})", line) from None
-        raise SourceError(f"not a readable {layout.delimiter!r}-separated file: {str(exc).splitlines()[0]}", header_line) from None
+        raise SourceError(
+            f"not a readable {layout.delimiter!r}-separated file: {str(exc).splitlines()[0]}", header_line
+        ) from None
     df.columns = _unique_names(cells, df.width)
-    # Physical line of each record: quoted cells may span lines, so count the newlines inside them.
-    newlines = pl.sum_horizontal([pl.col(c).str.count_matches("\n").fill_null(0) for c in df.columns]) if df.width else pl.lit(0)
-    df = df.with_columns(
-        source_line=(header_line + 1 + pl.int_range(pl.len(), dtype=pl.Int64) + newlines.cum_sum() - newlines).cast(pl.Int64)
-    )
+    row_no = pl.int_range(pl.len(), dtype=pl.Int64)
+    physical_lines = body.count("\n") + (not body.endswith("\n"))
+    if physical_lines - 1 == df.height:  # one line per record: the common case, no scan needed
+        source_line = header_line + 1 + row_no
+    else:  # quoted cells span lines: count the newlines inside them
+        newlines = pl.sum_horizontal([pl.col(c).str.count_matches("\n").fill_null(0) for c in df.columns])
+        source_line = header_line + 1 + row_no + newlines.cum_sum() - newlines
+    df = df.with_columns(source_line=source_line.cast(pl.Int64))
     cols = [c for c in df.columns if c != "source_line"]
     raw = _drop_unnamed_empty(df.filter(_not_blank(cols)).select("source_line", *cols))
     return Table(raw=raw, header_line=header_line)
@@ -140,8 +159,14 @@ def _read_sheets(data: bytes, *, sheet: str | None = None, n_rows: int | None = 
     options: dict[str, object] = {"header_row": None, "skip_rows": 0, "dtypes": "string"}
     if n_rows is not None:
         options["n_rows"] = n_rows
-    common = dict(engine="calamine", has_header=False, read_options=options,
-                  drop_empty_rows=False, drop_empty_cols=False, raise_if_empty=False)
+    common = dict(
+        engine="calamine",
+        has_header=False,
+        read_options=options,
+        drop_empty_rows=False,
+        drop_empty_cols=False,
+        raise_if_empty=False,
+    )
     if sheet is not None:
         return {sheet: pl.read_excel(data, sheet_name=sheet, **common)}
     return pl.read_excel(data, sheet_id=0, **common)
@@ -164,7 +189,7 @@ def _find_in_sheets(sheets: dict[str, pl.DataFrame], layouts: list[Layout]) -> t
     """(sheet, row index, layout) of the first sheet with a header row of one of `layouts` in its first rows."""
     for name, frame in sheets.items():
         rows = [row_cells(frame, i) for i in range(min(frame.height, HEAD_LINES))]
-        found = find_header(len(rows), lambda i, lay: rows[i], layouts)
+        found = find_header(len(rows), lambda i, lay, rows=rows: rows[i], layouts)
         if found:
             return name, found[0], found[1]
     return None

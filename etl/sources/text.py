@@ -9,7 +9,16 @@ import polars as pl
 
 from etl.sources.common import SourceError
 
-__all__ = ["decode", "decode_head", "head_lines", "split_lines", "lines_frame", "header_cells", "HEAD_LINES", "UTF16_BOMS"]
+__all__ = [
+    "decode",
+    "decode_head",
+    "head_lines",
+    "split_lines",
+    "lines_frame",
+    "header_cells",
+    "HEAD_LINES",
+    "UTF16_BOMS",
+]
 
 HEAD_LINES = 20  # a header row is looked for among the first lines (info rows come before it in some exports)
 _UTF8_BOM = codecs.BOM_UTF8
@@ -83,8 +92,12 @@ def split_lines(data: bytes, encoding: str = "latin-1") -> pl.Series:
             pieces.pop()
         return pl.Series("record", pieces, dtype=pl.String).str.strip_suffix("\r")
     lines = pl.read_csv(
-        data, has_header=False, separator=_NO_SEP.decode(), quote_char=None,
-        schema={"record": pl.String}, raise_if_empty=False,
+        data,
+        has_header=False,
+        separator=_NO_SEP.decode(),
+        quote_char=None,
+        schema={"record": pl.String},
+        raise_if_empty=False,
     )["record"]
     if lines.null_count():  # blank lines come back as nulls
         lines = lines.fill_null("")

@@ -19,12 +19,20 @@ def sandbox() -> Iterator[EmbeddedSandbox]:
         yield sb
 
 
-@pytest.fixture
-def client(sandbox: EmbeddedSandbox) -> Iterator[httpx.Client]:
-    """A plain client on the shared sandbox, which is reset first."""
+@pytest.fixture(scope="session")
+def _session_client(sandbox: EmbeddedSandbox) -> Iterator[httpx.Client]:
+    # One client for the session: building an httpx.Client (its SSL context) costs more than a test.
     with httpx.Client(base_url=sandbox.base_url, timeout=5) as c:
-        c.post("/_sandbox/reset").raise_for_status()
         yield c
+
+
+@pytest.fixture
+def client(_session_client: httpx.Client) -> httpx.Client:
+    """A plain (logged-out) client on the shared sandbox, which is reset first."""
+    _session_client.headers.pop("Authorization", None)
+    _session_client.headers.pop("X-API-Key", None)
+    _session_client.post("/_sandbox/reset").raise_for_status()
+    return _session_client
 
 
 @pytest.fixture

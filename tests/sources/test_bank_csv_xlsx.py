@@ -58,15 +58,20 @@ def test_twins_and_overlapping_exports_get_stable_keys(read, tmp_path):
 
 
 def test_lines_before_header_blank_lines_quoted_newlines_and_cp1252(read, tmp_path):
-    text = "\r\n".join([
-        "Kontoutskrift 1234.56.78901",
-        "",
-        SB1_HEADER,
-        '"01.03.2025";"Første linje";;"10,00";;"12345678901";"1";',
-        "",
-        '"02.03.2025";"To\r\nlinjer";;"1 234,50";;"12345678901";"2";',
-        '"03.03.2025";"Etter";;;"-5,00";"9";"12345678901";',
-    ]) + "\r\n"
+    text = (
+        "\r\n".join(
+            [
+                "Kontoutskrift 1234.56.78901",
+                "",
+                SB1_HEADER,
+                '"01.03.2025";"Første linje";;"10,00";;"12345678901";"1";',
+                "",
+                '"02.03.2025";"To\r\nlinjer";;"1 234,50";;"12345678901";"2";',
+                '"03.03.2025";"Etter";;;"-5,00";"9";"12345678901";',
+            ]
+        )
+        + "\r\n"
+    )
     r = read(_write(tmp_path / "export.txt", text, "cp1252"))
     assert r.status == "ok", r.message
     assert r.rows["source_line"].to_list() == [4, 6, 8]

@@ -71,7 +71,12 @@ def test_minimal(read):
     r = read(BG / "minimal.txt")
     assert r.status == "ok" and r.rows.height == 1
     row = r.rows.row(0, named=True)
-    assert (row["amount_minor"], row["currency"], row["reference"], row["payer_name"]) == (110_000, "SEK", "650861", None)
+    assert (row["amount_minor"], row["currency"], row["reference"], row["payer_name"]) == (
+        110_000,
+        "SEK",
+        "650861",
+        None,
+    )
     assert r.raw.columns == ["source_line", "record"] and r.raw.height == 5
 
 
@@ -96,7 +101,10 @@ def test_end_counts_that_do_not_tie_are_held_back(read, tmp_path):
     bad.write_bytes("\n".join(lines).encode("latin-1"))
     r = read(bad)
     assert r.status == "held_back"
-    assert "line 5: end post (TK70) counts do not tie: declared TK20 2, TK21 0, TK22/23 0, TK15 1; counted 1, 0, 0, 1" in r.message
+    assert (
+        "line 5: end post (TK70) counts do not tie: declared TK20 2, TK21 0, TK22/23 0, TK15 1; counted 1, 0, 0, 1"
+        in r.message
+    )
 
 
 def test_truncated_bgmax_is_held_back(read, tmp_path):
@@ -130,3 +138,13 @@ def test_orphan_and_unknown_posts_are_row_problems(read, tmp_path):
         "TK25 does not follow a payment (TK20/21): ignored",
         "unknown transaction code 99: ignored",
     ]
+
+
+def test_blank_tk05_currency_comes_from_its_tk15_not_the_previous_deposit(read, tmp_path):
+    lines = _lines(BG / "BgMaxfil4.txt")
+    assert lines[50].startswith("05") and lines[50][22:25] == "EUR"
+    lines[50] = lines[50][:22] + "   " + lines[50][25:]
+    f = tmp_path / "bg_cur.txt"
+    f.write_bytes("\r\n".join(lines).encode("latin-1"))
+    rows = read(f).rows
+    assert rows.filter(pl.col("source_line") > 51)["currency"].to_list() == ["EUR", "EUR"]

@@ -39,7 +39,9 @@ def test_shipped_mappings_load(mappings):
 
 def test_first_directory_wins(tmp_path):
     (tmp_path / "sparebank1.toml").write_text(
-        (REPO / "mappings" / "sparebank1.toml").read_text().replace('description = "SpareBank 1 (NO) account export"', 'description = "mine"')
+        (REPO / "mappings" / "sparebank1.toml")
+        .read_text()
+        .replace('description = "SpareBank 1 (NO) account export"', 'description = "mine"')
     )
     ms = load_mappings([tmp_path, REPO / "mappings"])
     assert ms.get("sparebank1").description == "mine"
@@ -50,7 +52,10 @@ def test_first_directory_wins(tmp_path):
     [
         ({"kind": "ledger"}, "kind must be one of bank, invoices"),
         ({"colour": "red"}, "unknown key(s) colour"),
-        ({"columns": {"booking_date": "Date", "amount": "Amount", "amount_net": "Amount"}}, "'amount_net' is not a bank field"),
+        (
+            {"columns": {"booking_date": "Date", "amount": "Amount", "amount_net": "Amount"}},
+            "'amount_net' is not a bank field",
+        ),
         ({"columns": {"booking_date": "Date", "amount": "Nope"}}, "column(s) 'Nope' are mapped but not in header"),
         ({"columns": {"booking_date": "Date"}}, "needs either amount"),
         ({"columns": {"booking_date": "Date", "amount": ["Amount", "Text"]}}, "amount must name exactly one column"),
@@ -86,16 +91,28 @@ def test_header_matching():
 
 def test_apply_mapping_bank():
     lay = layout_from_dict(BANK)
-    frame = pl.DataFrame({
-        "source_line": [2, 3, 4, 5],
-        "Date": ["05/03/2025", "2025/03/06", "2025-03-07 00:00:00", "x"],
-        "Text": ["KID: 1234 5678 97", "  1234567897 ", "Hyra mars", None],
-        "Amount": ["1 234,50", "-1.234,50", "1234.5", "12,345"],
-        "Status": ["Booked", None, "Booked", "Reservation"],
-    })
+    frame = pl.DataFrame(
+        {
+            "source_line": [2, 3, 4, 5],
+            "Date": ["05/03/2025", "2025/03/06", "2025-03-07 00:00:00", "x"],
+            "Text": ["KID: 1234 5678 97", "  1234567897 ", "Hyra mars", None],
+            "Amount": ["1 234,50", "-1.234,50", "1234.5", "12,345"],
+            "Status": ["Booked", None, "Booked", "Reservation"],
+        }
+    )
     out = apply_mapping(frame, lay)
-    assert out.columns == ["source_line", "account", "booking_date", "amount_minor", "currency", "reference",
-                           "message", "payer_name", "payer_account", "bank_ref"]
+    assert out.columns == [
+        "source_line",
+        "account",
+        "booking_date",
+        "amount_minor",
+        "currency",
+        "reference",
+        "message",
+        "payer_name",
+        "payer_account",
+        "bank_ref",
+    ]
     assert out["source_line"].to_list() == [2, 3, 4]  # the reservation is skipped
     assert out["booking_date"].to_list() == [dt.date(2025, 3, 5), dt.date(2025, 3, 6), dt.date(2025, 3, 7)]
     assert out["amount_minor"].to_list() == [123_450, -123_450, 123_450]  # "1234.5": an Excel number
@@ -105,11 +122,17 @@ def test_apply_mapping_bank():
 
 
 def test_apply_mapping_in_and_out_columns():
-    raw = {**BANK, "header": ["Date", "In", "Out"], "skip_rows_matching": {},
-           "columns": {"booking_date": "Date", "amount_in": "In", "amount_out": "Out"}}
+    raw = {
+        **BANK,
+        "header": ["Date", "In", "Out"],
+        "skip_rows_matching": {},
+        "columns": {"booking_date": "Date", "amount_in": "In", "amount_out": "Out"},
+    }
     del raw["optional_header"]
     lay = layout_from_dict(raw)
-    frame = pl.DataFrame({"Date": ["01/01/2025"] * 4, "In": ["10,00", None, None, ""], "Out": [None, "-5,00", "5,00", None]})
+    frame = pl.DataFrame(
+        {"Date": ["01/01/2025"] * 4, "In": ["10,00", None, None, ""], "Out": [None, "-5,00", "5,00", None]}
+    )
     assert apply_mapping(frame, lay)["amount_minor"].to_list() == [1_000, -500, -500, None]
 
 
@@ -118,4 +141,7 @@ def test_apply_mapping_missing_column():
     with pytest.raises(MissingColumnError) as err:
         apply_mapping(pl.DataFrame({"source_line": [1], "Date": ["x"], "Text": ["y"], "Status": ["z"]}), lay)
     assert err.value.column == "Amount" and err.value.available == ["Date", "Text", "Status"]
-    assert str(err.value) == "column 'Amount' (mapped as amount by layout 'testbank') is missing; the file has: 'Date', 'Text', 'Status'"
+    assert (
+        str(err.value)
+        == "column 'Amount' (mapped as amount by layout 'testbank') is missing; the file has: 'Date', 'Text', 'Status'"
+    )

@@ -26,9 +26,12 @@ def test_ocr1_spec_example_net_total_and_credit_notes(read):
     assert credit_notes["amount_minor"].to_list() == [-25_000, -40_000, -150_000]
     assert credit_notes["source_line"].to_list() == [31, 33, 35]
     assert r.control == {
-        "declared_count": 23, "computed_count": 23,
-        "declared_total_minor": 1_563_000, "computed_total_minor": 1_563_000,
-        "declared_records": 50, "computed_records": 50,
+        "declared_count": 23,
+        "computed_count": 23,
+        "declared_total_minor": 1_563_000,
+        "computed_total_minor": 1_563_000,
+        "declared_records": 50,
+        "computed_records": 50,
     }
     assert set(r.rows["currency"]) == {"NOK"}
     assert set(r.rows["account"]) == {"99991111111"}
@@ -49,7 +52,9 @@ def test_ocr1_first_row_fields_and_key(read):
     assert first["source_sheet"] is None and first["format"] == "ocr_giro"
     assert len(first["source_sha256"]) == 64
     # DESIGN.md: key from assignment account, Nets date, archive reference, KID, amount.
-    assert first["payment_key"] == stable_key("NETS", ["99991111111", "2004-03-24", "094561154", "33000083672049", 44000])
+    assert first["payment_key"] == stable_key(
+        "NETS", ["99991111111", "2004-03-24", "094561154", "33000083672049", 44000]
+    )
     assert r.rows["payment_key"].n_unique() == 23
 
 
@@ -121,9 +126,26 @@ def test_truncated_file_is_held_back(read, tmp_path):
     cut.write_text("\n".join(lines[:20]) + "\n" + lines[20][:37], encoding="latin-1")  # cut mid item 1
     r = read(cut)
     assert r.status == "held_back"
-    assert "line 21: the file ends without an end-of-transmission record (89): truncated?" in r.message
-    assert "incomplete and was left out" in r.message
+    assert r.message.endswith(
+        "line 21: the file ends without an end-of-transmission record (89): truncated? (its last record is cut off)"
+    )
     assert r.rows.height == 9  # the complete transactions before the cut
+
+
+def test_truncated_inside_item_2(read, tmp_path):
+    lines = (OCR / "ocr1.txt").read_text(encoding="latin-1").splitlines()
+    cut = tmp_path / "ocr_cut3.txt"
+    cut.write_text("\n".join(lines[:21]) + "\n" + lines[21][:40], encoding="latin-1")
+    r = read(cut)
+    assert r.status == "held_back" and "line 22:" in r.message and "left out" in r.message
+    assert r.rows.height == 9 and r.rows["source_line"][-1] == 19
+
+
+def test_invalid_nets_date_becomes_null_for_validation(read, tmp_path):
+    bad = _edit(OCR / "ocr1.txt", tmp_path / "ocr_date.txt", 5, 16, "310203")  # 31 February
+    r = read(bad)
+    assert r.status == "ok"
+    assert r.rows["booking_date"].null_count() == 1 and r.rows["booking_date"][1] is None
 
 
 def test_truncated_between_records(read, tmp_path):
@@ -153,7 +175,10 @@ def test_broken_structure_is_unreadable_with_the_line(read, tmp_path):
     bad.write_text("\n".join(lines) + "\n", encoding="latin-1")
     r = read(bad)
     assert r.status == "unreadable" and r.rows.height == 0
-    assert r.message == f"{bad}: line 3: amount item 1 (30) of transaction 0000001 is not followed by its amount item 2 (31)"
+    assert (
+        r.message
+        == f"{bad}: line 3: amount item 1 (30) of transaction 0000001 is not followed by its amount item 2 (31)"
+    )
 
 
 def test_long_line_is_unreadable(read, tmp_path):

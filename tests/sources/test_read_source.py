@@ -86,8 +86,19 @@ def test_iter_input_files(tmp_path):
     (tmp_path / "in" / "sub").mkdir(parents=True)
     (tmp_path / "in" / "rejects").mkdir()
     (tmp_path / "in" / ".git").mkdir()
-    for name in ["b.txt", "a.csv", "sub/c.xlsx", ".hidden.csv", "conf.toml", "x.json", "README.md", "gen.py",
-                 "rejects/a.csv.rejects.csv", ".git/config", "~$a.xlsx"]:
+    for name in [
+        "b.txt",
+        "a.csv",
+        "sub/c.xlsx",
+        ".hidden.csv",
+        "conf.toml",
+        "x.json",
+        "README.md",
+        "gen.py",
+        "rejects/a.csv.rejects.csv",
+        ".git/config",
+        "~$a.xlsx",
+    ]:
         (tmp_path / "in" / name).write_text("x")
     explicit = tmp_path / "one.md"
     explicit.write_text("x")
