@@ -36,7 +36,7 @@ READERS: dict[str, Reader] = {
     "invoices_xlsx": read_invoices_xlsx,
 }
 
-_SKIP_SUFFIXES = {".toml", ".json", ".md", ".py"}
+_SKIP_SUFFIXES = {".toml", ".json", ".md", ".py", ".pyc"}
 
 
 def _kind(fmt: str) -> str:
@@ -105,7 +105,8 @@ def _unrecognised(path: Path, data: bytes, mappings: MappingSet) -> str:
 
 def _hidden_or_skipped(rel: Path) -> bool:
     parts = rel.parts
-    if any(p.startswith(".") for p in parts) or "rejects" in parts[:-1]:
+    # Python's bytecode caches appear beside an installed copy of sample_data/: never input.
+    if any(p.startswith(".") for p in parts) or "rejects" in parts[:-1] or "__pycache__" in parts[:-1]:
         return True
     name = parts[-1]
     return name.startswith("~$") or Path(name).suffix.lower() in _SKIP_SUFFIXES
@@ -114,7 +115,7 @@ def _hidden_or_skipped(rel: Path) -> bool:
 def iter_input_files(paths: list[Path]) -> list[Path]:
     """Input files under `paths` (files or folders, recursive), sorted, without duplicates.
 
-    Skipped inside folders: hidden files and folders, *.toml, *.json, *.md, *.py, Excel lock files (~$...),
+    Skipped inside folders: hidden files and folders, __pycache__/, *.toml, *.json, *.md, *.py(c), Excel lock files (~$...),
     and anything under a rejects/ folder (our own output). A file named explicitly is always taken.
     Raises InputError for a path that does not exist.
     """

@@ -49,3 +49,12 @@ def test_missing_input_is_exit_3(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["validate", str(tmp_path / "missing.txt")])
     assert res.exit_code == 3
     assert "no such file or folder" in res.output
+
+
+def test_bytecode_caches_are_never_input(tmp_path: Path) -> None:
+    from etl.sources import iter_input_files
+
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "generate.cpython-311.pyc").write_bytes(b"\x00\x01")
+    (tmp_path / "bank.txt").write_text("x", encoding="utf-8")
+    assert iter_input_files([tmp_path]) == [tmp_path / "bank.txt"]
