@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import polars as pl
 
 from etl.errors import InputError
@@ -34,20 +36,31 @@ def check_columns(columns: list[str], layout: Layout) -> None:
                 raise MissingColumnError(layout, col, field, [c for c in columns if c not in _PASS_THROUGH])
 
 
+_AMOUNT_FIELDS = ("amount", "amount_in", "amount_out", "amount_excl_vat", "vat_amount", "amount_incl_vat")
+
+
 def _blank_to_null(e: pl.Expr) -> pl.Expr:
     s = e.cast(pl.String).str.strip_chars()
     return pl.when(s != "").then(s)
 
 
-def _text(layout: Layout, field: str) -> pl.Expr:
-    """A field's text: stripped, blank as null; several source columns joined with a space."""
-    cols = layout.columns.get(field)
-    if not cols:
-        return pl.lit(None, dtype=pl.String)
-    parts = [_blank_to_null(pl.col(c)) for c in cols]
+def _tmp(field: str) -> str:
+    return f"__{field}"
+
+
+def _source_text(layout: Layout, field: str) -> pl.Expr:
+    """A field's text from its source column(s): stripped, blank as null; several columns joined with a space."""
+    parts = [_blank_to_null(pl.col(c)) for c in layout.columns[field]]
     if len(parts) == 1:
         return parts[0]
     return pl.concat_str(parts, separator=" ", ignore_nulls=True).replace("", None)
+
+
+def _text(layout: Layout, field: str) -> pl.Expr:
+    """A field's text, as materialised by apply_mapping's first step; null when the layout does not map it."""
+    if field not in layout.columns:
+        return pl.lit(None, dtype=pl.String)
+    return pl.col(_tmp(field))
 
 
 def parse_date_expr(text: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
@@ -92,15 +105,19 @@ def _fixed_or(layout: Layout, field: str, fixed: str | None) -> pl.Expr:
     return text if fixed is None else pl.coalesce([text, pl.lit(fixed)])
 
 
+def _minor(layout: Layout, field: str) -> pl.Expr:
+    """A money field in minor units, as materialised by apply_mapping's second step; null when not mapped."""
+    if field not in layout.columns:
+        return pl.lit(None, dtype=pl.Int64)
+    return pl.col(_tmp(field))
+
+
 def _bank(layout: Layout) -> list[pl.Expr]:
     if "amount" in layout.columns:
-        amount = _amount(_text(layout, "amount"), layout.decimal)
+        amount = _minor(layout, "amount")
     else:
         # Out is always money leaving the account, whatever sign the bank prints it with (SpareBank 1 prints -348,56).
-        inn, out = (
-            _amount(_text(layout, "amount_in"), layout.decimal),
-            _amount(_text(layout, "amount_out"), layout.decimal),
-        )
+        inn, out = _minor(layout, "amount_in"), _minor(layout, "amount_out")
         amount = pl.when(inn.is_null() & out.is_null()).then(None).otherwise(inn.fill_null(0) - out.abs().fill_null(0))
     reference = reference_in_text_expr(_text(layout, "reference")) if "reference" in layout.columns else None
     return [
@@ -117,11 +134,7 @@ def _bank(layout: Layout) -> list[pl.Expr]:
 
 
 def _invoices(layout: Layout) -> list[pl.Expr]:
-    def money(field: str) -> pl.Expr:
-        if field not in layout.columns:
-            return pl.lit(None, dtype=pl.Int64)
-        return _amount(_text(layout, field), layout.decimal).cast(pl.Int64)
-
+    money = partial(_minor, layout)
     return [
         _text(layout, "invoice_number").alias("invoice_number"),
         _text(layout, "customer_number").alias("customer_number"),
@@ -143,8 +156,15 @@ def apply_mapping(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     Raises MissingColumnError when a mapped column is not in `frame`.
     """
     check_columns(frame.columns, layout)
+    lf = frame.lazy()
     for col, pattern in layout.skip_rows_matching.items():
-        frame = frame.filter(~pl.col(col).fill_null("").str.contains(pattern))
+        lf = lf.filter(~pl.col(col).fill_null("").str.contains(pattern))
     keep = [c for c in _PASS_THROUGH if c in frame.columns]
+    # Staged: each field's text, then each amount, is computed once into a column. parse_amount_expr reuses
+    # its input several times, and an inlined input expression would be evaluated again each time
+    # (measured: 1M rows of SpareBank 1 took 7 s inlined, under 1.5 s staged).
+    lf = lf.with_columns([_source_text(layout, f).alias(_tmp(f)) for f in layout.columns])
+    amounts = [f for f in _AMOUNT_FIELDS if f in layout.columns]
+    lf = lf.with_columns([_amount(pl.col(_tmp(f)), layout.decimal).cast(pl.Int64).alias(_tmp(f)) for f in amounts])
     exprs = _bank(layout) if layout.kind == "bank" else _invoices(layout)
-    return frame.select(*keep, *exprs)
+    return lf.select(*keep, *exprs).collect()

@@ -115,8 +115,8 @@ def _hidden_or_skipped(rel: Path) -> bool:
 def iter_input_files(paths: list[Path]) -> list[Path]:
     """Input files under `paths` (files or folders, recursive), sorted, without duplicates.
 
-    Skipped inside folders: hidden files and folders, __pycache__/, *.toml, *.json, *.md, *.py(c), Excel lock files (~$...),
-    and anything under a rejects/ folder (our own output). A file named explicitly is always taken.
+    Skipped inside folders: hidden files and folders, __pycache__/, *.toml, *.json, *.md, *.py(c), Excel lock
+    files (~$...), and anything under a rejects/ folder (our own output). A file named explicitly is always taken.
     Raises InputError for a path that does not exist.
     """
     found: set[Path] = set()

@@ -13,16 +13,16 @@ from .support import BATCH_DELAY_S, ada_login, arm_login
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[EmbeddedSandbox]:
-    """The shared sandbox (default config, short batch delay); tests reset it through `client`."""
+def shared_sandbox() -> Iterator[EmbeddedSandbox]:
+    """One sandbox for the session (default config, short batch delay); tests reset it through `client`."""
     with EmbeddedSandbox(SandboxConfig(batch_delay_s=BATCH_DELAY_S)) as sb:
         yield sb
 
 
 @pytest.fixture(scope="session")
-def _session_client(sandbox: EmbeddedSandbox) -> Iterator[httpx.Client]:
+def _session_client(shared_sandbox: EmbeddedSandbox) -> Iterator[httpx.Client]:
     # One client for the session: building an httpx.Client (its SSL context) costs more than a test.
-    with httpx.Client(base_url=sandbox.base_url, timeout=5) as c:
+    with httpx.Client(base_url=shared_sandbox.base_url, timeout=5) as c:
         yield c
 
 

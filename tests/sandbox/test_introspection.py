@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from .support import ADA_EXAMPLE_SEED, ARM_EXAMPLE_SEED, ORG, RESERVATION_EXAMPLE, ledger, seed
+from .support import ADA_EXAMPLE, ADA_EXAMPLE_SEED, ARM_EXAMPLE_SEED, ORG, RESERVATION_EXAMPLE, ledger, seed
 
 
 def test_seed_assigns_ids_as_a_real_create_would(client: httpx.Client) -> None:
@@ -80,3 +80,12 @@ def test_stats_by_route_template_and_status(arm: httpx.Client) -> None:
 
 def test_health(client: httpx.Client) -> None:
     assert client.get("/_sandbox/health").json() == {"status": "ok"}
+
+
+def test_seed_amounts_may_be_decimal_strings(ada: httpx.Client) -> None:
+    seed(ada, ada_cases=[{**ADA_EXAMPLE_SEED, "amount": "80.50"}])
+    r = ada.post("/ada/creditor--payments", json={**ADA_EXAMPLE, "amount": 100})
+    assert r.json()["_payment_status"] == "warning"
+    assert ada.get(f"/ada/creditor--payments/{r.json()['_id']}").json()["settled_amount"] == 80.5
+    bad = ada.post("/_sandbox/seed", json={"ada_cases": [{**ADA_EXAMPLE_SEED, "case": "other", "amount": "12,50"}]})
+    assert bad.status_code == 400
