@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,8 +162,7 @@ def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFr
     first_here = (
         pays.filter(live)
         .group_by("payment_key", maintain_order=True)
-        .agg(pl.col("_where").first().alias("_first"), pl.col("source_sha256").first().alias("_first_sha"),
-             pl.col("source_line").first().alias("_first_line"))
+        .agg(pl.col("_where").first().alias("_first"))
     )
     earlier = store.frame("SELECT payment_key, source_file, source_sha256, source_line FROM payment_origins")
     earlier = earlier.select(
@@ -178,16 +178,13 @@ def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFr
         pl.when(~live).then(None)
         .when(pl.col("_origin").is_not_null() & ~same_as_origin).then(pl.col("_origin"))
         .when(pl.col("_origin").is_null() & (pl.col("_where") != pl.col("_first"))).then(pl.col("_first"))
-        .when(pl.col("_origin").is_not_null() & same_as_origin).then(None)
-        .otherwise(None)
     )
-    # A file re-read whose twin row was the origin: later twins in this run are still duplicates of it.
     pays = pays.with_columns(dup.alias("duplicate_of"))
     new_origins = pays.filter(live & pl.col("_origin").is_null() & (pl.col("_where") == pl.col("_first"))).select(
         "payment_key", "source_file", "source_sha256", "source_line", pl.lit(run_id).alias("first_run_id")
     )
     store.insert_frame("payment_origins", new_origins)
-    return pays.drop("_where", "_first", "_first_sha", "_first_line", "_origin", "_origin_sha", "_origin_line")
+    return pays.drop("_where", "_first", "_origin", "_origin_sha", "_origin_line")
 
 
 def _open_invoices(store: Store, run_id: str) -> pl.DataFrame:
@@ -336,15 +333,9 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     _write_outputs(store, req, run_dir, files, summary, found, config)
     store.execute(
         "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary = ? WHERE run_id = ?",
-        [req.clock().replace(tzinfo=None), summary["status"], exit_code, _json(summary), req.run_id],
+        [req.clock().replace(tzinfo=None), summary["status"], exit_code, json.dumps(summary), req.run_id],
     )
     return RunResult(req.run_id, run_dir, summary, found, exit_code, report, plan_counts)
-
-
-def _json(obj: Any) -> str:
-    import json
-
-    return json.dumps(obj)
 
 
 def _summary(req: RunRequest, files: list[FileOutcome], pays: pl.DataFrame, matches: pl.DataFrame,
@@ -371,7 +362,7 @@ def _summary(req: RunRequest, files: list[FileOutcome], pays: pl.DataFrame, matc
             "rows_read": rows_read,
             "rows_rejected": rejected,
             "rows_held_back": int(pays.filter(pl.col("held_back")).height),
-            "payments": int(pays.filter(pl.col("format").is_not_null()).height) - int(pays.filter(pl.col("held_back")).height),
+            "payments": int(live.height),
             "payments_outgoing": int(live.filter(pl.col("amount_minor") < 0).height),
             "payments_incoming": int(incoming.height),
             "payments_duplicate": int(incoming.filter(pl.col("duplicate_of").is_not_null()).height),

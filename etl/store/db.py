@@ -55,7 +55,7 @@ class Store:
 
     def frame(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """Run a query and return a polars frame."""
-        return self.con.sql(sql, params=params or None).pl() if params else self.con.sql(sql).pl()
+        return self.con.sql(sql, params=params or None).pl()
 
     def insert_frame(self, table: str, frame: pl.DataFrame) -> None:
         """Append a polars frame to `table`, matching columns by name."""
