@@ -1,7 +1,8 @@
-"""Open the state database, apply the schema and migrations, and run work in transactions."""
+"""Open the state database, apply pending migrations in order, and run work in transactions."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -15,9 +16,22 @@ from etl.errors import StateError
 
 __all__ = ["SCHEMA_VERSION", "Store", "open_store"]
 
-SCHEMA_VERSION = 1
-# Migrations from version N to N+1, as SQL; appended when the schema changes (never edited once released).
-_MIGRATIONS: dict[int, str] = {}
+# Migrations are files etl/store/migrations/NNNN_name.sql, applied once each in number order. The schema version is
+# the number of the last one applied; numbers may have gaps. A released migration is never edited: add a new file.
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def _migrations() -> list[tuple[int, str]]:
+    """Every shipped migration as (number, SQL), in order."""
+    found: list[tuple[int, str]] = []
+    for entry in resources.files("etl.store").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+SCHEMA_VERSION = _migrations()[-1][0]
 
 
 class Store:
@@ -69,10 +83,6 @@ class Store:
             self.con.unregister("_incoming")
 
 
-def _schema_sql() -> str:
-    return resources.files("etl.store").joinpath("schema.sql").read_text(encoding="utf-8")
-
-
 def open_store(path: Path, *, read_only: bool = False) -> Store:
     """Open (creating if needed) the state file at `path` and bring its schema up to date."""
     try:
@@ -88,19 +98,19 @@ def open_store(path: Path, *, read_only: bool = False) -> Store:
         return store
     try:
         with store.transaction():
-            con.execute(_schema_sql())
+            con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
-                raise StateError(f"{path}: state database is schema version {version}; this amili-etl knows {SCHEMA_VERSION}")
-            if version == 0:
-                version = SCHEMA_VERSION
-            while version < SCHEMA_VERSION:
-                con.execute(_MIGRATIONS[version])
-                version += 1
-            con.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)]
-            )
+                raise StateError(
+                    f"{path}: state database is schema version {version}; this amili-etl knows {SCHEMA_VERSION} "
+                    "(upgrade amili-etl)"
+                )
+            for number, sql in _migrations():
+                if number > version:
+                    con.execute(sql)
+                    version = number
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
     except duckdb.Error as exc:
         store.close()
         raise StateError(f"{path}: state database unusable: {str(exc).splitlines()[0]}") from None

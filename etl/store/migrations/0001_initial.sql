@@ -1,4 +1,4 @@
--- amili-etl state database, schema version 1.
+-- amili-etl state database, migration 0001: the initial schema (never edit a released migration; add a new file).
 -- Every table carries run_id where rows belong to a run; outbox and payment_origins are global (exactly-once
 -- and duplicate detection must see every earlier run).
 
