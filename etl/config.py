@@ -15,6 +15,10 @@ __all__ = [
     "Config",
     "CreditorConfig",
     "HttpConfig",
+    "InboxConfig",
+    "known_keys",
+    "unknown_keys_message",
+    "MatchingConfig",
     "Secrets",
     "load_config",
     "with_sandbox",
@@ -26,7 +30,17 @@ INVOICE_TARGETS = ("arm", "none")
 PAYMENT_TARGETS = ("arm", "collection", "ada", "none")
 SANDBOX_CREDENTIALS = {"client_id": "sandbox", "client_secret": "sandbox", "ada_api_code": "sandbox"}
 
-_TOP_KEYS = {"state", "output", "http", "mappings", "creditor"}
+_TOP_KEYS = {"state", "output", "http", "mappings", "creditor", "log", "inbox"}
+# Tables with a fixed set of keys ([http] is checked against HttpConfig's fields).
+_SECTION_KEYS = {"state": {"path"}, "output": {"dir"}, "log": {"dir", "level"},
+                 "inbox": {"lock_wait_s", "settle_s"}}
+_CREDITOR_SECTION_KEYS = {
+    "arm": {"base_url", "client_no", "autoposting_method"},
+    "collection": {"base_url", "org_id"},
+    "ada": {"base_url", "creditor"},
+    "auth": {"token_url", "client_id_env", "client_secret_env", "ada_api_code_env", "ada_private_key_env"},
+}
+_LOG_LEVELS = ("debug", "info", "warning", "error")
 _CREDITOR_KEYS = {
     "name",
     "country",
@@ -41,7 +55,11 @@ _CREDITOR_KEYS = {
     "collection",
     "ada",
     "auth",
+    "matching",
+    "autopostings",
 }
+_MATCHING_KEYS = {"invoice_number_pattern", "amount_tolerance", "amount_tolerance_percent", "date_window_days",
+                  "name_similarity", "multi_invoice_max", "multi_invoice_open_max"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,20 @@ class Secrets:
     client_id: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
     ada_api_code: str | None = field(default=None, repr=False)
+    ada_private_key: str | None = field(default=None, repr=False)  # PEM: sign the api-code JWT instead of POSTing the code
+
+
+@dataclass(frozen=True)
+class MatchingConfig:
+    """Matching tolerances of one creditor (docs/matching.md): all optional, strict defaults."""
+
+    invoice_number_pattern: str | None = None  # regex an invoice number in free text must match whole
+    amount_tolerance_minor: int = 0  # absolute amount tolerance of the amount + name rule
+    amount_tolerance_bp: int = 0  # relative tolerance in basis points of what is open (1 % = 100)
+    date_window_days: int = 60  # a payment may come up to this many days after the due date
+    name_similarity: float = 0.6  # payer name vs customer name, token Jaccard, 0..1
+    multi_invoice_max: int = 4  # at most this many invoices in one payment (subset search bound)
+    multi_invoice_open_max: int = 16  # the subset search runs only for customers with at most this many open
 
 
 @dataclass(frozen=True)
@@ -68,6 +100,7 @@ class CreditorConfig:
     currency: str
     arm_base_url: str | None = None
     arm_client_no: int | None = None
+    arm_autoposting_method: str = "payment"  # the {autopostingmethod} used when autopostings = true
     collection_base_url: str | None = None
     collection_org_id: str | None = None
     ada_base_url: str | None = None
@@ -76,7 +109,10 @@ class CreditorConfig:
     client_id_env: str = "AMILI_CLIENT_ID"
     client_secret_env: str = "AMILI_CLIENT_SECRET"
     ada_api_code_env: str = "AMILI_ADA_API_CODE"
+    ada_private_key_env: str | None = None
     secrets: Secrets = field(default_factory=Secrets)
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
+    autopostings: bool = False  # ARM creditors: matched payments go as ARM autopostings, not reservations
 
 
 @dataclass(frozen=True)
@@ -90,6 +126,24 @@ class HttpConfig:
     poll_interval_s: float = 0.2
     poll_timeout_s: float = 60.0
     verify_tls: bool = True
+    # Client-side requests per second per API family and creditor (0: unlimited); `rate_limits` overrides per
+    # family ("arm", "collection", "ada"). Keep it at or just under Amili's limit so we never bounce off it.
+    rate_limit: float = 0.0
+    rate_limits: dict[str, float] = field(default_factory=dict)
+    document_batch_min: int = 20       # ARM documents: single POSTs below this many, /documents/batches from it
+    document_batch_size: int = 500
+    collection_batch_size: int = 500   # Collection payments per POST (Amili takes at most 1000)
+    autoposting_batch_size: int = 100  # ARM autopostings per all-or-nothing batch
+    io: str = "threads"                # "threads": httpx's sync client in `concurrency` threads (faster here); "async"
+    ada_batch_size: int = 50           # ADA creditor payments per bulk POST (faster under faults); 0: single POSTs
+
+
+@dataclass(frozen=True)
+class InboxConfig:
+    """The nightly inbox: how long a second run waits for the lock, how long a file must keep its size."""
+
+    lock_wait_s: float = 60.0
+    settle_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +157,9 @@ class Config:
     creditors: tuple[CreditorConfig, ...]
     http: HttpConfig = field(default_factory=HttpConfig)
     sandbox: bool = False
+    log_dir: Path | None = None  # None: each run's log.jsonl goes into its run folder
+    log_level: str = "info"
+    inbox: InboxConfig = field(default_factory=lambda: InboxConfig())
 
     def creditor(self, name: str) -> CreditorConfig:
         """The creditor profile called `name`."""
@@ -110,6 +167,28 @@ class Config:
             if c.name == name:
                 return c
         raise ConfigError(f"{self.path}: no creditor called {name!r}")
+
+
+def unknown_keys_message(unknown: list[str], allowed: set[str]) -> str:
+    """'unknown key(s) a, b' with a 'did you mean' for each that is close to an allowed key."""
+    import difflib
+
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+        parts.append(f"{key} (did you mean {close[0]}?)" if close else key)
+    return f"unknown key(s) {', '.join(parts)}"
+
+
+def known_keys() -> dict[str, set[str]]:
+    """Every table of amili-etl.toml and its allowed keys: '' is the top level, 'creditor.arm' a creditor's [arm]."""
+    import dataclasses
+
+    keys: dict[str, set[str]] = {"": set(_TOP_KEYS), "creditor": set(_CREDITOR_KEYS), "creditor.matching": set(_MATCHING_KEYS),
+                                 "http": {f.name for f in dataclasses.fields(HttpConfig)}}
+    keys.update({name: set(v) for name, v in _SECTION_KEYS.items()})
+    keys.update({f"creditor.{name}": set(v) for name, v in _CREDITOR_SECTION_KEYS.items()})
+    return keys
 
 
 def _fail(path: Path, msg: str) -> ConfigError:
@@ -133,7 +212,7 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
     where = f"creditor #{i + 1}"
     unknown = sorted(set(raw) - _CREDITOR_KEYS)
     if unknown:
-        raise _fail(path, f"{where}: unknown key(s) {', '.join(unknown)}")
+        raise _fail(path, f"{where}: {unknown_keys_message(unknown, _CREDITOR_KEYS)}")
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise _fail(path, f"{where}: `name` is required")
@@ -157,12 +236,10 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
     collection = raw.get("collection", {})
     ada = raw.get("ada", {})
     auth = raw.get("auth", {})
-    for sub, allowed in ((arm, {"base_url", "client_no"}), (collection, {"base_url", "org_id"}),
-                         (ada, {"base_url", "creditor"}),
-                         (auth, {"token_url", "client_id_env", "client_secret_env", "ada_api_code_env"})):
-        extra = sorted(set(sub) - allowed)
+    for section, sub in (("arm", arm), ("collection", collection), ("ada", ada), ("auth", auth)):
+        extra = sorted(set(sub) - _CREDITOR_SECTION_KEYS[section])
         if extra:
-            raise _fail(path, f"{where}: unknown key(s) {', '.join(extra)}")
+            raise _fail(path, f"{where}: {section}: {unknown_keys_message(extra, _CREDITOR_SECTION_KEYS[section])}")
     if (invoices_to == "arm" or payments_to == "arm") and not isinstance(arm.get("client_no"), int):
         raise _fail(path, f"{where}: arm.client_no (an integer) is required when sending to ARM")
     if payments_to == "ada" and not ada.get("creditor"):
@@ -172,6 +249,11 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
     id_env = auth.get("client_id_env", "AMILI_CLIENT_ID")
     secret_env = auth.get("client_secret_env", "AMILI_CLIENT_SECRET")
     ada_env = auth.get("ada_api_code_env", "AMILI_ADA_API_CODE")
+    key_env = auth.get("ada_private_key_env")
+    matching = _matching(path, where, raw.get("matching", {}))
+    autopostings = raw.get("autopostings", False)
+    if not isinstance(autopostings, bool) or (autopostings and payments_to != "arm"):
+        raise _fail(path, f"{where}: autopostings must be true or false, and true only with payments_to = \"arm\"")
     files = raw.get("invoice_files", [])
     if not isinstance(files, list):
         raise _fail(path, f"{where}: invoice_files must be a list of file name patterns")
@@ -187,6 +269,7 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
         currency=raw.get("currency", "NOK" if country == "NO" else "SEK"),
         arm_base_url=_check_url(path, f"{where}: arm.base_url", arm.get("base_url")),
         arm_client_no=arm.get("client_no"),
+        arm_autoposting_method=str(arm.get("autoposting_method", "payment")),
         collection_base_url=_check_url(path, f"{where}: collection.base_url", collection.get("base_url")),
         collection_org_id=collection.get("org_id"),
         ada_base_url=_check_url(path, f"{where}: ada.base_url", ada.get("base_url")),
@@ -195,8 +278,39 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
         client_id_env=id_env,
         client_secret_env=secret_env,
         ada_api_code_env=ada_env,
-        secrets=Secrets(env.get(id_env), env.get(secret_env), env.get(ada_env)),
+        ada_private_key_env=key_env,
+        secrets=Secrets(env.get(id_env), env.get(secret_env), env.get(ada_env), env.get(key_env) if key_env else None),
+        matching=matching,
+        autopostings=autopostings,
     )
+
+
+def _matching(path: Path, where: str, raw: Any) -> MatchingConfig:
+    """The creditor's [creditor.matching] table: tolerances as decimal strings or numbers, never floats for money."""
+    import re
+    from decimal import Decimal, InvalidOperation
+
+    if not isinstance(raw, dict):
+        raise _fail(path, f"{where}: matching must be a table")
+    extra = sorted(set(raw) - _MATCHING_KEYS)
+    if extra:
+        raise _fail(path, f"{where}: unknown matching key(s) {', '.join(extra)}")
+    try:
+        pattern = raw.get("invoice_number_pattern")
+        if pattern is not None:
+            re.compile(pattern)
+        amount = Decimal(str(raw.get("amount_tolerance", "0")))
+        percent = Decimal(str(raw.get("amount_tolerance_percent", "0")))
+        window = int(raw.get("date_window_days", 60))
+        similarity = float(raw.get("name_similarity", 0.6))
+        k_max = int(raw.get("multi_invoice_max", 4))
+        open_max = int(raw.get("multi_invoice_open_max", 16))
+    except (re.error, InvalidOperation, ValueError, TypeError) as exc:
+        raise _fail(path, f"{where}: matching: {exc}") from None
+    if amount < 0 or percent < 0 or window < 0 or not 0 < similarity <= 1 or not 1 <= k_max <= 8 or open_max > 64:
+        raise _fail(path, f"{where}: matching: tolerances must be >= 0, name_similarity in (0, 1], "
+                          "multi_invoice_max 1..8, multi_invoice_open_max <= 64")
+    return MatchingConfig(pattern, int(amount * 100), int(percent * 100), window, similarity, k_max, open_max)
 
 
 def load_config(
@@ -217,7 +331,13 @@ def load_config(
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(raw) - _TOP_KEYS)
     if unknown:
-        raise _fail(path, f"unknown key(s) {', '.join(unknown)}")
+        raise _fail(path, unknown_keys_message(unknown, _TOP_KEYS))
+    known = known_keys()
+    for section in (*_SECTION_KEYS, "http"):
+        allowed = known[section]
+        extra = sorted(set(raw.get(section, {})) - allowed)
+        if extra:
+            raise _fail(path, f"[{section}]: {unknown_keys_message(extra, allowed)}")
     base = path.resolve().parent
     state = raw.get("state", {})
     output = raw.get("output", {})
@@ -240,6 +360,13 @@ def load_config(
                 raise _fail(path, f"account {a} belongs to both {owners[a]!r} and {c.name!r}")
             owners[a] = c.name
     extra_maps = tuple(_resolve(base, m) for m in raw.get("mappings", []))
+    log, inbox = raw.get("log", {}), raw.get("inbox", {})
+    if log.get("level", "info") not in _LOG_LEVELS:
+        raise _fail(path, f"[log]: level must be one of {', '.join(_LOG_LEVELS)}")
+    try:
+        inbox_cfg = InboxConfig(**{k: float(v) for k, v in inbox.items()})
+    except (TypeError, ValueError) as exc:
+        raise _fail(path, f"[inbox]: {exc}") from None
     return Config(
         path=path,
         state_path=_resolve(base, state.get("path", "state/amili-etl.duckdb")),
@@ -247,6 +374,9 @@ def load_config(
         mapping_dirs=extra_maps + default_mapping_dirs,
         creditors=creditors,
         http=http,
+        log_dir=_resolve(base, log["dir"]) if log.get("dir") else None,
+        log_level=log.get("level", "info"),
+        inbox=inbox_cfg,
     )
 
 

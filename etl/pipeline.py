@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,22 +18,24 @@ from typing import Any
 import polars as pl
 
 from etl import __version__
-from etl.amili import APIS, DeliveryReport, deliver, record_intents
+from etl.amili import APIS, DeliveryReport, deliver, dry_run_report, record_intents
 from etl.config import Config
-from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT, EXIT_PARTIAL, EXIT_TEMPFAIL, ConfigError, EtlError, InputError
+from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT, EXIT_PARTIAL, EXIT_TEMPFAIL, ConfigError, EtlError
+from etl.history import already_imported, record_run_start, record_skipped
+from etl.inputs import FileOutcome, read_inputs, valid_lines  # noqa: F401 - read_inputs is part of this module's API
+from etl.logs import log_event, run_log, secret_values
 from etl.mapping import MappingSet, load_mappings
-from etl.match import match_payments
+from etl.match import MATCHED_RULES
+from etl.match.stage import match_run
 from etl.money import format_minor
 from etl.plan import plan_items
-from etl.reconcile import CATEGORIES, reconcile_run
+from etl.reconcile import CATEGORIES, control_summary, reconcile_run
 from etl.refs import reference_valid_expr
-from etl.report import write_csv, write_rejects, write_summary, write_workbook
-from etl.schemas import validate_rows
-from etl.sources import iter_input_files, read_source
-from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA, SourceResult
+from etl.report import write_csv, write_rejects, write_run_workbook, write_summary
+from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA
 from etl.store import Store, open_store
 
-__all__ = ["RunRequest", "RunResult", "FileOutcome", "run_pipeline", "read_inputs", "new_run_id"]
+__all__ = ["RunRequest", "RunResult", "FileOutcome", "run_pipeline", "read_inputs", "new_run_id", "run_log_path"]
 
 
 @dataclass(frozen=True)
@@ -46,24 +49,8 @@ class RunRequest:
     clock: Callable[[], dt.datetime]
     dry_run: bool = False
     mode: str = "run"
-
-
-@dataclass
-class FileOutcome:
-    """One input file after reading and validation."""
-
-    display: str  # the name used in every report: relative to the folder given, or the path as given
-    result: SourceResult
-    valid: pl.DataFrame
-    rejects: pl.DataFrame  # source_line, error_column, error_check, error_message
-    creditor: str | None = None
-
-    @property
-    def status(self) -> str:
-        """ok | rejected_rows | held_back | unreadable | unrecognised."""
-        if self.result.status != "ok":
-            return self.result.status
-        return "rejected_rows" if self.rejects.height else "ok"
+    force: bool = False  # read files an earlier run imported (nothing is sent twice either way)
+    rerun_of: str | None = None
 
 
 @dataclass
@@ -77,44 +64,17 @@ class RunResult:
     exit_code: int
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     planned: dict[str, int] = field(default_factory=dict)
+    would_send: list[str] = field(default_factory=list)  # --dry-run: per endpoint, what would be sent
+
+
+def run_log_path(config: Config, run_dir: Path, run_id: str) -> Path:
+    """Where a run's JSON-lines log goes: <[log] dir>/<run_id>.jsonl, or <run folder>/log.jsonl."""
+    return config.log_dir / f"{run_id}.jsonl" if config.log_dir else run_dir / "log.jsonl"
 
 
 def new_run_id(now: dt.datetime, salt: str) -> str:
     """A sortable run id: UTC timestamp plus 4 hex characters so two runs in one second never collide."""
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + salt[:4]
-
-
-def _display_names(inputs: tuple[Path, ...]) -> list[tuple[Path, str]]:
-    """Every input file with the name reports use for it."""
-    seen: set[Path] = set()
-    out: list[tuple[Path, str]] = []
-    for root in inputs:
-        if not root.exists():
-            raise InputError(f"{root}: no such file or folder")
-        for f in iter_input_files([root]):
-            if f.resolve() in seen:
-                continue
-            seen.add(f.resolve())
-            out.append((f, f.relative_to(root).as_posix() if root.is_dir() else str(root)))
-    return out
-
-
-def read_inputs(inputs: tuple[Path, ...], mappings: MappingSet) -> list[FileOutcome]:
-    """Read and validate every input file; a bad file never stops the others."""
-    outcomes: list[FileOutcome] = []
-    for path, display in _display_names(inputs):
-        result = read_source(path, mappings)
-        schema = PAYMENT_SCHEMA if result.kind == "payments" else INVOICE_SCHEMA
-        rows = result.rows.with_columns(pl.lit(display).alias("source_file")) if result.rows.height else pl.DataFrame(schema=schema)
-        if result.status in ("unreadable", "unrecognised"):
-            outcomes.append(FileOutcome(display, result, pl.DataFrame(schema=schema), result.problems))
-            continue
-        valid, rejects = validate_rows(rows, "payments" if result.kind == "payments" else "invoices")
-        if result.problems.height:
-            rejects = pl.concat([result.problems, rejects], how="vertical_relaxed")
-            valid = valid.join(result.problems.select("source_line").unique(), on="source_line", how="anti")
-        outcomes.append(FileOutcome(display, result, valid, rejects))
-    return outcomes
 
 
 def _invoice_creditor(config: Config, display: str) -> str:
@@ -187,32 +147,6 @@ def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFr
     return pays.drop("_where", "_first", "_origin", "_origin_sha", "_origin_line")
 
 
-def _open_invoices(store: Store, run_id: str) -> pl.DataFrame:
-    """Every known invoice (latest export wins) with what is still open, net of earlier runs' other payments."""
-    return store.frame(
-        """
-        WITH latest AS (
-            SELECT * FROM invoices
-            QUALIFY row_number() OVER (PARTITION BY creditor, invoice_number ORDER BY run_id = $run_id DESC, run_id DESC) = 1
-        ),
-        this_run AS (SELECT payment_key FROM payments WHERE run_id = $run_id),
-        paid AS (
-            SELECT creditor, invoice_number, sum(amount_minor) AS paid_minor FROM (
-                SELECT DISTINCT m.creditor, m.invoice_number, m.payment_key, p.amount_minor
-                FROM matches m JOIN payments p ON p.run_id = m.run_id AND p.payment_key = m.payment_key
-                WHERE m.run_id <> $run_id AND m.rule IN ('reference', 'invoice_number')
-                  AND m.payment_key NOT IN (SELECT payment_key FROM this_run)
-            ) GROUP BY ALL
-        )
-        SELECT l.creditor, l.invoice_number, l.kid, l.amount_minor, l.currency,
-               l.amount_minor - coalesce(paid.paid_minor, 0) AS outstanding_minor
-        FROM latest l LEFT JOIN paid USING (creditor, invoice_number)
-        ORDER BY l.creditor, l.invoice_number
-        """,
-        {"run_id": run_id},
-    )
-
-
 def _file_rows(run_id: str, files: list[FileOutcome]) -> pl.DataFrame:
     """The files table rows of this run."""
     rows = []
@@ -230,6 +164,16 @@ def _file_rows(run_id: str, files: list[FileOutcome]) -> pl.DataFrame:
             "computed_total_minor": r.control.get("computed_total_minor"),
         })
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+def _balance_rows(run_id: str, files: list[FileOutcome]) -> pl.DataFrame:
+    """The statement balances the bank files of this run declare (camt.053, MT940), for month-end reconciliation."""
+    frames = [
+        f.result.balances.with_columns(run_id=pl.lit(run_id), source_file=pl.lit(f.display),
+                                       source_sha256=pl.lit(f.result.sha256))
+        for f in files if f.result.balances.height
+    ]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
 def _exit_code(files: list[FileOutcome], found: pl.DataFrame, report: DeliveryReport, deliverable: int) -> int:
@@ -263,29 +207,52 @@ def run_pipeline(req: RunRequest) -> RunResult:
     config = req.config
     mappings = load_mappings(list(config.mapping_dirs))
     run_dir = req.out_dir / req.run_id
-    with open_store(config.state_path) as store:
+    log_path = run_log_path(config, run_dir, req.run_id)
+    with open_store(config.state_path) as store, run_log(log_path, req.run_id, secret_values(config), config.log_level):
         started = req.clock()
-        store.execute(
-            "INSERT INTO runs (run_id, started_at, mode, status, config_path, out_dir) VALUES (?, ?, ?, 'running', ?, ?)",
-            [req.run_id, started.replace(tzinfo=None), req.mode, str(config.path), str(run_dir)],
-        )
+        with store.transaction():
+            store.execute(
+                "INSERT INTO runs (run_id, started_at, mode, status, config_path, out_dir) VALUES (?, ?, ?, 'running', ?, ?)",
+                [req.run_id, started.replace(tzinfo=None), req.mode, str(config.path), str(run_dir)],
+            )
+            record_run_start(store, req.run_id, req.inputs, req.force, req.rerun_of, log_path)
+        log_event("run_started", f"run {req.run_id} started ({req.mode})", mode=req.mode, force=req.force,
+                  rerun_of=req.rerun_of, inputs=[str(p) for p in req.inputs], state=str(config.state_path))
         try:
-            return _stages(store, req, config, mappings, run_dir)
+            result = _stages(store, req, config, mappings, run_dir)
         except EtlError as exc:
             store.execute("UPDATE runs SET finished_at = ?, status = 'failed', exit_code = ? WHERE run_id = ?",
                           [req.clock().replace(tzinfo=None), exc.exit_code, req.run_id])
+            log_event("run_failed", str(exc), logging.ERROR, exit_code=exc.exit_code)
             raise
+        except BaseException as exc:  # a bug or Ctrl-C: logged, the run stays 'running' and is marked interrupted later
+            log_event("run_crashed", f"run {req.run_id} stopped: {type(exc).__name__}", logging.ERROR)
+            raise
+        log_event("run_finished", f"run {req.run_id}: {result.summary['status']} (exit {result.exit_code})",
+                  status=result.summary["status"], exit_code=result.exit_code, counts=result.summary["counts"],
+                  sent=result.summary["sent"], skipped=len(result.summary.get("skipped", [])))
+        return result
 
 
 def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet, run_dir: Path) -> RunResult:
     """Every stage in order, inside an open store; the caller marks the run failed on a known error."""
-    files = read_inputs(req.inputs, mappings)
+    skipped = [] if req.force else already_imported(store, req.inputs)
+    for s in skipped:
+        log_event("file_skipped", f"{s['path']}: already imported by run {s['run_id']}; skipped (--force reads it again)",
+                  **s)
+    record_skipped(store, req.run_id, skipped)
+    files = read_inputs(req.inputs, mappings, frozenset(Path(s["path"]) for s in skipped), config)
+    for f in files:
+        log_event("file_read", f"{f.display}: {f.result.format or '-'} {f.status}", path=f.display,
+                  sha256=f.result.sha256, format=f.result.format, status=f.status, rows=f.result.rows.height,
+                  valid=f.valid.height, message=f.result.message or None)
     for f in files:
         if f.result.kind == "invoices" and f.status not in ("unreadable", "unrecognised"):
             f.creditor = _invoice_creditor(config, f.display)
     pays = _payments_frame(config, files, req.run_id)
     with store.transaction():
         store.insert_frame("files", _file_rows(req.run_id, files))
+        store.insert_frame("statement_balances", _balance_rows(req.run_id, files))
         rejects = [
             f.rejects.with_columns(pl.lit(req.run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
             for f in files if f.rejects.height
@@ -297,7 +264,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         store.insert_frame("payments", pays.select(
             "run_id", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
             "creditor", "account", "booking_date", "amount_minor", "currency", "reference", "reference_valid",
-            "message", "payer_name", "payer_account", "bank_ref", "held_back", "duplicate_of"))
+            "message", "payer_name", "payer_account", "bank_ref", "held_back", "duplicate_of", "extra_references"))
         invoices = [
             f.valid.with_columns(pl.lit(f.creditor).alias("creditor"), pl.lit(req.run_id).alias("run_id"))
             for f in files if f.result.kind == "invoices" and f.valid.height and f.status != "held_back"
@@ -305,18 +272,17 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         inv = pl.concat(invoices, how="vertical_relaxed") if invoices else pl.DataFrame(
             schema={**INVOICE_SCHEMA, "creditor": pl.String(), "run_id": pl.String()})
         store.insert_frame("invoices", inv.drop("format"))
+        store.insert_frame("invoice_lines", valid_lines(files, req.run_id))  # documentLines for ARM documents
 
     candidates = pays.filter(
         pl.col("duplicate_of").is_null() & ~pl.col("held_back") & pl.col("creditor").is_not_null()
         & (pl.col("amount_minor") > 0)
     )
-    matches = match_payments(candidates, _open_invoices(store, req.run_id))
-    with store.transaction():
-        store.insert_frame("matches", matches.with_columns(pl.lit(req.run_id).alias("run_id")))
-
-    to_send = candidates.join(matches.select("payment_key", "rule", "invoice_number", "invoice_currency"),
-                              on="payment_key").filter(
-        pl.col("rule").is_in(["reference", "invoice_number"]) & (pl.col("invoice_currency") == pl.col("currency")))
+    matches = match_run(store, config, req.run_id, candidates)
+    # The route decision (target, route_reason) is made in matching; a payment without a target is not sent.
+    to_send = candidates.join(matches.select("payment_key", "rule", "invoice_number", "invoice_numbers",
+                                             "invoice_currency", "target", "route_reason"),
+                              on="payment_key").filter(pl.col("target").is_not_null())
     planned = plan_items(config, inv, to_send)
     items = record_intents(store, req.run_id, planned, req.clock().replace(tzinfo=None))
     deliverable = items.filter(pl.col("action") == "deliver")
@@ -327,15 +293,23 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
 
     found = reconcile_run(store, req.run_id)
     exit_code = _exit_code(files, found, report, deliverable.height)
+    if not files and skipped:
+        exit_code = EXIT_CLEAN  # everything given was imported before: nothing to do is not an error
     if req.dry_run and exit_code == EXIT_PARTIAL:
         exit_code = EXIT_DISCREPANCIES if found.height else EXIT_CLEAN
     summary = _summary(req, files, pays, matches, found, report, plan_counts, exit_code)
+    summary["totals"]["control"] = control_summary(store, req.run_id)
+    summary["skipped"] = skipped
+    log_event("delivered", "delivery: " + (", ".join(f"{api} sent {n}" for api, n in summary["sent"].items() if n)
+                                           or "nothing sent"), planned=plan_counts, **{
+                  k: summary["totals"][k] for k in ("confirmed", "rejected", "pending")})
     _write_outputs(store, req, run_dir, files, summary, found, config)
     store.execute(
         "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary = ? WHERE run_id = ?",
         [req.clock().replace(tzinfo=None), summary["status"], exit_code, json.dumps(summary), req.run_id],
     )
-    return RunResult(req.run_id, run_dir, summary, found, exit_code, report, plan_counts)
+    return RunResult(req.run_id, run_dir, summary, found, exit_code, report, plan_counts,
+                     dry_run_report(config, deliverable) if req.dry_run else [])
 
 
 def _summary(req: RunRequest, files: list[FileOutcome], pays: pl.DataFrame, matches: pl.DataFrame,
@@ -344,7 +318,7 @@ def _summary(req: RunRequest, files: list[FileOutcome], pays: pl.DataFrame, matc
     counts = {c: int(n) for c, n in found.group_by("category").len().iter_rows()}
     live = pays.filter(~pl.col("held_back"))
     incoming = live.filter(pl.col("amount_minor") > 0)
-    matched = matches.filter(pl.col("rule").is_in(["reference", "invoice_number"]))
+    matched = matches.filter(pl.col("rule").is_in(MATCHED_RULES))
     rows_read = sum(f.result.rows.height for f in files)
     rejected = sum(f.rejects.get_column("source_line").n_unique() for f in files if f.rejects.height)
     return {
@@ -386,29 +360,7 @@ def _write_outputs(store: Store, req: RunRequest, run_dir: Path, files: list[Fil
         if f.rejects.height and f.result.raw.height:
             write_rejects(f.result.raw, f.rejects, run_dir / "rejects", f.display)
     write_csv(found, run_dir / "discrepancies.csv")
-    matched = store.frame(
-        """
-        SELECT p.source_file, p.source_line, p.booking_date, p.reference, m.invoice_number, p.amount_minor,
-               p.currency, m.outstanding_minor, m.rule, m.evidence, r.api, o.state AS api_state, o.http_status,
-               o.amili_id, p.payment_key AS stable_key
-        FROM matches m JOIN payments p ON p.run_id = m.run_id AND p.payment_key = m.payment_key
-        LEFT JOIN run_items r ON r.run_id = m.run_id AND r.key = m.payment_key
-        LEFT JOIN outbox o ON o.api = r.api AND o.key = r.key
-        WHERE m.run_id = $run_id AND m.rule IN ('reference', 'invoice_number')
-        ORDER BY p.source_file, p.source_line
-        """,
-        {"run_id": req.run_id},
-    )
-    rejects = store.frame(
-        "SELECT source_file, source_line, error_column, error_check, error_message FROM rejects "
-        "WHERE run_id = $run_id ORDER BY source_file, source_line", {"run_id": req.run_id})
-    file_rows = store.frame(
-        "SELECT path, format, layout, status, rows, valid, rejected, total_minor, currency, sha256, message "
-        "FROM files WHERE run_id = $run_id ORDER BY path", {"run_id": req.run_id})
-    info = {
-        "run_id": req.run_id, "mode": req.mode, "amili-etl version": __version__,
-        "config": str(config.path), "state": str(config.state_path), "dry_run": req.dry_run,
-        "creditors": ", ".join(f"{c.name} ({c.country}, payments to {c.payments_to})" for c in config.creditors),
-    }
-    write_workbook(run_dir / "discrepancies.xlsx", summary, found, matched, rejects, file_rows, info)
+    facts = {"run_id": req.run_id, "mode": req.mode, "amili-etl version": __version__, "config": str(config.path),
+             "state": str(config.state_path), "dry_run": req.dry_run}
+    write_run_workbook(store, req.run_id, run_dir, summary, found, config, facts)
     write_summary(summary, run_dir / "summary.json")

@@ -1,81 +1,141 @@
-"""Plan: route each valid invoice and each matched payment to exactly one Amili API, under its stable key."""
+"""Plan: route each valid invoice and each matched payment to exactly one Amili API, under its stable key.
+
+Payloads are built column-wise: a polars struct per API, JSON-encoded in one expression, its sha256 by
+polars-hash. Struct fields are listed in sorted order, so the JSON is canonical (sorted keys, no spaces) and
+the same item always hashes the same. Amounts are JSON numbers (minor units / 100: the float's shortest form of
+a 2-decimal value below 10^13 is that exact decimal), dates in each API's format.
+"""
 
 from __future__ import annotations
 
 import polars as pl
+import polars_hash as plh
 
 from etl.amili.outbox import PLANNED_SCHEMA
-from etl.amili.payloads import dumps, json_amount, payload_hash, rfc1123
 from etl.config import Config
 
 __all__ = ["plan_items", "ROUTES"]
 
 # payments_to -> the API a matched payment goes to (DESIGN.md, "Stable keys" for the key names).
+# A `target` column on the payments (etl/match/route.py) wins; `autopostings = true` on an ARM creditor sends
+# its payments as ARM autopostings instead of payment reservations.
 ROUTES = {"arm": "arm.paymentreservations", "collection": "collection.payments", "ada": "ada.creditor-payments"}
 
+_OPTIONAL = ("kid", "transactionText", "description")  # omitted from the JSON when null (not sent as null)
 
-def _document(inv: dict) -> dict:
-    """An ARM document from an invoice row (docs: POST /clients/{clientno}/documents)."""
-    doc = {
-        "documentType": "IN" if inv["amount_minor"] > 0 else "CN",
-        "customerNo": inv["customer_number"],
-        "documentNo": inv["invoice_number"],
-        "documentDate": inv["invoice_date"].isoformat(),
-        "dueDate": inv["due_date"].isoformat(),
-        "currency": inv["currency"],
-        "currencyAmounts": {
-            "exclVat": json_amount(inv["amount_excl_vat_minor"] if inv["amount_excl_vat_minor"] is not None else inv["amount_minor"]),
-            "vat": json_amount(inv["vat_minor"] or 0),
-            "inclVat": json_amount(inv["amount_minor"]),
+
+def _money(col: str, name: str) -> pl.Expr:
+    """Minor units -> the JSON number Amili expects."""
+    return (pl.col(col).cast(pl.Float64) / 100).alias(name)
+
+
+def _json(*fields: pl.Expr) -> pl.Expr:
+    """Canonical JSON of the fields (give them in sorted order); null optional fields are left out."""
+    encoded = pl.struct(*fields).struct.json_encode()
+    for name in _OPTIONAL:
+        encoded = encoded.str.replace_all(f',"{name}":null', "", literal=True)
+    return encoded
+
+
+def _routes(config: Config) -> pl.DataFrame:
+    """One row per creditor: where its invoices and payments go and the ids the payloads need."""
+    return pl.DataFrame(
+        {
+            "creditor": [c.name for c in config.creditors],
+            "_invoices_api": ["arm.documents" if c.invoices_to == "arm" else None for c in config.creditors],
+            "_payments_api": ["arm.autopostings" if c.payments_to == "arm" and getattr(c, "autopostings", False)
+                              else ROUTES.get(c.payments_to) for c in config.creditors],
+            "_client_no": [None if c.arm_client_no is None else str(c.arm_client_no) for c in config.creditors],
+            "_ada_creditor": [c.ada_creditor for c in config.creditors],
         },
-    }
-    if inv["kid"]:
-        doc["kid"] = inv["kid"]
-    return doc
+        schema={"creditor": pl.String, "_invoices_api": pl.String, "_payments_api": pl.String,
+                "_client_no": pl.String, "_ada_creditor": pl.String},
+    )
 
 
-def _reservation(p: dict) -> dict:
-    """An ARM payment reservation for a matched payment; paymentId is the payment's stable key."""
-    res = {
-        "documentNo": p["invoice_number"],
-        "paymentId": p["payment_key"],
-        "currency": p["currency"],
-        "currencyAmountPaid": json_amount(p["amount_minor"]),
-        "paidTime": f"{p['booking_date'].isoformat()}T00:00:00Z",
-    }
-    if p["message"]:
-        res["transactionText"] = p["message"][:100]
-    return res
+def _documents(inv: pl.DataFrame) -> pl.DataFrame:
+    """ARM documents (docs: POST /clients/{clientno}/documents), keyed `{client_no}:{invoice_number}`."""
+    excl = pl.coalesce("amount_excl_vat_minor", "amount_minor")
+    payload = _json(
+        pl.col("currency"),
+        pl.struct(
+            (excl.cast(pl.Float64) / 100).alias("exclVat"),
+            _money("amount_minor", "inclVat"),
+            (pl.col("vat_minor").fill_null(0).cast(pl.Float64) / 100).alias("vat"),
+        ).alias("currencyAmounts"),
+        pl.col("customer_number").cast(pl.String).alias("customerNo"),
+        pl.col("invoice_date").dt.strftime("%Y-%m-%d").alias("documentDate"),
+        pl.col("invoice_number").alias("documentNo"),
+        pl.when(pl.col("amount_minor") > 0).then(pl.lit("IN")).otherwise(pl.lit("CN")).alias("documentType"),
+        pl.col("due_date").dt.strftime("%Y-%m-%d").alias("dueDate"),
+        pl.when(pl.col("kid") != "").then(pl.col("kid")).alias("kid"),
+    )
+    return inv.select(
+        pl.col("_invoices_api").alias("api"),
+        (pl.col("_client_no") + ":" + pl.col("invoice_number")).alias("key"),
+        "creditor",
+        payload.alias("payload"),
+        "amount_minor", "currency", "source_file", "source_line",
+        pl.col("kid").alias("reference"),
+        "invoice_number",
+    )
 
 
-def _ada_payment(p: dict, creditor_id: str) -> dict:
-    """An ADA creditor payment by invoice number; creditor_payment_reference is the stable key."""
-    return {
-        "creditor": creditor_id,
-        "invoice_number": p["invoice_number"],
-        "currency": p["currency"],
-        "amount": json_amount(p["amount_minor"]),
-        "bank_transaction_date": rfc1123(p["booking_date"]),
-        "creditor_payment_reference": p["payment_key"],
-        "origin": "creditor_system",
-    }
+def _payment_payload(api: str) -> pl.Expr:
+    """The payload of a matched payment for `api`; its stable key goes where that API wants it."""
+    day = pl.col("booking_date").dt.strftime("%Y-%m-%d")
+    text = pl.when(pl.col("message") != "").then(pl.col("message").str.slice(0, 100))
+    if api == "arm.paymentreservations":
+        return _json(
+            pl.col("currency"),
+            _money("amount_minor", "currencyAmountPaid"),
+            pl.col("invoice_number").alias("documentNo"),
+            (day + "T00:00:00Z").alias("paidTime"),
+            pl.col("payment_key").alias("paymentId"),
+            text.alias("transactionText"),
+        )
+    if api == "arm.autopostings":
+        # documentNo is swapped for the AR item's arItemId at send time (ARM posts against AR items).
+        return _json(
+            pl.col("currency"),
+            _money("amount_minor", "currencyAmount"),
+            pl.col("invoice_number").alias("documentNo"),
+            day.alias("voucherDate"),
+            pl.col("payment_key").alias("voucherNo"),
+        )
+    if api == "collection.payments":
+        return _json(
+            _money("amount_minor", "amount"),
+            pl.col("currency"),
+            (day + "T00:00:00Z").alias("date"),
+            text.alias("description"),
+            pl.col("invoice_number").alias("invoiceNumber"),
+            pl.lit("DIRECT_PAYMENT").alias("type"),
+            pl.col("payment_key").alias("uniqueSourcePaymentId"),
+        )
+    # ADA creditor payment by invoice number; creditor_payment_reference is the stable key.
+    return _json(
+        _money("amount_minor", "amount"),
+        pl.col("booking_date").dt.strftime("%a, %d %b %Y 00:00:00 GMT").alias("bank_transaction_date"),
+        pl.col("_ada_creditor").alias("creditor"),
+        pl.col("payment_key").alias("creditor_payment_reference"),
+        pl.col("currency"),
+        pl.col("invoice_number").alias("invoice_number"),
+        pl.lit("creditor_system").alias("origin"),
+    )
 
 
-def _row(api: str, key: str, creditor: str, payload: dict, src: dict, amount: int, currency: str,
-         reference: str | None, invoice_number: str | None) -> dict:
-    return {
-        "api": api,
-        "key": key,
-        "creditor": creditor,
-        "payload": dumps(payload).decode(),
-        "payload_hash": payload_hash(payload),
-        "amount_minor": amount,
-        "currency": currency,
-        "source_file": src["source_file"],
-        "source_line": src["source_line"],
-        "reference": reference,
-        "invoice_number": invoice_number,
-    }
+def _payments(pays: pl.DataFrame) -> pl.DataFrame:
+    frames = []
+    for (api,), part in pays.group_by(["_payments_api"], maintain_order=True):
+        frames.append(part.select(
+            pl.lit(api).alias("api"),
+            pl.col("payment_key").alias("key"),
+            "creditor",
+            _payment_payload(str(api)).alias("payload"),
+            "amount_minor", "currency", "source_file", "source_line", "reference", "invoice_number",
+        ))
+    return pl.concat(frames) if frames else pl.DataFrame()
 
 
 def plan_items(config: Config, invoices: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
@@ -84,25 +144,21 @@ def plan_items(config: Config, invoices: pl.DataFrame, payments: pl.DataFrame) -
     `invoices`: valid invoices of this run with `creditor`. `payments`: matched payments to send, with
     creditor, invoice_number, payment_key and the canonical payment columns.
     """
-    rows: list[dict] = []
-    by_name = {c.name: c for c in config.creditors}
-    for inv in invoices.iter_rows(named=True):
-        c = by_name[inv["creditor"]]
-        if c.invoices_to == "arm":
-            key = f"{c.arm_client_no}:{inv['invoice_number']}"
-            rows.append(_row("arm.documents", key, c.name, _document(inv), inv, inv["amount_minor"], inv["currency"],
-                             inv["kid"], inv["invoice_number"]))
-    for p in payments.iter_rows(named=True):
-        c = by_name[p["creditor"]]
-        api = ROUTES.get(c.payments_to)
-        if api is None:
-            continue
-        if api == "arm.paymentreservations":
-            payload = _reservation(p)
-        elif api == "ada.creditor-payments":
-            payload = _ada_payment(p, str(c.ada_creditor))
-        else:
-            continue  # Collection direct payments arrive with the submission issue
-        rows.append(_row(api, p["payment_key"], c.name, payload, p, p["amount_minor"], p["currency"], p["reference"],
-                         p["invoice_number"]))
-    return pl.DataFrame(rows, schema=PLANNED_SCHEMA) if rows else pl.DataFrame(schema=PLANNED_SCHEMA)
+    routes = _routes(config)
+    parts = []
+    if invoices.height:
+        inv = invoices.join(routes, on="creditor", how="inner").filter(pl.col("_invoices_api").is_not_null())
+        if inv.height:
+            parts.append(_documents(inv))
+    if payments.height:
+        pays = payments.join(routes, on="creditor", how="inner")
+        if "target" in pays.columns:  # routed by etl/match/route.py: the plan does not decide again
+            pays = pays.with_columns(pl.col("target").alias("_payments_api"))
+        pays = pays.filter(pl.col("_payments_api").is_not_null())
+        if pays.height:
+            parts.append(_payments(pays))
+    if not parts:
+        return pl.DataFrame(schema=PLANNED_SCHEMA)
+    planned = pl.concat(parts, how="vertical_relaxed").with_columns(
+        plh.col("payload").chash.sha2_256().alias("payload_hash"))
+    return planned.select([pl.col(c).cast(t) for c, t in PLANNED_SCHEMA.items()])

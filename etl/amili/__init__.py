@@ -1,6 +1,8 @@
-"""The Amili client: transport and auth, one module per API family, the outbox and delivery."""
+"""The Amili client: transport and auth, one module per API family, the outbox and exactly-once delivery."""
 
-from etl.amili.deliver import DeliveryReport, deliver
+from etl.amili.deliver import DeliveryReport, deliver, deliver_pending, describe_plan, dry_run_report
 from etl.amili.outbox import APIS, record_intents
+from etl.amili.progress import Progress
 
-__all__ = ["APIS", "DeliveryReport", "deliver", "record_intents"]
+__all__ = ["APIS", "DeliveryReport", "Progress", "deliver", "deliver_pending", "describe_plan", "dry_run_report",
+           "record_intents"]

@@ -1,4 +1,4 @@
-"""Sweden ADA (Eve conventions): creditor payments, looked up by creditor_payment_reference before any resend."""
+"""Sweden ADA (Eve conventions): creditor payments, single or bulk, looked up by creditor_payment_reference."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Any
 
 import orjson
 
-from etl.amili.auth import AdaAuth
+from etl.amili.client import ApiClient
 from etl.amili.outcome import Outcome, error_message
-from etl.amili.transport import Response, Transport
+from etl.amili.transport import Response
 from etl.money import decimal_to_minor
 
-__all__ = ["AdaClient"]
+__all__ = ["AdaClient", "only_not_unique"]
 
 
 def _settled(doc: dict[str, Any]) -> int | None:
@@ -19,27 +19,19 @@ def _settled(doc: dict[str, Any]) -> int | None:
     return None if value is None else decimal_to_minor(value)
 
 
-class AdaClient:
+def only_not_unique(issues: Any) -> bool:
+    """True when the one problem is that our creditor_payment_reference exists already (an earlier attempt got through)."""
+    return isinstance(issues, dict) and set(issues) == {"creditor_payment_reference"} and \
+        "unique" in str(issues["creditor_payment_reference"])
+
+
+class AdaClient(ApiClient):
     """ADA calls with one access token."""
-
-    def __init__(self, transport: Transport, auth: AdaAuth, base_url: str) -> None:
-        self.transport = transport
-        self.auth = auth
-        self.base = base_url
-
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Response:
-        for attempt in range(2):
-            resp = await self.transport.request(method, f"{self.base}/{path}", headers=await self.auth.headers(), **kwargs)
-            if resp.status == 401 and attempt == 0:
-                self.auth.invalidate()
-                continue
-            return resp
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def find_payment(self, reference: str) -> dict[str, Any] | None:
         """The creditor payment Amili holds under our creditor_payment_reference, or None."""
         where = orjson.dumps({"creditor_payment_reference": reference}).decode()
-        resp = await self._call("GET", "creditor--payments", params={"where": where, "max_results": "1"})
+        resp = await self.call("GET", "creditor--payments", params={"where": where, "max_results": "1"})
         if resp.status != 200 or not isinstance(resp.body, dict):
             return None
         items = resp.body.get("_items") or []
@@ -47,20 +39,32 @@ class AdaClient:
 
     async def create_payment(self, payment: dict[str, Any]) -> Outcome:
         """POST one creditor payment and read back what Amili settled."""
-        resp = await self._call("POST", "creditor--payments", json=payment)
+        resp = await self.call("POST", "creditor--payments", json=payment)
         body = resp.body
         if resp.status == 201 and isinstance(body, dict):
-            doc = await self._read(str(body.get("_id"))) if body.get("_id") else None
-            return self.outcome_of(doc or body, resp.status)
-        if resp.status == 422 and "creditor_payment_reference" in error_message(body) and "unique" in error_message(body):
+            return await self.answered(body, resp.status)
+        if resp.status == 422 and isinstance(body, dict) and only_not_unique(body.get("_issues")):
             # Already there (an earlier attempt got through): read it back instead of calling it rejected.
             found = await self.find_payment(str(payment.get("creditor_payment_reference")))
             if found:
                 return self.outcome_of(found, 200)
         return Outcome("rejected", resp.status, error_message(body), body=body)
 
+    async def answered(self, answer: dict[str, Any], status: int) -> Outcome:
+        """The outcome of a created payment. `completed` means settled in full; anything else (a `warning`: more
+        than was outstanding) is read back for the settled amount, which reconciliation compares."""
+        if answer.get("_payment_status") != "completed" and answer.get("_id"):
+            doc = await self._read(str(answer["_id"]))
+            if doc is not None:
+                return self.outcome_of(doc, status)
+        return self.outcome_of(answer, status)
+
+    async def create_bulk(self, payments: list[dict[str, Any]]) -> Response:
+        """POST a JSON list: all stored (201, `_items` in order) or none (422, `_items` with each one's issues)."""
+        return await self.call("POST", "creditor--payments", json=payments)
+
     async def _read(self, payment_id: str) -> dict[str, Any] | None:
-        resp = await self._call("GET", f"creditor--payments/{payment_id}")
+        resp = await self.call("GET", f"creditor--payments/{payment_id}")
         return resp.body if resp.status == 200 and isinstance(resp.body, dict) else None
 
     @staticmethod

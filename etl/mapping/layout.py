@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from etl.errors import ConfigError
 
-__all__ = ["Layout", "MappingSet", "load_mappings", "BANK_FIELDS", "INVOICE_FIELDS", "KINDS"]
+__all__ = ["Layout", "MappingSet", "load_mappings", "BANK_FIELDS", "INVOICE_FIELDS", "LINE_FIELDS", "KINDS"]
 
 KINDS = ("bank", "invoices")
 
@@ -33,6 +33,7 @@ INVOICE_FIELDS = (
     "invoice_number",
     "customer_number",
     "customer_name",
+    "customer_org_number",
     "kid",
     "invoice_date",
     "due_date",
@@ -40,6 +41,18 @@ INVOICE_FIELDS = (
     "amount_excl_vat",
     "vat_amount",
     "amount_incl_vat",
+)
+# Line fields of a line-level invoice export ([line_columns]): one row per invoice line, grouped by invoice_number.
+LINE_FIELDS = (
+    "line_no",
+    "article_no",
+    "line_text",
+    "quantity",
+    "unit_price",
+    "vat_code",
+    "line_amount_excl_vat",
+    "line_vat",
+    "line_amount_incl_vat",
 )
 _FIELDS = {"bank": BANK_FIELDS, "invoices": INVOICE_FIELDS}
 # Fields whose values are parsed (dates, amounts, codes): one column each, never a list.
@@ -67,9 +80,12 @@ _KEYS = {
     "encoding",
     "currency",
     "account",
+    "country",
     "sheet",
     "skip_rows_matching",
     "columns",
+    "line_columns",
+    "vat_rates",
 }
 _ENCODINGS = ("auto", "utf-8", "utf-8-sig", "cp1252", "latin-1", "iso-8859-1", "iso-8859-15")
 
@@ -84,14 +100,18 @@ class Layout:
     columns: Mapping[str, tuple[str, ...]]  # canonical field -> source column(s)
     description: str = ""
     optional_header: tuple[str, ...] = ()  # trailing columns some versions of the export leave out
-    delimiter: str = ";"
-    decimal: str = ","
+    delimiter: str = "auto"  # one character, or "auto": sniffed from the header line
+    decimal: str = ","  # "," | "." | "auto" (read off the file's first amounts)
     date_formats: tuple[str, ...] = ("%d.%m.%Y",)  # tried in order; ISO dates are always accepted too
     encoding: str = "auto"  # auto: UTF-8 (with or without BOM), else cp1252, else latin-1
     currency: str | None = None  # fixed currency when the export has no currency column
     account: str | None = None  # fixed receiving account when the export has no account column
+    country: str | None = None  # "NO" | "SE": which national account / organisation number checks apply
     sheet: str | None = None  # .xlsx: the sheet to read (default: the first sheet whose header matches)
     skip_rows_matching: Mapping[str, str] = field(default_factory=dict)  # source column -> regex: not a transaction
+    # Line-level invoice exports: line field -> source column, and VAT code -> rate in basis points (2500 = 25%).
+    line_columns: Mapping[str, str] = field(default_factory=dict)
+    vat_rates: Mapping[str, int] = field(default_factory=dict)
     source: Path | None = None  # the TOML file it came from
 
     def matches_header(self, cells: list[str]) -> bool:
@@ -114,6 +134,7 @@ class Layout:
             seen.update(dict.fromkeys(cols))
         for col in self.skip_rows_matching:
             seen[col] = None
+        seen.update(dict.fromkeys(self.line_columns.values()))
         return tuple(seen)
 
 
@@ -204,12 +225,15 @@ def layout_from_dict(raw: dict, path: Path | None = None) -> Layout:
             raise _fail(path, f"[columns] {canon} must name exactly one column")
         columns[canon] = cols
     _check_required(kind, columns, raw, path)
-    delimiter = raw.get("delimiter", ";")
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise _fail(path, 'delimiter must be a single character (use "\\t" for TAB)')
+    delimiter = raw.get("delimiter", "auto")
+    if not isinstance(delimiter, str) or (len(delimiter) != 1 and delimiter != "auto"):
+        raise _fail(path, 'delimiter must be a single character (use "\\t" for TAB) or "auto"')
     decimal = raw.get("decimal", ",")
-    if decimal not in (",", "."):
-        raise _fail(path, 'decimal must be "," or "."')
+    if decimal not in (",", ".", "auto"):
+        raise _fail(path, 'decimal must be ",", "." or "auto"')
+    country = raw.get("country")
+    if country not in (None, "NO", "SE"):
+        raise _fail(path, 'country must be "NO" or "SE"')
     encoding = str(raw.get("encoding", "auto")).lower()
     if encoding not in _ENCODINGS:
         raise _fail(path, f"encoding must be one of {', '.join(_ENCODINGS)}")
@@ -221,6 +245,7 @@ def layout_from_dict(raw: dict, path: Path | None = None) -> Layout:
             re.compile(pattern)
         except re.error as exc:
             raise _fail(path, f"[skip_rows_matching] {col}: bad regular expression: {exc}") from None
+    line_columns, vat_rates = _lines(raw, kind, path)
     lay = Layout(
         name=str(raw["name"]),
         kind=kind,
@@ -234,8 +259,11 @@ def layout_from_dict(raw: dict, path: Path | None = None) -> Layout:
         encoding=encoding,
         currency=raw.get("currency"),
         account=raw.get("account"),
+        country=country,
         sheet=raw.get("sheet"),
         skip_rows_matching=MappingProxyType(dict(skip)),
+        line_columns=MappingProxyType(line_columns),
+        vat_rates=MappingProxyType(vat_rates),
         source=path,
     )
     known = set(header) | set(optional)
@@ -243,6 +271,26 @@ def layout_from_dict(raw: dict, path: Path | None = None) -> Layout:
     if missing:
         raise _fail(path, f"column(s) {', '.join(map(repr, missing))} are mapped but not in header")
     return lay
+
+
+def _lines(raw: dict, kind: str, path: Path | None) -> tuple[dict[str, str], dict[str, int]]:
+    """[line_columns] and [vat_rates], checked: line fields only for invoices, rates as percentages."""
+    lines = raw.get("line_columns", {})
+    rates = raw.get("vat_rates", {})
+    if (lines or rates) and kind != "invoices":
+        raise _fail(path, "[line_columns] and [vat_rates] are for invoice layouts only")
+    if not isinstance(lines, dict) or not all(isinstance(v, str) for v in lines.values()):
+        raise _fail(path, "[line_columns] must be a table of line field = source column")
+    for name in lines:
+        if name not in LINE_FIELDS:
+            raise _fail(path, f"[line_columns] {name!r} is not a line field; expected one of {', '.join(LINE_FIELDS)}")
+    if lines and "line_amount_excl_vat" not in lines and not {"unit_price", "quantity"} <= set(lines):
+        raise _fail(path, "[line_columns] needs line_amount_excl_vat, or unit_price and quantity")
+    if not isinstance(rates, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 100 for v in rates.values()
+    ):
+        raise _fail(path, "[vat_rates] must be a table of VAT code = percentage (0-100)")
+    return dict(lines), {str(code): round(float(pct) * 100) for code, pct in rates.items()}
 
 
 def _check_required(kind: str, columns: dict[str, tuple[str, ...]], raw: dict, path: Path | None) -> None:
@@ -259,6 +307,7 @@ def _check_required(kind: str, columns: dict[str, tuple[str, ...]], raw: dict, p
         if has_split and not ("amount_in" in columns and "amount_out" in columns):
             raise _fail(path, "[columns] amount_in and amount_out go together")
     else:
-        for key in ("invoice_number", "amount_incl_vat"):
-            if key not in columns:
-                raise _fail(path, f"[columns] {key} is required")
+        if "invoice_number" not in columns:
+            raise _fail(path, "[columns] invoice_number is required")
+        if "amount_incl_vat" not in columns and not raw.get("line_columns"):
+            raise _fail(path, "[columns] amount_incl_vat is required (or [line_columns] to sum the lines)")

@@ -8,7 +8,7 @@ import polars as pl
 
 from etl.store import Store
 
-__all__ = ["CATEGORIES", "DISCREPANCY_COLUMNS", "QUERIES", "reconcile_run", "run_query"]
+__all__ = ["CATEGORIES", "DISCREPANCY_COLUMNS", "QUERIES", "control_summary", "control_totals", "reconcile_run", "run_query"]
 
 # The fixed vocabulary of DESIGN.md, in report order.
 CATEGORIES = (
@@ -81,3 +81,19 @@ def reconcile_run(store: Store, run_id: str) -> pl.DataFrame:
         store.execute("DELETE FROM discrepancies WHERE run_id = $run_id", {"run_id": run_id})
         store.insert_frame("discrepancies", found.with_columns(pl.lit(run_id).alias("run_id")))
     return found
+
+
+def control_totals(store: Store, run_id: str) -> pl.DataFrame:
+    """Per file, per day and per run: file total = planned = delivered = accepted, net and gross breaks (after reconcile_run)."""
+    return run_query(store, "control_totals", run_id)
+
+
+def control_summary(store: Store, run_id: str) -> dict[str, dict[str, str]]:
+    """summary.json's totals.control: per currency, the run-level control totals as decimal strings."""
+    from etl.money import format_minor
+
+    run = control_totals(store, run_id).filter(pl.col("level") == "run")
+    cols = ["file_total_minor", "planned_total_minor", "delivered_total_minor", "accepted_total_minor",
+            "net_break_minor", "gross_break_minor", "explained_minor", "unexplained_minor"]
+    return {row["currency"]: {c.removesuffix("_minor"): format_minor(int(row[c] or 0)) for c in cols}
+            for row in run.select("currency", *cols).to_dicts()}

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from etl.sandbox.auth import require_ada_key
+from etl.sandbox.auth import require_access, require_ada_key
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, JsonResponse, error_body, int_param, read_json
 from etl.sandbox.state import State
@@ -38,6 +38,7 @@ _DATES = ("bank_transaction_date", "client_registration_date")
 _DATE_HINT = "must be of datetime type (RFC 1123, e.g. 'Fri, 04 Jul 2025 16:20:41 GMT')"
 _SORTABLE_DATES = {"_created", "_updated", "booking_date", *_DATES}
 MAX_RESULTS = 100
+_REASONS = {"completed": None, "warning": "creditor_payment.amount_exceeds_outstanding", "error": "creditor_payment.case_closed"}
 DEFAULT_RESULTS = 25
 
 
@@ -47,6 +48,9 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
     async def post_payments(request: Request) -> Response:
         require_ada_key(request, state)
         body = await read_json(request)
+        for doc in body if isinstance(body, list) else [body]:
+            if isinstance(doc, dict) and isinstance(doc.get("creditor"), str):
+                require_access(config, doc["creditor"])
         if isinstance(body, list):
             return _post_bulk(state, body)
         if not isinstance(body, dict):
@@ -101,6 +105,8 @@ def seed_case(state: State, item: dict[str, Any]) -> dict[str, Any]:
             "amount_minor": amount,
             "outstanding_minor": amount,
             "currency": currency,
+            # A closed case (seed "closed": true) takes payments but settles nothing: status "error".
+            "closed": bool(item.get("closed", False)),
         }
         state.ada_index.setdefault("invoice", {})[_pair(creditor, invoice)] = case_id
         state.changed()
@@ -202,9 +208,10 @@ def _store(state: State, doc: dict[str, Any], case: dict[str, Any] | None) -> di
     now = time.time()
     stamp = rfc1123(now)
     amount = to_minor(doc["amount"])
-    settled = max(0, min(amount, case["outstanding_minor"]))
+    closed = case.get("closed", False)
+    settled = 0 if closed else max(0, min(amount, case["outstanding_minor"]))
     case["outstanding_minor"] -= settled
-    status = "completed" if settled == amount else "warning"
+    status = "error" if closed else "completed" if settled == amount else "warning"
     object_id = _object_id(state, now)
     stored: dict[str, Any] = {
         "_id": object_id,
@@ -220,7 +227,7 @@ def _store(state: State, doc: dict[str, Any], case: dict[str, Any] | None) -> di
         "creditor_payment_reference": doc.get("creditor_payment_reference"),
         "origin": doc["origin"],
         "status": status,
-        "status_reason_locale": None if status == "completed" else "creditor_payment.amount_exceeds_outstanding",
+        "status_reason_locale": _REASONS[status],
         "settled_amount": minor_number(settled),
         "case_invoice_number": case["invoice_number"],
         "case_reference_number": case["reference_number"],

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from etl.sandbox import ada, arm, auth, collection, introspection
+from etl.sandbox import ada, arm, auth, collection, introspection, openapi
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, api_error_handler
 from etl.sandbox.faults import FaultPlan, quiet_dropped_connections
@@ -37,6 +40,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         *auth.routes(config, state),
         *introspection.routes(config, state, plan, limiter),
     ]
+    routes += openapi.routes(routes)
     gate = Middleware(
         ApiGate,
         state=state,
@@ -46,10 +50,19 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         latency_s=config.latency_ms / 1000.0,
         timeout_sleep_s=config.timeout_sleep_s,
     )
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # With lifespan on (`serve`), the last state write happens before uvicorn re-raises SIGTERM/SIGINT.
+        try:
+            yield
+        finally:
+            state.flush()
+
     app = Starlette(
         routes=routes,
         middleware=[gate],
         exception_handlers={ApiError: api_error_handler, HTTPException: api_error_handler},
+        lifespan=lifespan,
     )
     app.state.sandbox = state
     return app

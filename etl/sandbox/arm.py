@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from etl.sandbox.auth import require_bearer
+from etl.sandbox.auth import require_access, require_bearer
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, JsonResponse, error_body, int_param, read_json
 from etl.sandbox.state import State
@@ -42,7 +42,9 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
     def begin(request: Request) -> int:
         require_bearer(request, state)
         run_due(state, config, time.time())
-        return _clientno(request)
+        clientno = _clientno(request)
+        require_access(config, clientno)
+        return clientno
 
     async def post_document(request: Request) -> Response:
         clientno = begin(request)
@@ -56,8 +58,8 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         clientno = begin(request)
         body = await read_json(request)
         docs = body.get("documents") if isinstance(body, dict) else None
-        if not isinstance(docs, list) or not docs:
-            raise ApiError(400, 'Body must be {"metadata": {...}, "documents": [...]} with at least one document')
+        if not isinstance(docs, list) or not docs or not all(isinstance(doc, dict) for doc in docs):
+            raise ApiError(400, 'Body must be {"metadata": {...}, "documents": [{...}, ...]} with at least one document')
         batch_uuid = str(uuid.uuid4())
         now = time.time()
         state.arm_batches[batch_uuid] = {

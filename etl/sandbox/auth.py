@@ -19,7 +19,7 @@ from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, JsonResponse, read_json
 from etl.sandbox.state import State
 
-__all__ = ["routes", "require_bearer", "require_ada_key", "issue_token"]
+__all__ = ["routes", "require_bearer", "require_ada_key", "require_access", "issue_token"]
 
 # The `resource` a real token names (an app registration id); any fixed uuid will do.
 _RESOURCE = "5a0dbe5e-0b3c-4d2e-9a53-53a1b0c0ffee"
@@ -62,6 +62,12 @@ def require_bearer(request: Request, state: State) -> dict[str, Any]:
 def require_ada_key(request: Request, state: State) -> dict[str, Any]:
     """The token record behind `X-API-Key`; ApiError 401 when missing, unknown or expired."""
     return _check(state, request.headers.get("x-api-key"), "ada", "X-API-Key access token")
+
+
+def require_access(config: SandboxConfig, owner: object) -> None:
+    """ApiError 403 when the clientNo, orgId or creditor `owner` is one the configuration forbids every login."""
+    if config.forbidden and str(owner) in config.forbidden:
+        raise ApiError(403, f"This login has no access to {owner}")
 
 
 def routes(config: SandboxConfig, state: State) -> list[Route]:

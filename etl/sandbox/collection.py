@@ -1,4 +1,4 @@
-"""Collection / AutoCollect (Norway): payments in asynchronous batches, batch status and batch search."""
+"""Collection / AutoCollect (Norway): payments in asynchronous batches, batch status and search, settlements."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from etl.sandbox.auth import require_bearer
+from etl.sandbox.auth import require_access, require_bearer
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, JsonResponse, int_param, read_json
 from etl.sandbox.state import State
-from etl.sandbox.values import is_currency, is_iso_datetime, iso_utc, seed_minor, sha1_of, to_minor
+from etl.sandbox.values import is_currency, is_iso_date, is_iso_datetime, iso_utc, minor_number, seed_minor, sha1_of, to_minor
 
 __all__ = ["routes", "run_due", "seed_invoice"]
 
@@ -32,6 +32,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
     async def post_payments(request: Request) -> Response:
         token = require_bearer(request, state)
         run_due(state, time.time())
+        require_access(config, request.path_params.get("orgId"))
         org_id = request.path_params["orgId"]
         body = await read_json(request)
         errors = _payment_errors(body, org_id)
@@ -77,6 +78,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         run_due(state, time.time())
         batch = state.collection_batches.get(request.path_params["batchId"])
         org_id = request.path_params.get("orgId")
+        require_access(config, org_id if org_id is not None else batch and batch["organizationId"])
         if batch is None or (org_id is not None and batch["organizationId"] != org_id):
             raise ApiError(404, "Batch not found")
         return JsonResponse({"summary": {"status": "SUCCESS"}, "data": _batch_view(batch)})
@@ -84,6 +86,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
     async def list_batches(request: Request) -> Response:
         require_bearer(request, state)
         run_due(state, time.time())
+        require_access(config, request.path_params.get("orgId"))
         org_id = request.path_params["orgId"]
         # The docs spell these parameters in PascalCase; accept any case.
         query = {k.lower(): v for k, v in request.query_params.items()}
@@ -103,11 +106,46 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         next_token = _encode_token(offset + size) if offset + size < len(rows) else None
         return JsonResponse({"summary": {"status": "SUCCESS", "nextPageToken": next_token}, "data": [_batch_view(b) for b in page]})
 
+    async def list_settlements(request: Request) -> Response:
+        require_bearer(request, state)
+        run_due(state, time.time())
+        require_access(config, request.path_params.get("orgId"))
+        query = {k.lower(): v for k, v in request.query_params.items()}
+        bounds = []
+        for name in ("fromdate", "todate"):
+            value = query.get(name) or None
+            if value is not None and not is_iso_date(value):
+                raise ApiError(400, f"{'fromDate' if name == 'fromdate' else 'toDate'} must be a date YYYY-MM-DD", field=name)
+            bounds.append(value)
+        start, end = bounds
+        if start and end and start > end:
+            raise ApiError(400, "fromDate is after toDate", field="fromDate")
+        rows = [
+            row
+            for row in _org(state, request.path_params["orgId"]).get("settlements", {}).values()
+            if (start is None or row["settlementDate"] >= start) and (end is None or row["settlementDate"] <= end)
+        ]
+        size = min(max(int_param(query, "pagesize", 50), 1), 100)
+        offset = _decode_token(query.get("pagetoken"))
+        next_token = _encode_token(offset + size) if offset + size < len(rows) else None
+        return JsonResponse({"summary": {"status": "SUCCESS", "nextPageToken": next_token}, "data": rows[offset : offset + size]})
+
+    async def get_settlement(request: Request) -> Response:
+        require_bearer(request, state)
+        run_due(state, time.time())
+        require_access(config, request.path_params.get("orgId"))
+        row = _org(state, request.path_params["orgId"]).get("settlements", {}).get(request.path_params["settlementId"])
+        if row is None:
+            raise ApiError(404, "Settlement not found")
+        return JsonResponse({"summary": {"status": "SUCCESS"}, "data": row})
+
     return [
         Route(PREFIX + "/orgs/{orgId}/payments", post_payments, methods=["POST"]),
         Route(PREFIX + "/orgs/{orgId}/batches", list_batches, methods=["GET"]),
         Route(PREFIX + "/orgs/{orgId}/batches/{batchId}", get_batch, methods=["GET"]),
         Route(PREFIX + "/batches/{batchId}", get_batch, methods=["GET"]),
+        Route(PREFIX + "/orgs/{orgId}/settlements", list_settlements, methods=["GET"]),
+        Route(PREFIX + "/orgs/{orgId}/settlements/{settlementId}", get_settlement, methods=["GET"]),
     ]
 
 
@@ -126,13 +164,14 @@ def seed_invoice(state: State, item: dict[str, Any]) -> dict[str, Any]:
             "invoiceId": invoice_id,
             "invoiceNumber": number,
             "caseId": str(item.get("caseId") or uuid.uuid4()),
+            "caseNumber": str(item.get("caseNumber") or state.next_number("collection_case", 1000001)),
             "amount_minor": amount,
             "outstanding_minor": amount,
             "currency": currency,
         }
         book["by_number"][number] = invoice_id
         state.changed()
-    return {"organizationId": org_id, **{k: invoice[k] for k in ("invoiceId", "invoiceNumber", "caseId")}}
+    return {"organizationId": org_id, **{k: invoice.get(k) for k in ("invoiceId", "invoiceNumber", "caseId", "caseNumber")}}
 
 
 def run_due(state: State, now: float) -> None:
@@ -159,7 +198,11 @@ def _apply_payment(state: State, book: dict[str, Any], batch: dict[str, Any], pa
         # Stored once only; the repeat fails its item so the sender can see it was recognised.
         state.ledger_refuse("collection.payments", org_id, source_id)
         problem = DUPLICATE_MESSAGE
-    elif invoice is not None and payment["currency"] != invoice["currency"]:
+    elif to_minor(payment["amount"]) <= 0:
+        problem = "amount must be positive"
+    elif not is_currency(payment["currency"]):
+        problem = f"currency {payment['currency']!r} is not an ISO 4217 code"
+    elif problem is None and invoice is not None and payment["currency"] != invoice["currency"]:
         problem = f"currency {payment['currency']} differs from the invoice's currency {invoice['currency']}"
     if problem or invoice is None:
         batch["failed"].append({**payment, "message": problem})
@@ -176,6 +219,27 @@ def _apply_payment(state: State, book: dict[str, Any], batch: dict[str, Any], pa
         }
     )
     state.ledger_accept("collection.payments", org_id, source_id, amount, payment["currency"])
+    _settle(book, batch, invoice, payment, amount, now)
+
+
+def _settle(book: dict[str, Any], batch: dict[str, Any], invoice: dict[str, Any], payment: dict[str, Any], amount: int, now: float) -> None:
+    """Record the settlement a successful payment gives the creditor (settled the day the batch is processed)."""
+    settlement_id = str(uuid.uuid4())
+    book.setdefault("settlements", {})[settlement_id] = {
+        "settlementId": settlement_id,
+        "settlementDate": iso_utc(now)[:10],
+        "invoiceId": invoice["invoiceId"],
+        "invoiceNumber": invoice["invoiceNumber"],
+        "caseId": invoice["caseId"],
+        "caseNumber": invoice.get("caseNumber"),
+        "collectionType": "REMINDER",
+        "customerReference": payment["uniqueSourcePaymentId"],
+        "uniqueSourcePaymentId": payment["uniqueSourcePaymentId"],
+        "batchId": batch["batchId"],
+        "currency": payment["currency"],
+        "exchangeRate": 1,
+        "amount": minor_number(amount),
+    }
 
 
 def _find_invoice(book: dict[str, Any], payment: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -214,13 +278,14 @@ def _payment_errors(body: Any, org_id: str) -> list[dict[str, Any]]:
             errors.append({"field": f"{at}.uniqueSourcePaymentId", "message": "uniqueSourcePaymentId is required"})
         if p.get("type") is not None and (isinstance(p["type"], bool) or not isinstance(p["type"], (str, int))):
             errors.append({"field": f"{at}.type", "message": "type must be a string (e.g. DIRECT_PAYMENT)"})
+        # Types are checked here; values (amount > 0, a real currency code) fail the item when the batch is
+        # processed, so the docs' own placeholder example (amount 0, currency "string") is accepted with 202.
         try:
-            if to_minor(p.get("amount")) <= 0:
-                errors.append({"field": f"{at}.amount", "message": "amount must be positive"})
+            to_minor(p.get("amount"))
         except ValueError:
             errors.append({"field": f"{at}.amount", "message": "amount is required and must be a number"})
-        if not is_currency(p.get("currency")):
-            errors.append({"field": f"{at}.currency", "message": "currency is required (ISO 4217 code)"})
+        if not _text(p.get("currency")):
+            errors.append({"field": f"{at}.currency", "message": "currency is required (a currency code string)"})
         if not is_iso_datetime(p.get("date")):
             errors.append({"field": f"{at}.date", "message": "date is required (ISO 8601)"})
         if p.get("description") is not None and not isinstance(p["description"], str):
@@ -258,6 +323,7 @@ def _org(state: State, org_id: str) -> dict[str, Any]:
             "by_number": {},  # invoiceNumber -> invoiceId
             "payments": {},  # uniqueSourcePaymentId -> stored payment
             "idempotency": {},  # Idempotency-Key -> batchId
+            "settlements": {},  # settlementId -> settlement row, in the order they were made
         }
     return book
 

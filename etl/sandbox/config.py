@@ -34,6 +34,8 @@ class SandboxConfig:
     autoposting_methods: tuple[str, ...] = ("payment", "creditnote", "writeoff")
     # Check document KIDs (MOD10 or MOD11); off by default because Amili's own examples fail both.
     kid_check: bool = False
+    # ARM clientNos, Collection orgIds and ADA creditors that every login is refused (403), to test that answer.
+    forbidden: tuple[str, ...] = ()
     state_file: Path | None = None
     seed_file: Path | None = None
     credentials: Credentials = field(default_factory=Credentials)
@@ -51,3 +53,4 @@ class SandboxConfig:
             if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
         object.__setattr__(self, "autoposting_methods", tuple(self.autoposting_methods))
+        object.__setattr__(self, "forbidden", tuple(str(f) for f in self.forbidden))

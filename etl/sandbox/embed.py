@@ -89,10 +89,14 @@ class EmbeddedSandbox:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, config: SandboxConfig | None = None) -> None:
-    """Serve the sandbox in the foreground until interrupted (Ctrl-C / SIGTERM); for `amili-etl sandbox serve`."""
+    """Serve the sandbox in the foreground until interrupted (Ctrl-C / SIGTERM); for `amili-etl sandbox serve`.
+
+    The state file is written at shutdown by the app's lifespan; uvicorn then re-raises the signal, so the
+    process ends as killed by it (exit status 143 for SIGTERM in a shell), as uvicorn itself does.
+    """
     app = create_app(config)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off", access_log=False, timeout_graceful_shutdown=2)
+        uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on", access_log=False, timeout_graceful_shutdown=2)
     )
     quiet_dropped_connections()
     try:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-__all__ = ["REJECT_SCHEMA", "validate_rows"]
+if TYPE_CHECKING:
+    from etl.schemas.rules import RowRules
+
+__all__ = ["REJECT_SCHEMA", "validate_rows", "pandas_hidden"]
 
 REJECT_SCHEMA: dict[str, pl.DataType] = {
     "source_line": pl.Int64(),
@@ -21,9 +30,51 @@ _MESSAGES = {
     "str_matches": "has the wrong format",
     "str_length": "has the wrong length",
     "field_uniqueness": "occurs more than once in the file",
+    "kid_unique": "is the KID of more than one invoice in the file",
+    "account_number": "fails the account number check (IBAN check digits, or MOD11 for a Norwegian account)",
+    "org_number": "is not a valid organisation number",
+    "creditor_currency": "is not a currency this creditor bills in",
+    "bank_ref_repeated": "is on an earlier line of the file too: the same transaction listed twice",
 }
 
 _ROW = "__row"
+
+
+_HIDDEN = ("pandas", "hypothesis")  # optional for pandera's polars API, costly to import (test/bench extras)
+
+
+class _NoPandas(importlib.abc.MetaPathFinder):
+    """Makes `import pandas` (and hypothesis) fail as if they were not installed."""
+
+    def __init__(self, hidden: tuple[str, ...]) -> None:
+        self.hidden = hidden
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.split(".", 1)[0] in self.hidden:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+@contextmanager
+def pandas_hidden() -> Iterator[None]:
+    """Inside: pandera's polars API runs as in a polars-only install, without importing pandas or hypothesis.
+
+    pandera's package init imports pandas whenever pandas is installed (e.g. with the `bench` extra), and its
+    first validation imports pandas' type helpers: 0.6-1 s per process that its polars API never needs; its
+    data-synthesis strategies import hypothesis when installed (the `test` extra): 0.3 s more. pandera treats
+    a missing pandas or hypothesis as an install without them (and caches that), so they are hidden while
+    pandera is imported and first used. A module already loaded by anyone is not hidden.
+    """
+    hidden = tuple(m for m in _HIDDEN if m not in sys.modules)
+    if not hidden:
+        yield
+        return
+    blocker = _NoPandas(hidden)
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(blocker)
 
 
 def _message_expr() -> pl.Expr:
@@ -37,27 +88,31 @@ def _message_expr() -> pl.Expr:
     return pl.when(pl.col("error_column").is_null()).then(check).otherwise(per_column)
 
 
-def validate_rows(rows: pl.DataFrame, kind: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def validate_rows(rows: pl.DataFrame, kind: str, rules: RowRules | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(valid rows, rejects) for canonical `rows` of kind 'payments' or 'invoices'.
 
     Validates a collected frame (on a LazyFrame pandera checks only types: PERF-NOTES.md) and maps each
-    failure back to its source line through an explicit row number.
+    failure back to its source line through an explicit row number. `rules`: the file's country and the
+    creditor's currencies (see RowRules); without them only the country-free checks run.
     """
-    import pandera.errors as pe  # imported here: pandera pulls in a lot, keep `--help` fast
+    with pandas_hidden():  # imported here, not at the top: pandera pulls in a lot, keep `--help` fast
+        import pandera.errors as pe
 
-    from etl.schemas.models import InvoiceRows, PaymentRows
+        from etl.schemas.models import invoice_schema, payment_schema
+        from etl.schemas.rules import RowRules
 
-    model = PaymentRows if kind == "payments" else InvoiceRows
-    if rows.height == 0:
-        return rows, pl.DataFrame(schema=REJECT_SCHEMA)
-    numbered = rows.with_row_index(_ROW)
-    try:
-        model.validate(numbered, lazy=True)
-        return rows, pl.DataFrame(schema=REJECT_SCHEMA)
-    except pe.SchemaErrors as errs:
-        cases = errs.failure_cases
-    except pe.SchemaError as err:  # a single schema-level error (e.g. a column missing entirely)
-        raise ValueError(str(err).splitlines()[0]) from None
+        rules = rules or RowRules()
+        schema = payment_schema(rules) if kind == "payments" else invoice_schema(rules)
+        if rows.height == 0:
+            return rows, pl.DataFrame(schema=REJECT_SCHEMA)
+        numbered = rows.with_row_index(_ROW)
+        try:
+            schema.validate(numbered, lazy=True)
+            return rows, pl.DataFrame(schema=REJECT_SCHEMA)
+        except pe.SchemaErrors as errs:
+            cases = errs.failure_cases
+        except pe.SchemaError as err:  # a single schema-level error (e.g. a column missing entirely)
+            raise ValueError(str(err).splitlines()[0]) from None
     row_cases = cases.filter(pl.col("index").is_not_null())
     lines = numbered.select(_ROW, "source_line")
     rejects = (

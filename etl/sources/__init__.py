@@ -7,6 +7,7 @@ file becomes a result with status unreadable / unrecognised / held_back, never a
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,17 +20,31 @@ from etl.sources.csv_excel import read_bank_csv, read_bank_xlsx
 from etl.sources.detect import detect_format
 from etl.sources.invoices import read_invoices_csv, read_invoices_xlsx
 from etl.sources.ocr_giro import read_ocr_giro
-from etl.sources.text import HEAD_LINES, UTF16_BOMS
+from etl.sources.text import HEAD_LINES, is_utf16, utf16_to_utf8
 
 __all__ = ["read_source", "iter_input_files", "detect_format", "READERS", "SourceResult", "SourceError", "FORMATS"]
 
 Reader = Callable[..., SourceResult]
 
+
+def _lazy(module: str, name: str) -> Reader:
+    """A reader imported on first use: lxml and mt-940 take about 0.1 s to import, which a run without camt or MT940
+    files need not pay."""
+
+    def reader(*args: object) -> SourceResult:
+        return getattr(importlib.import_module(module), name)(*args)
+
+    reader.__name__ = name
+    return reader
+
+
 # format -> reader. Fixed formats take (path, data, sha256); layout formats also take the Layout.
-# camt053 / camt054 / mt940 are detected already: add their readers here.
 READERS: dict[str, Reader] = {
     "ocr_giro": read_ocr_giro,
     "bgmax": read_bgmax,
+    "camt053": _lazy("etl.sources.camt", "read_camt053"),
+    "camt054": _lazy("etl.sources.camt", "read_camt054"),
+    "mt940": _lazy("etl.sources.mt940", "read_mt940"),
     "bank_csv": read_bank_csv,
     "bank_xlsx": read_bank_xlsx,
     "invoices_csv": read_invoices_csv,
@@ -50,10 +65,13 @@ def read_source(path: Path, mappings: MappingSet) -> SourceResult:
     except OSError as exc:
         return failed_result(path, "", "unreadable", f"{path}: cannot read the file: {exc.strerror or exc}")
     sha256 = hashlib.sha256(data).hexdigest()
-    if not data.strip():
+    if not data or data.isspace():  # (not data.strip(): that copies the whole file)
         return failed_result(path, sha256, "unreadable", f"{path}: the file is empty")
-    if data.startswith(UTF16_BOMS):  # Excel's "Unicode text": common enough to deserve its own advice
-        return failed_result(path, sha256, "unreadable", f"{path}: UTF-16 is not supported: save the file as UTF-8")
+    if is_utf16(data):  # Excel's "Unicode text": read as UTF-8 from here on (sha256 is the file's)
+        try:
+            data = utf16_to_utf8(data)
+        except SourceError as exc:
+            return failed_result(path, sha256, "unreadable", exc.message(path))
     try:
         found = detect_format(data, mappings)
     except Exception as exc:  # e.g. a corrupt workbook: the file's problem, reported, never a crash
@@ -98,8 +116,10 @@ def _unrecognised(path: Path, data: bytes, mappings: MappingSet) -> str:
         what = f"a zip / spreadsheet with no known header row in the first {HEAD_LINES} rows of any sheet"
     elif b"\x00" in data[:4096]:
         what = "a binary file"
+    elif data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        what = "an XML document that is not ISO 20022 camt.053 / camt.054 (no camt namespace near the top)"
     else:
-        what = f"no OCR giro / BgMax start record and no known header in the first {HEAD_LINES} lines"
+        what = f"no OCR giro / BgMax start record, no MT940 :20:/:25:, no known header in the first {HEAD_LINES} lines"
     return f"{path}: not a recognised format: {what} (layouts: {names})"
 
 

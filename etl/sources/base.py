@@ -9,8 +9,11 @@ import polars as pl
 
 __all__ = [
     "PAYMENT_SCHEMA",
+    "OPTIONAL_PAYMENT_COLUMNS",
     "INVOICE_SCHEMA",
+    "INVOICE_LINE_SCHEMA",
     "PROBLEM_SCHEMA",
+    "BALANCE_SCHEMA",
     "FORMATS",
     "SourceResult",
     "empty_frame",
@@ -33,12 +36,20 @@ PAYMENT_SCHEMA: dict[str, pl.DataType] = {
     "amount_minor": pl.Int64(),  # signed: credit notes / outgoing are negative
     "currency": pl.String(),
     "reference": pl.String(),  # structured reference: KID, Swedish OCR, RF; null when none
+    # Further references of the same payment, ';'-joined in file order (BgMax TK22/23, camt CdtrRefInf and
+    # RfrdDocInf numbers beyond the first, MT940 customer/bank references); null when none.
+    "extra_references": pl.String(),
     "message": pl.String(),  # free text (Nets item 3, BgMax TK25, CSV description); null when none
     "payer_name": pl.String(),
     "payer_account": pl.String(),
+    "payer_address": pl.String(),  # BgMax TK27/28, one line; null when none
+    "payer_org_number": pl.String(),  # BgMax TK29 organisation / person number; null when none
     "bank_ref": pl.String(),  # archive reference, BGC serial, bank reference
     "payment_key": pl.String(),  # stable key derived from the source (DESIGN.md "Stable keys")
 }
+
+# Columns only some formats fill: a reader may leave them out (with_lineage adds them as nulls).
+OPTIONAL_PAYMENT_COLUMNS = ("extra_references", "payer_address", "payer_org_number")
 
 # One row per invoice in an ERP export.
 INVOICE_SCHEMA: dict[str, pl.DataType] = {
@@ -46,6 +57,7 @@ INVOICE_SCHEMA: dict[str, pl.DataType] = {
     "invoice_number": pl.String(),
     "customer_number": pl.String(),
     "customer_name": pl.String(),
+    "customer_org_number": pl.String(),  # digits only; null when the export has none
     "kid": pl.String(),  # KID / OCR reference as a string (leading zeros kept); null when none
     "invoice_date": pl.Date(),  # null when missing or unparseable (validation rejects it)
     "due_date": pl.Date(),
@@ -53,6 +65,39 @@ INVOICE_SCHEMA: dict[str, pl.DataType] = {
     "amount_excl_vat_minor": pl.Int64(),
     "vat_minor": pl.Int64(),
     "amount_minor": pl.Int64(),  # incl. VAT
+}
+
+# One row per invoice line of a line-level invoice export; `invoice_line` is the source line of the invoice's
+# first line, which is the invoice row's own `source_line` (so its rejects reach every line). Money in minor
+# units; quantity in hundredths (7.5 hours = 750).
+INVOICE_LINE_SCHEMA: dict[str, pl.DataType] = {
+    "source_line": pl.Int64(),
+    "invoice_line": pl.Int64(),
+    "invoice_number": pl.String(),
+    "line_no": pl.Int64(),  # 1-based within the invoice, in file order unless the export numbers its lines
+    "article_no": pl.String(),
+    "line_text": pl.String(),
+    "quantity_hundredths": pl.Int64(),
+    "unit_price_minor": pl.Int64(),
+    "vat_code": pl.String(),
+    "amount_excl_vat_minor": pl.Int64(),
+    "vat_minor": pl.Int64(),
+    "amount_minor": pl.Int64(),  # incl. VAT
+}
+
+# Statement balances a file declares (camt.053 OPBD/CLBD, MT940 :60:/:62:), one row per statement, with the
+# booked entries' net sum: opening + entries = closing is checked by the reader; kept for month-end reconciliation.
+BALANCE_SCHEMA: dict[str, pl.DataType] = {
+    "source_line": pl.Int64(),  # where the statement starts
+    "statement_id": pl.String(),
+    "account": pl.String(),
+    "currency": pl.String(),
+    "opening_minor": pl.Int64(),
+    "closing_minor": pl.Int64(),
+    "opening_date": pl.Date(),
+    "closing_date": pl.Date(),
+    "entries_minor": pl.Int64(),
+    "entries": pl.Int64(),
 }
 
 # Row problems found while reading (before validation), in the shape of the rejects file.
@@ -99,3 +144,7 @@ class SourceResult:
     # Declared and computed control totals where the format has them (count and net amount in minor units).
     control: dict[str, int] = field(default_factory=dict)
     layout: str | None = None  # mapping name for CSV/Excel layouts (e.g. "sparebank1")
+    balances: pl.DataFrame = field(default_factory=lambda: empty_frame(BALANCE_SCHEMA))  # statements only
+    # Invoice lines of a line-level invoice export (INVOICE_LINE_SCHEMA), for the ARM documents' documentLines;
+    # null when the export has one row per invoice.
+    lines: pl.DataFrame | None = None

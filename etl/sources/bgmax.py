@@ -3,13 +3,17 @@
 Real files have short lines and stray TABs: TABs are expanded to 8-column tab stops (which is what puts
 the reference of Bankgirot's own example back in its field) and every line is padded to 80 first.
 Each payment (TK20, or TK21 deduction: negative) owns the lines after it up to the next payment or deposit
-post: extra references (TK22/23), information text (TK25), payer name (TK26). The canonical schema has no
-column for extra references, so they go into `message` as a suffix "refs: 123, 456". Addresses (27/28) and
-the payer's organisation number (29) are personal data the matching does not need: not carried.
+post: extra references (TK22/23, into `extra_references`, ';'-joined in file order), information text (TK25,
+`message`), payer name (TK26), address (TK27/28, `payer_address`) and organisation number (TK29,
+`payer_org_number`).
 
 A payment's booking_date is the payment date of the deposit post (TK15) that follows it: one TK15 is one
 credit line on the bank statement. Checks: per deposit, TK15 amount = sum(TK20) - sum(TK21) and its count;
 TK70 counts = the posts in the file. A file that does not tie is held back whole.
+
+Key: `BGC-<receiving bankgiro>-<deposit date>-<deposit serial>-<BGC serial>`: the BGC serial alone repeats
+across deposits (and, in Bankgirot's own example file, within one), so the deposit's date and serial (TK15)
+go with it; a serial that still repeats within its deposit gets `-<n>` for its n-th occurrence (n >= 2).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import polars as pl
 from etl.money import format_minor
 from etl.sources.base import PAYMENT_SCHEMA, SourceResult
 from etl.sources.common import SourceError, digits_expr, first_broken_rule, problems_frame, verdict, with_lineage
+from etl.sources.keys import occurrence_expr
 from etl.sources.text import lines_frame
 
 __all__ = ["read_bgmax"]
@@ -70,14 +75,25 @@ def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
     if truncated:
         checks.insert(0, f"line {posts['source_line'][-1]}: the file ends without an end post (TK70): truncated?")
     status, message = verdict(path, checks)
-    unknown = posts.filter(~pl.col("tk").is_in(_KNOWN) | (pl.col("tk").is_in(_OWNED) & pl.col("owner").is_null()))
+    orphan = pl.col("tk").is_in(_OWNED) & pl.col("owner").is_null()
+    # Short lines are normal (padded); a long one is not: what lies past position 80 is no field, say so.
+    too_long = pl.col("post").str.strip_chars_end().str.len_chars() > _LEN
+    odd = posts.filter(~pl.col("tk").is_in(_KNOWN) | orphan | too_long)
     row_problems = problems_frame(
-        unknown,
+        odd,
         None,
         "bgmax_post",
-        pl.when(pl.col("tk").is_in(_KNOWN))
+        pl.when(~pl.col("tk").is_in(_KNOWN))
+        .then(pl.lit("unknown transaction code ") + pl.col("tk") + pl.lit(": ignored"))
+        .when(orphan)
         .then(pl.lit("TK") + pl.col("tk") + pl.lit(" does not follow a payment (TK20/21): ignored"))
-        .otherwise(pl.lit("unknown transaction code ") + pl.col("tk") + pl.lit(": ignored")),
+        .otherwise(
+            pl.lit("TK")
+            + pl.col("tk")
+            + pl.lit(" is ")
+            + pl.col("post").str.strip_chars_end().str.len_chars().cast(pl.String)
+            + pl.lit(f" characters long ({_LEN} expected): what follows position {_LEN} is ignored")
+        ),
     )
     return SourceResult(
         path=path,
@@ -131,6 +147,8 @@ def _with_context(posts: pl.DataFrame) -> pl.DataFrame:
         currency=pl.coalesce(pl.when(currency05 != "").then(currency05), pl.when(currency15 != "").then(currency15)),
         # The deposit's date stands on the TK15 that closes it, after its payments.
         pay_date=pl.when(is15).then(_f(38, 45)).backward_fill().str.strptime(pl.Date, "%Y%m%d", strict=False),
+        deposit_key=pl.when(is15).then(_f(38, 45).str.strip_chars() + "-" + _f(46, 50).str.strip_chars())
+        .backward_fill(),
         owner=pl.when(tk.is_in(_PAYMENT))
         .then(pl.col("source_line"))
         .when(tk.is_in(_OWNED))
@@ -148,17 +166,31 @@ def _payments(posts: pl.DataFrame) -> pl.DataFrame:
         ref=_text(13, 37),
         info=_text(3, 52),
         name=pl.concat_str([_text(3, 37), _text(38, 72)], separator=" ", ignore_nulls=True),
+        # TK27: street (3-37), postcode (38-46); TK28: city (3-37), country (38-72), country code (73-74).
+        street=_text(3, 37),
+        postcode=_text(38, 46),
+        country=pl.coalesce(_text(38, 72), _text(73, 74)),
+        org_number=_text(3, 14),
     )
     extras = owned.group_by("owner").agg(
-        refs=pl.col("ref").filter(pl.col("tk").is_in(["22", "23"])).drop_nulls().str.join(", "),
+        refs=pl.col("ref").filter(pl.col("tk").is_in(["22", "23"])).drop_nulls().str.join(";"),
         info=pl.col("info").filter(tk == "25").drop_nulls().str.join(" "),
         payer_name=pl.col("name").filter(tk == "26").drop_nulls().first(),
+        street=pl.col("street").filter(tk == "27").drop_nulls().first(),
+        postcode=pl.col("postcode").filter(tk == "27").drop_nulls().first(),
+        city=pl.col("street").filter(tk == "28").drop_nulls().first(),
+        country=pl.col("country").filter(tk == "28").drop_nulls().first(),
+        payer_org_number=pl.col("org_number").filter(tk == "29").drop_nulls().first(),
     )
     pays = posts.filter(tk.is_in(_PAYMENT)).join(extras, left_on="source_line", right_on="owner", how="left")
     sign = pl.when(tk == "21").then(-1).otherwise(1)
-    info = pl.when(pl.col("info") != "").then(pl.col("info"))
-    refs = pl.when(pl.col("refs") != "").then(pl.lit("refs: ") + pl.col("refs"))
+    town = pl.concat_str([pl.col("postcode"), pl.col("city")], separator=" ", ignore_nulls=True)
+    address = pl.concat_str([pl.col("street"), town, pl.col("country")], separator=", ", ignore_nulls=True)
     serial = _f(58, 69).str.strip_chars()
+    base_key = pl.concat_str(
+        [pl.lit("BGC"), pl.col("bankgiro").fill_null(""), pl.col("deposit_key").fill_null(""), serial], separator="-"
+    )
+    nth = occurrence_expr([base_key])
     return pays.select(
         pl.col("source_line"),
         account=pl.col("bankgiro"),
@@ -166,12 +198,15 @@ def _payments(posts: pl.DataFrame) -> pl.DataFrame:
         amount_minor=_int(38, 55) * sign,
         currency=pl.col("currency"),
         reference=_text(13, 37),
-        message=pl.concat_str([info, refs], separator="; ", ignore_nulls=True).replace("", None),
+        extra_references=pl.when(pl.col("refs") != "").then(pl.col("refs")),
+        message=pl.when(pl.col("info") != "").then(pl.col("info")),
         payer_name=pl.col("payer_name"),
         payer_account=digits_expr(_f(3, 12), strip_zeros=True),
+        payer_address=pl.when(address != "").then(address),
+        payer_org_number=pl.col("payer_org_number"),
         bank_ref=serial,
-        # The BGC serial number identifies the payment (DESIGN.md): the key as it stands, no hash.
-        payment_key=pl.lit("BGC-") + pl.col("bankgiro").fill_null("") + pl.lit("-") + serial,
+        # DESIGN.md "Stable keys": the BGC serial number, made unique with its deposit (see the module doc).
+        payment_key=pl.when(nth > 1).then(base_key + "-" + nth.cast(pl.String)).otherwise(base_key),
     )
 
 

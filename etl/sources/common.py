@@ -7,7 +7,14 @@ from pathlib import Path
 import polars as pl
 
 from etl.errors import InputError
-from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA, PROBLEM_SCHEMA, SourceResult, empty_frame
+from etl.sources.base import (
+    INVOICE_SCHEMA,
+    OPTIONAL_PAYMENT_COLUMNS,
+    PAYMENT_SCHEMA,
+    PROBLEM_SCHEMA,
+    SourceResult,
+    empty_frame,
+)
 
 __all__ = [
     "SourceError",
@@ -50,6 +57,9 @@ def with_lineage(
     extra = {"source_file": pl.lit(str(path)), "source_sha256": pl.lit(sha256), "format": pl.lit(fmt)}
     if "source_sheet" not in rows.columns:
         extra["source_sheet"] = pl.lit(None, dtype=pl.String)
+    for name in OPTIONAL_PAYMENT_COLUMNS:  # only some formats have them
+        if name in schema and name not in rows.columns:
+            extra[name] = pl.lit(None, dtype=schema[name])
     return rows.with_columns(**extra).select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
 

@@ -35,8 +35,7 @@ def detect_format(data: bytes, mappings: MappingSet) -> tuple[str, Layout | None
     if is_xlsx(data):
         found = find_xlsx_layout(data, list(mappings))
         return (TABLE_FORMATS[(found[2].kind, "xlsx")], found[2]) if found else None
-    # ISO 20022 camt.053 / camt.054 and SWIFT MT940 are recognised here; read_source says when a format
-    # has no reader yet. Their readers plug into etl.sources.READERS.
+    # ISO 20022 camt.053 / camt.054 by their namespace (any version), SWIFT MT940 by :20: followed by :25:.
     if m := _CAMT.search(head):
         return f"camt{m.group(1).decode()}", None
     if _MT940.search(head):

@@ -1,22 +1,68 @@
 """Invoice exports from an ERP (CSV and .xlsx) through a layout, e.g. mappings/invoices_generic.toml.
 
 Dates that do not parse become null (validation rejects the row; the raw frame keeps the original text).
+A line-level export (a layout with [line_columns], e.g. Tripletex) has one row per invoice line: its rows are
+grouped into one invoice per invoice number (header fields from the invoice's first line, money summed over
+its lines unless the export repeats the invoice totals), and the lines are kept in SourceResult.lines for
+the ARM documents' documentLines (see `document_lines`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import polars as pl
 
 from etl.mapping import Layout
-from etl.sources.base import INVOICE_SCHEMA, SourceResult
+from etl.mapping.apply import LINE_PREFIX
+from etl.sources.base import INVOICE_LINE_SCHEMA, INVOICE_SCHEMA, SourceResult
 from etl.sources.common import with_lineage
 from etl.sources.tables import Table, map_table, read_csv_table, read_xlsx_table
 
-__all__ = ["read_invoices_csv", "read_invoices_xlsx"]
+__all__ = ["read_invoices_csv", "read_invoices_xlsx", "group_lines", "document_lines"]
+
+_MONEY = ("amount_excl_vat_minor", "vat_minor", "amount_minor")
+_HEADER = [c for c in INVOICE_SCHEMA if c not in _MONEY and c != "source_line"]
+
+
+def group_lines(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Mapped rows of a line-level export -> (one row per invoice, INVOICE_LINE_SCHEMA lines).
+
+    An invoice is identified by its number; its source_line is its first line's. Its money is the export's own
+    invoice total where the layout maps one (first line), else the sum of its lines (missing if a line's is).
+    """
+    line_cols = [c for c in rows.columns if c.startswith(LINE_PREFIX)]
+    numbered = rows.with_columns(
+        pl.col("source_line").min().over("invoice_number").alias("invoice_line"),
+        (pl.int_range(pl.len()).over("invoice_number") + 1).cast(pl.Int64).alias("_line_seq"),
+    )
+    lines = numbered.select(
+        "source_line",
+        "invoice_line",
+        "invoice_number",
+        pl.coalesce(pl.col(LINE_PREFIX + "line_no"), pl.col("_line_seq")).alias("line_no"),
+        *[pl.col(c).alias(c.removeprefix(LINE_PREFIX)) for c in line_cols if c != LINE_PREFIX + "line_no"],
+    ).select([pl.col(c).cast(t) for c, t in INVOICE_LINE_SCHEMA.items()])
+    header = [c for c in _HEADER if c in rows.columns]
+    # A line whose amount is missing leaves its invoice's total missing too (validation rejects it): a sum
+    # that skipped it would be wrong.
+    summed = {m: pl.when(pl.col(LINE_PREFIX + m).is_null().any()).then(None).otherwise(pl.col(LINE_PREFIX + m).sum())
+              for m in _MONEY}
+    money = [pl.coalesce(pl.col(m).first(), summed[m]).alias(m) for m in _MONEY]
+    invoices = (
+        numbered.group_by("invoice_line", maintain_order=True)
+        .agg(*[pl.col(c).first() for c in header], *money)
+        .rename({"invoice_line": "source_line"})
+    )
+    return invoices, lines
 
 
 def _invoice_result(path: Path, sha256: str, fmt: str, layout: Layout, table: Table) -> SourceResult:
     rows = map_table(table, layout)
+    lines = None
+    if layout.line_columns:
+        rows, lines = group_lines(rows)
     return SourceResult(
         path=path,
         format=fmt,
@@ -25,6 +71,7 @@ def _invoice_result(path: Path, sha256: str, fmt: str, layout: Layout, table: Ta
         rows=with_lineage(rows, INVOICE_SCHEMA, path=path, sha256=sha256, fmt=fmt),
         raw=table.raw,
         layout=layout.name,
+        lines=lines,
     )
 
 
@@ -36,3 +83,31 @@ def read_invoices_csv(path: Path, data: bytes, sha256: str, layout: Layout) -> S
 def read_invoices_xlsx(path: Path, data: bytes, sha256: str, layout: Layout) -> SourceResult:
     """An invoice .xlsx export in `layout` (cells may be numbers or dates: all read as text)."""
     return _invoice_result(path, sha256, "invoices_xlsx", layout, read_xlsx_table(data, layout))
+
+
+def document_lines(lines: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """ARM `documentLines` per invoice number, from INVOICE_LINE_SCHEMA rows (docs: POST /clients/{no}/documents).
+
+    Amounts become JSON numbers only here, exactly as the docs show them (`200`, `120.5`); a line without
+    amounts is a text line (`TXT`), any other a product line (`PLH`).
+    """
+    from etl.amili.payloads import json_amount  # the one place minor units become JSON numbers
+
+    def num(minor: int | None) -> int | float:
+        return json_amount(minor) if minor is not None else 0
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for ln in lines.sort("invoice_number", "line_no", "source_line").iter_rows(named=True):
+        amounts = (ln["amount_excl_vat_minor"], ln["vat_minor"], ln["amount_minor"])
+        out.setdefault(ln["invoice_number"], []).append({
+            "lineNo": ln["line_no"],
+            "lineType": "TXT" if all(a is None for a in amounts) else "PLH",
+            "articleNo": ln["article_no"] or "",
+            "articleName": "",
+            "lineText": ln["line_text"] or "",
+            "quantityUnit": "",
+            "quantity": num(ln["quantity_hundredths"]),
+            "price": num(ln["unit_price_minor"]),
+            "currencyAmounts": {"exclVat": num(amounts[0]), "vat": num(amounts[1]), "inclVat": num(amounts[2])},
+        })
+    return out

@@ -6,6 +6,7 @@ by the mapping, never guessed by the CSV or Excel reader (PERF-NOTES.md: floats 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import zipfile
@@ -16,7 +17,7 @@ import polars as pl
 
 from etl.mapping import Layout, MissingColumnError, apply_mapping
 from etl.sources.common import SourceError
-from etl.sources.text import HEAD_LINES, decode, head_lines, header_cells
+from etl.sources.text import HEAD_LINES, decode, decode_head, head_lines, header_cells, rejects_header, sniff_delimiter
 
 __all__ = [
     "Table",
@@ -26,7 +27,6 @@ __all__ = [
     "read_csv_table",
     "read_xlsx_table",
     "is_xlsx",
-    "xlsx_heads",
     "row_cells",
 ]
 
@@ -84,12 +84,30 @@ def _not_blank(columns: list[str]) -> pl.Expr:
     return pl.any_horizontal([pl.col(c).str.strip_chars().fill_null("") != "" for c in columns])
 
 
+def _drop_blank(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` without its blank rows; cheap when there are none (the strip test runs only on suspect rows).
+
+    A blank row has no cell with anything but whitespace. A row whose first cell starts with a non-space
+    character is not blank: that settles almost every row at the cost of one short test.
+    """
+    cols = [c for c in frame.columns if c != "source_line"]
+    if not cols:
+        return frame.head(0)
+    first = pl.col(cols[0])
+    surely_not_blank = first.str.slice(0, 1).str.strip_chars().fill_null("").ne("")
+    suspect = frame.select((~surely_not_blank).any()).item()
+    if not suspect:
+        return frame
+    return frame.filter(surely_not_blank | _not_blank(cols))
+
+
 def _drop_unnamed_empty(frame: pl.DataFrame) -> pl.DataFrame:
     """Drop columns with no header name and no values (a trailing ';' on every line)."""
-    drop = [
-        c for c in frame.columns if c.startswith("column_") and frame[c].str.strip_chars().fill_null("").eq("").all()
-    ]
-    return frame.drop(drop)
+
+    def empty(col: pl.Series) -> bool:  # all null is known without a pass over the values
+        return col.null_count() == col.len() or bool(col.str.strip_chars().fill_null("").eq("").all())
+
+    return frame.drop([c for c in frame.columns if c.startswith("column_") and empty(frame[c])])
 
 
 def _ragged_line(body: str, delimiter: str, width: int, header_line: int) -> int | None:
@@ -101,49 +119,113 @@ def _ragged_line(body: str, delimiter: str, width: int, header_line: int) -> int
     return None
 
 
+def _unclosed_quote_line(body: str, header_line: int) -> int | None:
+    """The physical line where a quote opens that no later quote closes (error path only); None if all close."""
+    odd, opened = False, None
+    for k, line in enumerate(body.split("\n")):
+        if line.count('"') % 2:
+            odd = not odd
+            opened = header_line + k if odd else None
+    return opened if odd else None
+
+
+def _header_offset(data: bytes, idx: int) -> int:
+    """Byte offset of line `idx` (0-based) in `data`."""
+    offset = 0
+    for _ in range(idx):
+        offset = data.index(b"\n", offset) + 1
+    return offset
+
+
+def _utf8_body(data: bytes, layout: Layout, idx: int) -> bytes | None:
+    """The bytes from the header line on, when the file can go to polars as it is (UTF-8, or ASCII); else None.
+
+    Skipping Python's decode + encode of the whole file saves about 0.3 s per 100 MB; polars checks the UTF-8.
+    """
+    bom = data.startswith(codecs.BOM_UTF8)
+    if layout.encoding not in ("auto", "utf-8", "utf-8-sig") and not bom:
+        return None
+    body = data[len(codecs.BOM_UTF8) :] if bom else data
+    return body[_header_offset(body, idx) :] if idx else body
+
+
+def _read_text_table(body: bytes, delimiter: str) -> pl.DataFrame:
+    """Every cell as text; the header row gives the width (polars reads UTF-8 only)."""
+    return pl.read_csv(
+        body,
+        separator=delimiter,
+        has_header=True,
+        infer_schema_length=0,  # every column as text: the mapping parses amounts and dates
+        raise_if_empty=False,
+        encoding="utf8",
+    )
+
+
 def read_csv_table(data: bytes, layout: Layout) -> Table:
-    """A CSV / text export: decode, find the header line, read every cell as text with polars."""
-    text = decode(data, layout.encoding)
+    """A CSV / text export: find the header line, read every cell as text with polars."""
+    text = decode_head(data) if layout.encoding in ("auto", "utf-8", "utf-8-sig") else decode(data[:65536], layout.encoding)
     lines = head_lines(text)
     found = find_header(len(lines), lambda i, lay: header_cells(lines[i], lay.delimiter), [layout])
     if found is None:
         raise SourceError(f"no header row of layout {layout.name!r} in the first {HEAD_LINES} lines")
     idx = found[0]
     header_line = idx + 1
-    body = text.split("\n", idx)[idx] if idx else text
-    cells = header_cells(lines[idx], layout.delimiter)
-    try:
-        df = pl.read_csv(
-            body.encode("utf-8"),
-            separator=layout.delimiter,
-            has_header=True,
-            infer_schema_length=0,  # every column as text: the mapping parses amounts and dates
-            raise_if_empty=False,
-        )
-    except pl.exceptions.ComputeError as exc:
-        width = len(next(csv.reader([lines[idx]], delimiter=layout.delimiter), []))
-        line = _ragged_line(body, layout.delimiter, width, header_line)
-        if line is not None:
-            raise SourceError(f"more cells than the header has ({width})", line) from None
-        raise SourceError(
-            f"not a readable {layout.delimiter!r}-separated file: {str(exc).splitlines()[0]}", header_line
-        ) from None
+    rejects_file = rejects_header(lines[idx]) is not None  # ours, corrected and dropped in again
+    if rejects_file:
+        delimiter = ","
+    else:
+        delimiter = sniff_delimiter(lines[idx]) if layout.delimiter == "auto" else layout.delimiter
+    cells = header_cells(lines[idx], delimiter)
+    body = _utf8_body(data, layout, idx)
+    df = None
+    if body is not None:
+        try:
+            df = _read_text_table(body, delimiter)
+        except pl.exceptions.ComputeError as exc:
+            if "utf" not in str(exc).lower():  # not an encoding problem: the slow path says what is wrong
+                body = None
+            elif layout.encoding != "auto":
+                decode(data, layout.encoding)  # raises SourceError naming the line
+    if df is None:  # another encoding, or a problem to explain: decode in Python
+        full = decode(data, layout.encoding)
+        body = (full.split("\n", idx)[idx] if idx else full).encode("utf-8")
+        try:
+            df = _read_text_table(body, delimiter)
+        except pl.exceptions.ComputeError as exc:
+            width = len(next(csv.reader([lines[idx]], delimiter=delimiter), []))
+            text = body.decode("utf-8")
+            line = _ragged_line(text, delimiter, width, header_line)
+            if line is not None:
+                raise SourceError(f"more cells than the header has ({width})", line) from None
+            line = _unclosed_quote_line(text, header_line)
+            if line is not None:
+                raise SourceError('a quoted cell is never closed (its opening " is on this line)', line) from None
+            raise SourceError(
+                f"not a readable {delimiter!r}-separated file: {str(exc).splitlines()[0]}", header_line
+            ) from None
+    if rejects_file:  # the reasons and old line number of the earlier run are not part of the row
+        df = df.select(df.columns[: len(cells)])
     df.columns = _unique_names(cells, df.width)
     row_no = pl.int_range(pl.len(), dtype=pl.Int64)
-    physical_lines = body.count("\n") + (not body.endswith("\n"))
+    physical_lines = body.count(b"\n") + (not body.endswith(b"\n"))
     if physical_lines - 1 == df.height:  # one line per record: the common case, no scan needed
         source_line = header_line + 1 + row_no
-    else:  # quoted cells span lines: count the newlines inside them
-        newlines = pl.sum_horizontal([pl.col(c).str.count_matches("\n").fill_null(0) for c in df.columns])
+    else:  # quoted cells span lines, or blank lines: count the newlines inside cells
+        newlines = pl.sum_horizontal([pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in df.columns])
         source_line = header_line + 1 + row_no + newlines.cum_sum() - newlines
     df = df.with_columns(source_line=source_line.cast(pl.Int64))
     cols = [c for c in df.columns if c != "source_line"]
-    raw = _drop_unnamed_empty(df.filter(_not_blank(cols)).select("source_line", *cols))
+    raw = _drop_unnamed_empty(_drop_blank(df).select("source_line", *cols))
     return Table(raw=raw, header_line=header_line)
 
 
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a legacy .xls (BIFF8 in an OLE2 compound file)
+
+
 def is_xlsx(data: bytes) -> bool:
-    """An Office Open XML workbook: a zip (magic `PK`) with xl/workbook.xml inside."""
+    """A workbook calamine reads: Office Open XML (a zip, magic `PK`, with xl/workbook.xml) or a legacy .xls."""
+    if data.startswith(_OLE2):
+        return True
     if not data.startswith(b"PK"):
         return False
     try:
@@ -153,12 +235,10 @@ def is_xlsx(data: bytes) -> bool:
         return False
 
 
-def _read_sheets(data: bytes, *, sheet: str | None = None, n_rows: int | None = None) -> dict[str, pl.DataFrame]:
+def _read_sheets(data: bytes, *, sheet: str | None = None) -> dict[str, pl.DataFrame]:
     """Sheets as text frames from sheet row 1 (skip_rows=0: calamine would otherwise skip leading empty rows,
     and the row numbers in messages would be wrong)."""
     options: dict[str, object] = {"header_row": None, "skip_rows": 0, "dtypes": "string"}
-    if n_rows is not None:
-        options["n_rows"] = n_rows
     common = dict(
         engine="calamine",
         has_header=False,
@@ -180,11 +260,6 @@ def row_cells(frame: pl.DataFrame, i: int) -> list[str]:
     return cells
 
 
-def xlsx_heads(data: bytes) -> dict[str, pl.DataFrame]:
-    """The first rows of every sheet, as text (for recognising the layout by its header row)."""
-    return _read_sheets(data, n_rows=HEAD_LINES)
-
-
 def _find_in_sheets(sheets: dict[str, pl.DataFrame], layouts: list[Layout]) -> tuple[str, int, Layout] | None:
     """(sheet, row index, layout) of the first sheet with a header row of one of `layouts` in its first rows."""
     for name, frame in sheets.items():
@@ -195,15 +270,33 @@ def _find_in_sheets(sheets: dict[str, pl.DataFrame], layouts: list[Layout]) -> t
     return None
 
 
+# The workbook that find_xlsx_layout read whole, handed to the read_xlsx_table call that follows for the same
+# bytes: opening a workbook is most of the cost (100k rows: 0.4 s for the first 20 rows, 0.75 s for all), so
+# detection reads it once, whole, and the reader takes it over instead of reading it again.
+_HANDOFF: list[tuple[bytes, dict[str, pl.DataFrame]]] = []
+
+
 def find_xlsx_layout(data: bytes, layouts: list[Layout]) -> tuple[str, int, Layout] | None:
     """(sheet, header row index, layout) for a workbook, or None when no sheet has a known header."""
-    return _find_in_sheets(xlsx_heads(data), layouts)
+    sheets = _read_sheets(data)
+    found = _find_in_sheets(sheets, layouts)
+    _HANDOFF[:] = [(data, sheets)] if found else []
+    return found
+
+
+def _sheets_for(data: bytes, sheet: str | None) -> dict[str, pl.DataFrame]:
+    """The workbook's sheets (only `sheet` when given): from detection's read of the same bytes if there was one."""
+    handed = [sheets for seen, sheets in _HANDOFF if seen is data]
+    _HANDOFF.clear()
+    if handed and (sheet is None or sheet in handed[0]):
+        return handed[0] if sheet is None else {sheet: handed[0][sheet]}
+    return _read_sheets(data, sheet=sheet)
 
 
 def read_xlsx_table(data: bytes, layout: Layout) -> Table:
     """A .xlsx export: the sheet with the layout's header row (or the layout's `sheet`), every cell as text."""
     # One full read (opening a workbook is most of the cost): the header is looked for in what was read.
-    sheets = _read_sheets(data, sheet=layout.sheet)
+    sheets = _sheets_for(data, layout.sheet)
     found = _find_in_sheets(sheets, [layout])
     if found is None:
         where = f"sheet {layout.sheet!r}" if layout.sheet else "any sheet"
@@ -215,7 +308,7 @@ def read_xlsx_table(data: bytes, layout: Layout) -> Table:
     body.columns = _unique_names(cells, body.width)
     body = body.with_columns(source_line=pl.int_range(pl.len(), dtype=pl.Int64) + idx + 2)  # 1-based sheet row
     cols = [c for c in body.columns if c != "source_line"]
-    raw = _drop_unnamed_empty(body.filter(_not_blank(cols)).select("source_line", *cols))
+    raw = _drop_unnamed_empty(_drop_blank(body).select("source_line", *cols))
     return Table(raw=raw, header_line=idx + 1, sheet=sheet)
 
 

@@ -16,6 +16,12 @@ __all__ = [
     "split_lines",
     "lines_frame",
     "header_cells",
+    "sniff_delimiter",
+    "rejects_header",
+    "REJECTS_TAIL",
+    "utf16_to_utf8",
+    "is_utf16",
+    "DELIMITERS",
     "HEAD_LINES",
     "UTF16_BOMS",
 ]
@@ -24,6 +30,9 @@ HEAD_LINES = 20  # a header row is looked for among the first lines (info rows c
 _UTF8_BOM = codecs.BOM_UTF8
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _NO_SEP = b"\x1f"  # ASCII unit separator: never in bank files
+DELIMITERS = (";", ",", "\t", "|")  # what `delimiter = "auto"` chooses from
+# The columns a rejects file (etl.report.rejects) adds after the original ones.
+REJECTS_TAIL = ("error_column", "error_check", "error_message", "source_line")
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -31,10 +40,37 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def decode(data: bytes, encoding: str = "auto") -> str:
-    """Bytes -> text. auto: UTF-8 (BOM or not), else cp1252, else latin-1; UTF-16 is refused with advice."""
+def is_utf16(data: bytes) -> bool:
+    """UTF-16 text: a byte-order mark, or (without one) a start where the high bytes are (nearly) all NUL and
+    the low bytes never are, as UTF-16 writes Latin text (no other text or binary format looks like that)."""
     if data.startswith(UTF16_BOMS):
-        raise SourceError("UTF-16 is not supported: save the file as UTF-8")
+        return True
+    head = data[:256]
+    if len(head) < 16 or len(head) % 2:
+        return False
+    for high, low in ((head[1::2], head[0::2]), (head[0::2], head[1::2])):  # little-, then big-endian
+        if high.count(0) >= 0.9 * len(high) and 0 not in low:
+            return True
+    return False
+
+
+def utf16_to_utf8(data: bytes) -> bytes:
+    """A UTF-16 file (Excel's "Unicode text"; see is_utf16) as UTF-8 bytes; SourceError when it is not valid
+    UTF-16 (then the advice is to save it as UTF-8)."""
+    if not data.startswith(UTF16_BOMS):  # no byte-order mark: the NULs say which byte order
+        data = (codecs.BOM_UTF16_LE if data[1:2] == b"\x00" else codecs.BOM_UTF16_BE) + data
+    try:
+        return data.decode("utf-16").encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"not valid UTF-16 (byte {exc.start}): save the file as UTF-8", _line_of(data, exc.start) // 2 or None
+        ) from None
+
+
+def decode(data: bytes, encoding: str = "auto") -> str:
+    """Bytes -> text. auto: UTF-8 (BOM or not), else cp1252, else latin-1; UTF-16 with a BOM is decoded."""
+    if data.startswith(UTF16_BOMS):
+        return utf16_to_utf8(data).decode("utf-8")
     if data.startswith(_UTF8_BOM):
         data, encoding = data[len(_UTF8_BOM) :], "utf-8"
     if encoding in ("utf-8", "utf-8-sig"):
@@ -110,8 +146,39 @@ def lines_frame(data: bytes, encoding: str = "latin-1") -> pl.DataFrame:
     return pl.DataFrame({"source_line": pl.int_range(1, lines.len() + 1, eager=True, dtype=pl.Int64), "record": lines})
 
 
+def sniff_delimiter(line: str) -> str:
+    """The delimiter of a header line: the one of DELIMITERS that splits it into the most cells (`;` on a tie)."""
+    best, most = DELIMITERS[0], 0
+    for d in DELIMITERS:
+        n = len(next(csv.reader([line], delimiter=d), []))
+        if n > most:
+            best, most = d, n
+    return best
+
+
+def rejects_header(line: str) -> list[str] | None:
+    """The original header cells of a rejects file's header line (ours: `,`-separated, the original columns then
+    REJECTS_TAIL); None when the line is not one. A corrected rejects file is read in its original layout."""
+    line = line.rstrip("\r")
+    if not line.endswith(REJECTS_TAIL[-1]):  # cheap test first: this runs on every candidate header line
+        return None
+    cells = [c.strip() for c in next(csv.reader([line], delimiter=","), [])]
+    if len(cells) > len(REJECTS_TAIL) and tuple(cells[-len(REJECTS_TAIL) :]) == REJECTS_TAIL:
+        return header_cells(",".join(f'"{c}"' for c in cells[: -len(REJECTS_TAIL)]), ",")
+    return None
+
+
 def header_cells(line: str, delimiter: str) -> list[str]:
-    """A header line's cells, stripped, quotes removed, trailing empty cells (a trailing delimiter) dropped."""
+    """A header line's cells, stripped, quotes removed, trailing empty cells (a trailing delimiter) dropped.
+
+    `delimiter = "auto"` splits by the sniffed delimiter of the line (see sniff_delimiter). The header line of
+    a rejects file gives the original columns, whatever the layout's delimiter (see rejects_header).
+    """
+    original = rejects_header(line)
+    if original is not None:
+        return original
+    if delimiter == "auto":
+        delimiter = sniff_delimiter(line)
     cells = next(csv.reader([line], delimiter=delimiter), [])
     cells = [c.strip() for c in cells]
     while cells and not cells[-1]:

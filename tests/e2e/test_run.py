@@ -63,7 +63,8 @@ def test_run_delivers_each_key_exactly_once_and_reports_it(tmp_path: Path, sandb
     assert over["amount"] in {i["amount"] for i in ledger if i["api"] == "arm.paymentreservations"}
     assert len(ledger_keys) == len(ledger)
 
-    again = _run(config, "--invoices", str(SAMPLE / "no"), "--bank", str(SAMPLE / "se"))
+    # --force: the same files were imported by the first run; without it they are skipped with a note.
+    again = _run(config, "--force", "--invoices", str(SAMPLE / "no"), "--bank", str(SAMPLE / "se"))
     assert again.returncode == 1, again.stdout + again.stderr
     assert set(json.loads((_latest_run(tmp_path) / "summary.json").read_text())["sent"].values()) == {0}
     assert httpx.get(f"{sandbox.base_url}/_sandbox/ledger").json()["items"] == ledger

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -45,3 +46,11 @@ def arm(client: httpx.Client) -> httpx.Client:
 def ada(client: httpx.Client) -> httpx.Client:
     """The shared client, logged in for ADA."""
     return ada_login(client)
+
+
+@pytest.fixture(scope="session")
+def openapi(_session_client: httpx.Client) -> dict[str, Any]:
+    """The sandbox's /openapi.json."""
+    r = _session_client.get("/openapi.json")
+    r.raise_for_status()
+    return dict(r.json())

@@ -232,3 +232,18 @@ def ada_login(c: httpx.Client) -> httpx.Client:
     """Log `c` in for ADA (X-API-Key header); returns it."""
     c.headers["X-API-Key"] = ada_token(c)
     return c
+
+
+# --- the sandbox's own OpenAPI document, to check answers against ----------------------------------
+
+
+def schema_problems(openapi: dict[str, Any], method: str, template: str, status: int, body: Any) -> list[str]:
+    """How `body` breaks the schema /openapi.json gives for (method, template, status); [] when it fits."""
+    from jsonschema import Draft202012Validator
+
+    responses = openapi["paths"][template][method.lower()]["responses"]
+    if str(status) not in responses:
+        return [f"status {status} is not documented for {method} {template}: {sorted(responses)}"]
+    schema = responses[str(status)]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator({**schema, "components": openapi["components"]})
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]

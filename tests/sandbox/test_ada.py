@@ -165,3 +165,12 @@ def test_unknown_payment_is_404(ada: httpx.Client) -> None:
     r = ada.get(f"{PAYMENTS}/0123456789abcdef01234567")
     assert r.status_code == 404
     assert r.json()["_error"]["code"] == 404
+
+
+def test_payment_to_a_closed_case_is_stored_with_status_error(ada: httpx.Client) -> None:
+    seed(ada, ada_cases=[{**ADA_EXAMPLE_SEED, "closed": True}])
+    r = ada.post(PAYMENTS, json=ADA_EXAMPLE)
+    assert r.status_code == 201 and r.json()["_payment_status"] == "error"
+    stored = ada.get(f"{PAYMENTS}/{r.json()['_id']}").json()
+    assert (stored["status"], stored["settled_amount"], stored["status_reason_locale"]) == ("error", 0, "creditor_payment.case_closed")
+    assert ada.get("/ada/finance--payout-specifications").json()["_items"] == []  # nothing settled, nothing paid out

@@ -350,3 +350,12 @@ def test_unknown_autoposting_method_is_404(arm: httpx.Client) -> None:
     r = arm.post("/arm/clients/2218/autopostings/refund", json=AUTOPOSTING_EXAMPLE)
     assert r.status_code == 404
     assert r.json()["result"] == "NOT_FOUND"
+
+
+def test_autoposting_methods_are_configurable() -> None:
+    with EmbeddedSandbox(SandboxConfig(autoposting_methods=("settle",))) as sb, httpx.Client(base_url=sb.base_url) as c:
+        arm_login(c)
+        seed(c, arm_documents=[ARM_EXAMPLE_SEED])
+        assert c.post("/arm/clients/2218/autopostings/Settle", json=AUTOPOSTING_EXAMPLE).status_code == 200  # case-insensitive
+        refused = c.post("/arm/clients/2218/autopostings/payment", json=AUTOPOSTING_EXAMPLE)
+        assert refused.status_code == 404 and "settle" in refused.json()["message"]

@@ -8,7 +8,7 @@ import time
 import httpx
 import orjson
 
-from etl.sandbox import EmbeddedSandbox, SandboxConfig
+from etl.sandbox import Credentials, EmbeddedSandbox, SandboxConfig
 
 from .support import ada_token, bearer_token
 
@@ -98,3 +98,28 @@ def test_ada_signed_jwt_login(client: httpx.Client) -> None:
     assert ok.status_code == 200 and ok.json()["access_token"]
     expired = client.get("/ada/authenticates/api-code", headers={"X-API-Key": jwt({"api_code": "sandbox", "exp": time.time() - 1})})
     assert expired.status_code == 401
+
+
+def test_other_credentials_are_configurable() -> None:
+    creds = Credentials(client_id="erp-7", client_secret="s3cret", ada_api_code="code-7")
+    with EmbeddedSandbox(SandboxConfig(credentials=creds)) as sb, httpx.Client(base_url=sb.base_url) as c:
+        assert c.post("/auth/token", data=FORM).status_code == 401  # the defaults no longer work
+        assert c.post("/ada/authenticates/api-code", json={"api_code": "sandbox"}).status_code == 401
+        form = {**FORM, "client_id": "erp-7", "client_secret": "s3cret"}
+        assert c.post("/auth/token", data=form).status_code == 200
+        assert c.post("/ada/authenticates/api-code", json={"api_code": "code-7"}).status_code == 200
+
+
+def test_forbidden_owner_is_403_in_each_family_shape() -> None:
+    org = "0f0e0d0c-0000-4000-8000-000000000403"
+    config = SandboxConfig(forbidden=("4030", org, "creditor-403"))
+    with EmbeddedSandbox(config) as sb, httpx.Client(base_url=sb.base_url) as c:
+        arm = {"Authorization": f"Bearer {bearer_token(c)}"}
+        ada = {"X-API-Key": ada_token(c)}
+        r = c.get("/arm/clients/4030/documents", headers=arm)
+        assert r.status_code == 403 and r.json()["status"] == "ERROR" and r.json()["result"] == "FORBIDDEN"
+        assert c.get("/arm/clients/2218/documents", headers=arm).status_code == 200
+        r = c.post(f"/collection/v1/orgs/{org}/payments", headers=arm, json={"organizationId": org, "payments": []})
+        assert r.status_code == 403 and r.json()["summary"] == {"status": "FAILED"}
+        r = c.post("/ada/creditor--payments", headers=ada, json=[{"creditor": "creditor-403"}])
+        assert r.status_code == 403 and r.json() == {"_status": "ERR", "_error": {"code": 403, "message": "This login has no access to creditor-403"}}

@@ -8,7 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .support import BATCH_DELAY_S, COLLECTION_EXAMPLE, ORG, fresh, ledger, seed
+from etl.sandbox import EmbeddedSandbox, SandboxConfig
+
+from .support import BATCH_DELAY_S, COLLECTION_EXAMPLE, ORG, arm_login, fresh, ledger, seed
 
 PAYMENTS = f"/collection/v1/orgs/{ORG}/payments"
 INVOICES = [
@@ -128,14 +130,36 @@ def test_batch_search_pages_with_a_cursor(arm: httpx.Client) -> None:
     assert arm.get(f"/collection/v1/orgs/{ORG}/batches", params={"PageToken": "garbage!"}).status_code == 400
 
 
-def test_docs_placeholder_example_is_refused_with_field_errors(arm: httpx.Client) -> None:
-    # The page's example is a schema placeholder: amount 0 and currency "string" are not valid payments.
+def test_docs_placeholder_example_is_accepted_and_its_item_fails(arm: httpx.Client) -> None:
+    # The page's example is a schema placeholder (amount 0, currency "string", invoice "string"): well-formed, so
+    # 202 as documented; its values fail the one item when the batch is processed.
     r = arm.post(PAYMENTS, json=fresh(COLLECTION_EXAMPLE))
-    assert r.status_code == 422
-    body = r.json()
-    assert body["summary"] == {"status": "FAILED"}
-    fields = {e["field"] for e in body["errors"]}
-    assert {"payments[0].amount", "payments[0].currency"} <= fields
+    assert r.status_code == 202, r.text
+    data = finished(arm, r.json()["data"]["batchId"])
+    assert data["status"] == "FAILED" and data["succeeded"] == []
+    assert data["failed"] == [{**COLLECTION_EXAMPLE["payments"][0], "message": "amount must be positive"}]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"amount": -1}, "amount must be positive"),
+        ({"currency": "nok"}, "currency 'nok' is not an ISO 4217 code"),
+        ({"currency": "SEK"}, "currency SEK differs from the invoice's currency NOK"),
+        ({"invoiceId": "inv-404"}, "invoice inv-404 not found"),
+        ({"invoiceId": "inv-2"}, "invoiceId inv-2 and invoiceNumber 10001 refer to different invoices"),
+        ({"invoiceId": None, "invoiceNumber": "999"}, "invoice number 999 not found"),
+    ],
+)
+def test_item_rules_fail_only_their_item(arm: httpx.Client, change: dict[str, Any], message: str) -> None:
+    seed(arm, collection_invoices=INVOICES)
+    r = submit(arm, payment("GOOD"), payment("BAD", **change))
+    assert r.status_code == 202, r.text
+    data = finished(arm, r.json()["data"]["batchId"])
+    assert data["status"] == "PARTIAL"
+    assert [i["uniqueSourcePaymentId"] for i in data["succeeded"]] == ["GOOD"]
+    assert [(i["uniqueSourcePaymentId"], i["message"]) for i in data["failed"]] == [("BAD", message)]
+    assert set(ledger(arm, "collection.payments")) == {"GOOD"}
 
 
 @pytest.mark.parametrize(
@@ -146,7 +170,10 @@ def test_docs_placeholder_example_is_refused_with_field_errors(arm: httpx.Client
         ({"organizationId": ORG, "payments": [payment("P1", uniqueSourcePaymentId="")]}, 422, "payments[0].uniqueSourcePaymentId"),
         ({"organizationId": ORG, "payments": [payment("P1", invoiceId=None, invoiceNumber=None)]}, 422, "payments[0].invoiceId"),
         ({"organizationId": ORG, "payments": [payment("P1", date="24.08.2019")]}, 422, "payments[0].date"),
-        ({"organizationId": ORG, "payments": [payment("P1", amount=-1)]}, 422, "payments[0].amount"),
+        ({"organizationId": ORG, "payments": [payment("P1", amount="100.25")]}, 422, "payments[0].amount"),
+        ({"organizationId": ORG, "payments": [payment("P1", currency=None)]}, 422, "payments[0].currency"),
+        ({"organizationId": ORG, "payments": [payment("P1", type=True)]}, 422, "payments[0].type"),
+        ({"organizationId": ORG, "payments": [payment(f"P{i}") for i in range(1001)]}, 422, "payments"),
     ],
 )
 def test_payment_request_errors(arm: httpx.Client, body: dict[str, Any], status: int, field: str) -> None:
@@ -163,3 +190,57 @@ def test_malformed_json_is_400(arm: httpx.Client) -> None:
 
 def test_unknown_batch_is_404(arm: httpx.Client) -> None:
     assert arm.get(f"/collection/v1/orgs/{ORG}/batches/nope").status_code == 404
+
+
+def test_source_payment_id_is_unique_per_organisation_only(arm: httpx.Client) -> None:
+    other = "0f0e0d0c-0000-4000-8000-000000000001"
+    seed(arm, collection_invoices=[*INVOICES, {**INVOICES[0], "organizationId": other}])
+    assert finished(arm, submit(arm, payment("SAME")).json()["data"]["batchId"])["status"] == "SUCCESS"
+    r = arm.post(f"/collection/v1/orgs/{other}/payments", json={"organizationId": other, "payments": [payment("SAME")]})
+    time.sleep(BATCH_DELAY_S + 0.05)
+    assert arm.get(f"/collection/v1/orgs/{other}/batches/{r.json()['data']['batchId']}").json()["data"]["status"] == "SUCCESS"
+    assert {(i["scope"], i["key"]) for i in arm.get("/_sandbox/ledger").json()["items"]} == {(ORG, "SAME"), (other, "SAME")}
+
+
+def test_settlements_between_dates_with_cursor_paging(arm: httpx.Client) -> None:
+    seed(arm, collection_invoices=INVOICES)
+    r = submit(arm, *(payment(f"S{i}", amount=1 + i) for i in range(7)), payment("NOPE", invoiceId="inv-404"))
+    finished(arm, r.json()["data"]["batchId"])
+    url = f"/collection/v1/orgs/{ORG}/settlements"
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    seen, token = [], None
+    while True:
+        page = arm.get(url, params={"fromDate": today, "toDate": today, "pageSize": 3, **({"pageToken": token} if token else {})}).json()
+        assert len(page["data"]) <= 3
+        seen += page["data"]
+        token = page["summary"]["nextPageToken"]
+        if token is None:
+            break
+    assert [s["uniqueSourcePaymentId"] for s in seen] == [f"S{i}" for i in range(7)]  # the failed payment settles nothing
+    assert [s["amount"] for s in seen] == [1 + i for i in range(7)]
+    assert all(s["settlementDate"] == today and s["invoiceNumber"] == "10001" and s["currency"] == "NOK" for s in seen)
+    assert arm.get(url, params={"fromDate": "2000-01-01", "toDate": "2000-12-31"}).json()["data"] == []
+    assert arm.get(url, params={"toDate": "2000-12-31"}).json()["data"] == []
+    assert len(arm.get(url, params={"fromDate": today}).json()["data"]) == 7
+    one = arm.get(f"{url}/{seen[0]['settlementId']}")
+    assert one.status_code == 200 and one.json()["data"] == seen[0]
+    assert arm.get(f"{url}/nope").status_code == 404
+    for bad in ({"fromDate": "21.11.2026"}, {"fromDate": "2026-02-01", "toDate": "2026-01-01"}, {"pageToken": "!!"}):
+        refused = arm.get(url, params=bad)
+        assert refused.status_code == 400 and refused.json()["summary"] == {"status": "FAILED"}
+
+
+def test_batch_delay_is_configurable() -> None:
+    with EmbeddedSandbox(SandboxConfig(batch_delay_s=0.6)) as sb, httpx.Client(base_url=sb.base_url) as c:
+        arm_login(c)
+        seed(c, collection_invoices=INVOICES)
+        batch_id = submit(c, payment("P1")).json()["data"]["batchId"]
+        doc = {"documentType": "IN", "customerNo": "C", "documentNo": "D", "documentDate": "2025-01-01", "dueDate": "2025-01-02",
+               "currency": "NOK", "currencyAmounts": {"inclVat": 1}}
+        uuid = c.post("/arm/clients/1/documents/batches", json={"documents": [doc]}).json()["batchUuid"]
+        time.sleep(0.3)
+        assert c.get(f"/collection/v1/batches/{batch_id}").json()["data"]["status"] == "QUEUED"
+        assert c.get(f"/arm/clients/1/batches/{uuid}").status_code == 202
+        time.sleep(0.4)
+        assert c.get(f"/collection/v1/batches/{batch_id}").json()["data"]["status"] == "SUCCESS"
+        assert c.get(f"/arm/clients/1/batches/{uuid}").status_code == 200

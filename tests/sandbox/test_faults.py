@@ -10,7 +10,7 @@ import pytest
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
 from etl.sandbox.faults import FaultPlan, parse_faults
 
-from .support import ARM_EXAMPLE_SEED, RESERVATION_EXAMPLE, arm_login, ledger, seed
+from .support import ARM_EXAMPLE_SEED, ORG, RESERVATION_EXAMPLE, ada_token, arm_login, bearer_token, ledger, seed
 
 RESERVATIONS = "/arm/clients/2218/paymentreservations"
 
@@ -132,3 +132,16 @@ def test_fault_spec_parsing() -> None:
     plan = FaultPlan("500=1.0", 0, post_store_500_share=1.0)
     fault = plan.draw()
     assert fault is not None and fault.kind == "500" and fault.after_store
+
+
+def test_rate_limit_is_per_client() -> None:
+    with EmbeddedSandbox(SandboxConfig(rate_limit=2)) as sb, httpx.Client(base_url=sb.base_url) as c:
+        first = {"Authorization": f"Bearer {bearer_token(c)}"}
+        second = {"Authorization": f"Bearer {bearer_token(c)}"}
+        assert [c.get("/arm/clients/2218/documents", headers=first).status_code for _ in range(3)] == [200, 200, 429]
+        # Another login has its own bucket, and the limit covers every family.
+        assert c.get("/arm/clients/2218/documents", headers=second).status_code == 200
+        assert c.get(f"/collection/v1/orgs/{ORG}/batches", headers=first).status_code == 429
+        ada = {"X-API-Key": ada_token(c)}
+        assert [c.get("/ada/creditor--payments", headers=ada).status_code for _ in range(3)] == [200, 200, 429]
+        assert c.post("/ada/authenticates/api-code", json={"api_code": "sandbox"}).status_code == 200  # logins never limited

@@ -79,12 +79,16 @@ def test_lines_before_header_blank_lines_quoted_newlines_and_cp1252(read, tmp_pa
     assert r.rows["message"].to_list() == ["Første linje", "To\r\nlinjer", "Etter"]
 
 
-def test_utf8_bom_is_fine_and_utf16_is_refused(read, tmp_path):
+def test_utf8_bom_and_utf16_with_bom_are_read_and_broken_utf16_is_refused(read, tmp_path):
     body = SB1.read_text(encoding="utf-8")
-    assert read(_write(tmp_path / "bom.csv", "\ufeff" + body)).status == "ok"
-    f = _write(tmp_path / "u16.csv", body, "utf-16")
+    expected = read(SB1).rows.drop("source_file", "source_sha256")
+    assert read(_write(tmp_path / "bom.csv", "\ufeff" + body)).rows.drop("source_file", "source_sha256").equals(expected)
+    u16 = read(_write(tmp_path / "u16.csv", body, "utf-16"))  # Excel's "Unicode text": BOM + UTF-16
+    assert u16.status == "ok" and u16.rows.drop("source_file", "source_sha256").equals(expected)
+    f = tmp_path / "cut.csv"
+    f.write_bytes(body.encode("utf-16")[:-1])  # an odd number of bytes: not UTF-16
     r = read(f)
-    assert (r.status, r.message) == ("unreadable", f"{f}: UTF-16 is not supported: save the file as UTF-8")
+    assert r.status == "unreadable" and "not valid UTF-16" in r.message and "save the file as UTF-8" in r.message
 
 
 def test_missing_mapped_column_names_file_column_and_columns_present(read, tmp_path):

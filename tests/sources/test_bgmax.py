@@ -34,20 +34,41 @@ def test_bgmaxfil4_first_payment_fields(read):
     assert first["payer_name"] == "Kalles Plåt AB"  # TK26, ISO-8859-1
     assert first["payer_account"] == "3783511"  # sender bankgiro
     assert first["bank_ref"] == "000120000018"  # BGC serial number
-    assert first["payment_key"] == "BGC-9912346-000120000018"
-    # TK25 texts, then the TK22 extra references (the canonical schema has no column for them).
-    assert first["message"] == (
-        "Betalning med extra refnr 665869 657775 665661 665760; refs: 665760, 665869, 665661, 657775"
-    )
+    # Receiving bankgiro, deposit date and serial (TK15), BGC serial.
+    assert first["payment_key"] == "BGC-9912346-20040525-00056-000120000018"
+    assert first["message"] == "Betalning med extra refnr 665869 657775 665661 665760"  # TK25
+    assert first["extra_references"] == "665760;665869;665661;657775"  # TK22, in file order
+    assert first["payer_address"] == "Storgatan 2, 12345 Storåker"  # TK27 + TK28
+    assert first["payer_org_number"] == "005500001234"  # TK29
+
+
+def test_bgmax_keys_are_unique_across_deposits(read):
+    """The BGC serial repeats across deposits (000000000019 in the first SEK and the EUR deposit of BgMaxfil4)
+    and, in Bankgirot's example, within one deposit: the key still tells every payment apart."""
+    rows = read(BG / "BgMaxfil4.txt").rows
+    assert rows["bank_ref"].n_unique() < rows.height
+    assert rows["payment_key"].n_unique() == rows.height
+    assert rows.filter(pl.col("bank_ref") == "000000000019")["payment_key"].to_list() == [
+        "BGC-9912346-20040525-00056-000000000019",
+        "BGC-9912346-20040525-00059-000000000019",
+    ]
+    official = read(OFFICIAL).rows
+    twins = official.filter(pl.col("bank_ref") == "000000000016")["payment_key"].to_list()
+    assert twins == ["BGC-9912346-20040525-00075-000000000016", "BGC-9912346-20040525-00075-000000000016-2"]
+    assert official["payment_key"].n_unique() == official.height
+    # Stable: the same file read again gives the same keys.
+    assert read(OFFICIAL).rows["payment_key"].to_list() == official["payment_key"].to_list()
 
 
 def test_bgmaxfil4_extra_references_incl_tk23(read):
     rows = read(BG / "BgMaxfil4.txt").rows
     row = rows.filter(pl.col("source_line") == 41).row(0, named=True)
-    assert row["message"] == "refs: 7495575, 695668, 8988777, 74450"  # TK22 x3 and a TK23
+    assert row["extra_references"] == "7495575;695668;8988777;74450"  # TK22 x3 and a TK23
+    assert row["message"] is None
     eur = rows.filter(pl.col("currency") == "EUR").row(0, named=True)
     assert eur["reference"] == "8012577,8013575"  # free text, left-aligned
-    assert eur["message"] == "Faktura8014573; refs: 8012577, 8013575, 8014573"
+    assert eur["message"] == "Faktura8014573"
+    assert eur["extra_references"] == "8012577;8013575;8014573"
 
 
 def test_official_example_short_lines_tabs_and_deduction(read):
@@ -61,9 +82,11 @@ def test_official_example_short_lines_tabs_and_deduction(read):
     assert first_deposit["amount_minor"].sum() == 190_000
     # The TK22 with TABs and the short TK22 lines still give their references.
     tabbed = r.rows.filter(pl.col("source_line") == 13).row(0, named=True)
-    assert tabbed["message"] == "Betalning med extra refnr 657965; refs: 657866, 658765, 657767, 657965"
+    assert tabbed["message"] == "Betalning med extra refnr 657965"
+    assert tabbed["extra_references"] == "657866;658765;657767;657965"
     two_texts = r.rows.filter(pl.col("source_line") == 40).row(0, named=True)
-    assert two_texts["message"] == "Faktura 658369 Faktura 658468; refs: 658369, 658468"
+    assert two_texts["message"] == "Faktura 658369 Faktura 658468"
+    assert two_texts["extra_references"] == "658369;658468"
     assert r.problems.height == 0
 
 

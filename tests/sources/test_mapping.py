@@ -59,7 +59,7 @@ def test_first_directory_wins(tmp_path):
         ({"columns": {"booking_date": "Date", "amount": "Nope"}}, "column(s) 'Nope' are mapped but not in header"),
         ({"columns": {"booking_date": "Date"}}, "needs either amount"),
         ({"columns": {"booking_date": "Date", "amount": ["Amount", "Text"]}}, "amount must name exactly one column"),
-        ({"decimal": ";"}, 'decimal must be "," or "."'),
+        ({"decimal": ";"}, 'decimal must be ",", "." or "auto"'),
         ({"delimiter": ";;"}, "delimiter must be a single character"),
         ({"skip_rows_matching": {"Status": "("}}, "bad regular expression"),
         ({"currency": None}, "currency"),

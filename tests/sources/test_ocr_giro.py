@@ -197,3 +197,48 @@ def test_free_text_in_latin1(read, tmp_path):
     f.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
     r = read(f)
     assert r.status == "ok" and r.rows["message"][0] == "Blåbær og søt"
+
+
+def _ocr_lines(name: str) -> list[str]:
+    return (OCR / name).read_text(encoding="latin-1").splitlines()
+
+
+def _end_of_transmission(count: int, records: int, total: int, date: str = "240304") -> str:
+    return f"NY000089{count:08d}{records:08d}{total:017d}{date}".ljust(80, "0")
+
+
+def test_ocr_giro_and_avtalegiro_mixed_in_one_transmission(read, tmp_path):
+    """Dispatch on the service code: the AvtaleGiro payment requests (service 21, with their 49 notice
+    records) count in the 89 totals but are not payments."""
+    ocr, avtale = _ocr_lines("ocr1.txt"), _ocr_lines("avtalegiro_payment_request.txt")
+    body = ocr[1:-1] + avtale[1:-1]  # both assignments between one 10 and one 89
+    records = len(body) + 2
+    lines = [ocr[0], *body, _end_of_transmission(23 + 6, records, 1_563_000 + 600)]
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("\n".join(lines) + "\n", encoding="latin-1")
+    r = read(mixed)
+    assert (r.status, r.message) == ("ok", "")
+    assert r.rows.height == 23 and r.rows["amount_minor"].sum() == 1_563_000
+    assert set(r.rows["account"]) == {"99991111111"}
+    assert r.control["declared_count"] == r.control["computed_count"] == 29
+    assert r.control["declared_records"] == r.control["computed_records"] == records
+    # The same file with the 89 counting only the OCR giro part does not tie: AvtaleGiro is counted.
+    lines[-1] = _end_of_transmission(23, records, 1_563_000)
+    mixed.write_text("\n".join(lines) + "\n", encoding="latin-1")
+    held = read(mixed)
+    assert held.status == "held_back" and "transmission control totals (89) do not tie" in held.message
+
+
+def test_every_transaction_type_10_to_21_is_a_payment(read, tmp_path):
+    lines = _ocr_lines("ocr1.txt")
+    firsts = [k for k, line in enumerate(lines) if line[6:8] == "30"]
+    types = [10 + n % 12 for n in range(len(firsts))]
+    for k, ttype in zip(firsts, types, strict=True):
+        lines[k] = lines[k][:4] + f"{ttype:02d}" + lines[k][6:]
+        lines[k + 1] = lines[k + 1][:4] + f"{ttype:02d}" + lines[k + 1][6:]
+    f = tmp_path / "types.txt"
+    f.write_text("\n".join(lines) + "\n", encoding="latin-1")
+    r = read(f)
+    assert r.status == "ok" and r.rows.height == 23
+    assert sorted({int(lines[k][4:6]) for k in firsts}) == list(range(10, 22))
+    assert r.rows["amount_minor"].sum() == 1_563_000

@@ -58,3 +58,15 @@ def test_bytecode_caches_are_never_input(tmp_path: Path) -> None:
     (tmp_path / "__pycache__" / "generate.cpython-311.pyc").write_bytes(b"\x00\x01")
     (tmp_path / "bank.txt").write_text("x", encoding="utf-8")
     assert iter_input_files([tmp_path]) == [tmp_path / "bank.txt"]
+
+
+def test_operations_commands_are_registered_and_their_arguments_explained() -> None:
+    paths = {path for path, _ in _walk(cli)}
+    for expected in (("inbox",), ("runs",), ("show",), ("rerun",), ("config", "check"), ("state", "export")):
+        assert expected in paths, expected
+    for path, cmd in _walk(cli):
+        for param in cmd.params:
+            if isinstance(param, click.Argument):
+                name = (param.name or "").upper()
+                assert name in (cmd.help or "") or f"{name.rstrip('S')}..." in (cmd.help or ""), (
+                    f"{path}: argument {param.name} is not explained in its help")

@@ -3,7 +3,7 @@
 SELECT 'invalid_reference' AS category, 'warning' AS severity, p.source_file, p.source_line,
        p.reference, m.invoice_number, p.amount_minor, p.currency, NULL::BIGINT AS expected_minor,
        NULL AS api, NULL AS api_status,
-       'check digit fails' || CASE WHEN m.rule IN ('reference', 'invoice_number')
+       'check digit fails' || CASE WHEN m.rule IN ('reference', 'invoice_number', 'multi_invoice', 'amount_name')
                                   THEN '; matched by ' || m.evidence ELSE '' END AS detail,
        p.payment_key AS stable_key
 FROM payments p

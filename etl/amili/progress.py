@@ -1,0 +1,62 @@
+"""Delivery progress: a bar per endpoint on a terminal, one JSON log line per batch off it."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, Any
+
+import click
+import orjson
+
+from etl.logs import log_event
+
+__all__ = ["Progress"]
+
+
+class Progress:
+    """Per endpoint: items done out of planned, with rate and ETA (click's bar; click is imported anyway)."""
+
+    def __init__(self, stream: IO[str] | None = None, tty: bool | None = None, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.enabled = enabled
+        self._bars: dict[str, Any] = {}
+        self._started: dict[str, float] = {}
+        self._done: dict[str, int] = {}
+
+    def start(self, api: str, total: int) -> None:
+        """An endpoint begins with `total` items."""
+        self._started[api] = time.monotonic()
+        self._done[api] = 0
+        if self.enabled and self.tty and total:
+            bar = click.progressbar(length=total, label=f"{api:<26}", file=self.stream, show_pos=True, show_eta=True,
+                                    item_show_func=lambda _: self._rate(api))
+            bar.__enter__()
+            self._bars[api] = bar
+
+    def _rate(self, api: str) -> str:
+        elapsed = max(time.monotonic() - self._started.get(api, time.monotonic()), 1e-6)
+        return f"{self._done.get(api, 0) / elapsed:,.0f}/s"
+
+    def batch(self, api: str, items: int, **counts: int) -> None:
+        """A batch (or chunk of single requests) of `items` finished."""
+        self._done[api] = self._done.get(api, 0) + items
+        log_event("delivery_batch", f"{api}: {items} item(s) done, {self._done[api]} in all", api=api, items=items,
+                  done=self._done[api], **counts)  # the run's log file, whatever the terminal
+        if not self.enabled:
+            return
+        bar = self._bars.get(api)
+        if bar is not None:
+            bar.update(items, current_item=api)
+            return
+        line = {"event": "delivery_batch", "api": api, "items": items, "done": self._done[api],
+                "elapsed_s": round(time.monotonic() - self._started.get(api, time.monotonic()), 3), **counts}
+        self.stream.write(orjson.dumps(line).decode() + "\n")
+        self.stream.flush()
+
+    def finish(self, api: str) -> None:
+        """The endpoint is done."""
+        bar = self._bars.pop(api, None)
+        if bar is not None:
+            bar.__exit__(None, None, None)

@@ -1,0 +1,241 @@
+"""Operations commands: inbox, runs, show, rerun, config check and state export (thin; logic lives in etl/)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["OPS_COMMANDS"]
+
+_CONFIG_HELP = "The configuration file (default: ./amili-etl.toml; see docs/configuration.md)."
+
+
+def _config_option() -> Any:
+    return click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                        default=Path("amili-etl.toml"), show_default=True, help=_CONFIG_HELP)
+
+
+def _load(config_path: Path) -> Any:
+    from etl.cli import _load as load
+
+    return load(config_path)
+
+
+def _new_run_id() -> str:
+    from etl.cli import _now
+    from etl.pipeline import new_run_id
+
+    return new_run_id(_now(), secrets.token_hex(2))
+
+
+def _open_read(config: Any) -> Any:
+    """The state database, brought up to date (a missing one is an error: there is no history yet)."""
+    from etl.errors import ConfigError
+    from etl.store import open_store
+
+    from etl.history import mark_interrupted
+
+    if not config.state_path.exists():
+        raise ConfigError(f"{config.state_path}: no state database yet (nothing has run with this configuration)")
+    store = open_store(config.state_path)
+    mark_interrupted(store)  # we hold the file: a run still 'running' was killed
+    return store
+
+
+@click.command()
+@_config_option()
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@click.option("--force", is_flag=True, help="Read files again even when an earlier run imported the same content "
+                                            "(nothing is sent twice either way).")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> None:
+    """Nightly: run every new file in FOLDER, then move each to FOLDER/archive/YYYY-MM-DD/ or FOLDER/failed/.
+
+    New means content never seen before (sha256). Invoice exports are read before bank files. A file still being
+    written (its size changes within [inbox] settle_s, or a .part/.tmp name) is left for the next run. A file that
+    fails (unreadable, unrecognised, control totals that do not tie) goes to failed/ with <name>.error.txt saying
+    why. Files whose items could not all be delivered (exit 4 or 75) stay in FOLDER for the next run. Only one
+    run at a time: a second waits [inbox] lock_wait_s for the lock, then exits 75. Nothing new: says so, exits 0.
+    """
+    from etl.cli import _now, _print_summary
+    from etl.inbox import describe, run_inbox
+
+    config = _load(config_path)
+    result = run_inbox(config, folder, out or config.output_dir, force, _now, _new_run_id())
+    if result.run is not None:
+        _print_summary(result.run, result.run.run_dir / "discrepancies.xlsx")
+    else:
+        click.echo(f"inbox {result.folder}: nothing new")
+    for d in describe(result.placements, result.folder):
+        where = f" -> {d['moved_to']}" if d["moved_to"] else ""
+        click.echo(f"  {d['outcome']:<16} {d['file']}{where}  ({d['note']})")
+    for p, why in result.busy:
+        click.echo(f"  {'left':<16} {p.name}  ({why}; the next run takes it)")
+    sys.exit(result.exit_code)
+
+
+@click.command()
+@_config_option()
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def runs(config_path: Path, limit: int, as_json: bool) -> None:
+    """List the latest runs: id, started, finished, files, items per state, status and exit code.
+
+    Items: planned (this run delivered or tried to), confirmed, rejected, open (no final answer yet: a rerun
+    delivers them), skipped (confirmed by an earlier run, not sent again) and conflict (same key, other data).
+    """
+    with _open_read(_load(config_path)) as store:
+        from etl.history import list_runs
+
+        frame = list_runs(store, limit)
+    if as_json:
+        for row in frame.iter_rows(named=True):
+            click.echo(json.dumps(row, default=str))
+        return
+    cols = ("run_id", "started_at", "finished_at", "mode", "files", "planned", "confirmed", "rejected", "open",
+            "skipped", "status", "exit_code")
+    heads = ("run id", "started", "finished", "mode", "files", "planned", "confirmed", "rejected", "open",
+             "skipped", "status", "exit")
+    widths = (22, 19, 19, 7, 5, 7, 9, 8, 5, 7, 13, 4)
+    click.echo("  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)))
+    for row in frame.iter_rows(named=True):
+        # Timestamps to the second; everything else (the run id above all) in full.
+        cells = ["-" if row[c] is None else str(row[c])[:19] if c.endswith("_at") else str(row[c]) for c in cols]
+        click.echo("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
+    if frame.height == 0:
+        click.echo("no runs yet")
+
+
+@click.command()
+@_config_option()
+@click.argument("run_id")
+def show(config_path: Path, run_id: str) -> None:
+    """Show one run (RUN_ID or a unique prefix): status, files, what was sent, and where its reports are."""
+    from etl.history import find_run, run_files
+
+    config = _load(config_path)
+    with _open_read(config) as store:
+        run = find_run(store, run_id)
+        files = run_files(store, run.run_id)
+    click.echo(f"run {run.run_id}: {run.status} (exit {run.exit_code if run.exit_code is not None else '-'})")
+    click.echo(f"  mode      {run.mode}{' (forced)' if run.forced else ''}"
+               + (f", rerun of {run.rerun_of}" if run.rerun_of else ""))
+    click.echo(f"  started   {run.started_at}")
+    click.echo(f"  finished  {run.finished_at or '- (interrupted or still running)'}")
+    click.echo(f"  config    {run.config_path}")
+    for f in files.iter_rows(named=True):
+        click.echo(f"  file      {f['path']}  {f['format'] or '-'} {f['status']} rows={f['rows']} valid={f['valid']} "
+                   f"sha256={f['sha256'][:12]}" + (f"  now at {f['moved_to']}" if f["moved_to"] else ""))
+    for s in run.skipped:
+        click.echo(f"  skipped   {s['path']}  (already imported by run {s['run_id']})")
+    summary = run.summary or {}
+    for cat, n in (summary.get("counts") or {}).items():
+        click.echo(f"  found     {cat}: {n}")
+    sent = {k: v for k, v in (summary.get("sent") or {}).items() if v}
+    click.echo("  sent      " + (", ".join(f"{k} {v}" for k, v in sent.items()) or "nothing"))
+    run_dir = Path(run.out_dir) if run.out_dir else None
+    paths = [("summary", run_dir / "summary.json" if run_dir else None),
+             ("workbook", run_dir / "discrepancies.xlsx" if run_dir else None),
+             ("csv", run_dir / "discrepancies.csv" if run_dir else None),
+             ("rejects", run_dir / "rejects" if run_dir else None),
+             ("log", Path(run.log_path) if run.log_path else None)]
+    for label, p in paths:
+        if p is not None and p.exists():
+            click.echo(f"  {label:<9} {p}")
+
+
+@click.command()
+@_config_option()
+@click.option("--only-failed", is_flag=True,
+              help="Do not read the files again: only deliver the run's items that have no final answer yet.")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@click.argument("run_id")
+def rerun(config_path: Path, only_failed: bool, out: Path | None, run_id: str) -> None:
+    """Run RUN_ID again as a new run: what was confirmed is never sent again.
+
+    By default the run's files are read again (found by content hash, wherever the inbox moved them) and the whole
+    pipeline runs with --force, so the new run's report is complete. With --only-failed nothing is read: the
+    items of RUN_ID without a final answer (after a crash, a timeout, exit 4 or 75) are delivered, each looked up
+    in Amili first when an earlier attempt may have got through.
+    """
+    from etl.cli import _now, _print_summary
+    from etl.history import find_run, locate_inputs, redeliver
+    from etl.inbox import state_lock
+    from etl.pipeline import RunRequest, run_pipeline
+
+    config = _load(config_path)
+    out_dir = out or config.output_dir
+    with state_lock(config.state_path, config.inbox.lock_wait_s):
+        with _open_read(config) as store:
+            run = find_run(store, run_id)
+            inputs = [] if only_failed else locate_inputs(store, run)
+        new_id = _new_run_id()
+        if only_failed:
+            summary, code = redeliver(config, run, new_id, out_dir, _now)
+            click.echo(f"run {new_id} (rerun of {run.run_id}): {summary['status']}")
+            sent = {k: v for k, v in summary["sent"].items() if v}
+            click.echo("  sent: " + (", ".join(f"{k} {v}" for k, v in sent.items()) or "nothing (nothing was left)"))
+            click.echo(f"summary: {out_dir / new_id / 'summary.json'}")
+            sys.exit(code)
+        result = run_pipeline(RunRequest(config=config, inputs=tuple(inputs), out_dir=out_dir, run_id=new_id,
+                                         clock=_now, mode="rerun", force=True, rerun_of=run.run_id))
+    _print_summary(result, result.run_dir / "discrepancies.xlsx")
+    sys.exit(result.exit_code)
+
+
+@click.group("config")
+def config_group() -> None:
+    """Check an amili-etl.toml: keys, secrets, URLs and logins (see docs/configuration.md)."""
+
+
+@config_group.command("check")
+@_config_option()
+@click.option("--no-auth", is_flag=True, help="Check the file only; do not log in to the endpoints.")
+def config_check(config_path: Path, no_auth: bool) -> None:
+    """Validate the configuration and log in to every configured endpoint.
+
+    Reports every problem, each with its key path: unknown keys (with a "did you mean"), missing secrets
+    (environment variables named in the file), URLs that are not http(s). Then fetches a token from each
+    creditor's token endpoint and ADA login. Exits 0 when all is well, 2 on a configuration problem, 75 when an
+    endpoint could not be reached.
+    """
+    from etl.config_check import check_config
+
+    problems, logins, code = check_config(config_path, auth=not no_auth)
+    for p in problems:
+        click.echo(f"problem: {p}")
+    for line in logins:
+        click.echo(line)
+    click.echo(f"{config_path}: " + ("ok" if code == 0 else f"{len(problems)} problem(s)" if problems else "login failed"))
+    sys.exit(code)
+
+
+@click.group("state")
+def state_group() -> None:
+    """The state database: export it for backup and audit."""
+
+
+@state_group.command("export")
+@_config_option()
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+def state_export(config_path: Path, folder: Path) -> None:
+    """Write every table of the state database to FOLDER/<table>.parquet, plus FOLDER/manifest.json.
+
+    Nothing is masked (it is an audit copy: keep it as safe as the state file); no secret is ever in it.
+    """
+    from etl.store.export import export_state
+
+    config = _load(config_path)
+    with _open_read(config) as store:
+        manifest = export_state(store, folder)
+    for table, rows in manifest["tables"].items():
+        click.echo(f"  {table:<22} {rows:>9} rows")
+    click.echo(f"exported to {folder} (schema version {manifest['schema_version']})")
+
+
+OPS_COMMANDS = (inbox, runs, show, rerun, config_group, state_group)

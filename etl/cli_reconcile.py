@@ -1,0 +1,53 @@
+"""`amili-etl reconcile`: the month-end report from the state database (thin; logic in etl/reconcile/period.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["reconcile"]
+
+
+@click.command("reconcile")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The configuration file (amili-etl.toml; see sample_data/amili-etl.toml).")
+@click.option("--period", required=True, metavar="YYYY-MM", help="The month to close, e.g. 2026-11.")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@click.option("--no-readback", is_flag=True,
+              help="Do not read Amili back (missing_in_amili and unknown_in_amili are then not checked).")
+def reconcile(config_path: Path, period: str, out: Path | None, no_readback: bool) -> None:
+    """Month-end over every run of PERIOD: breaks aged and marked new / persisting / resolved.
+
+    Reads Amili back (ADA creditor payments, ARM documents) for missing_in_amili and unknown_in_amili, lists
+    invoices due by the end of the period with nothing paid (unpaid_invoice), checks opening balance + movements
+    = closing balance of every bank statement that carries balances, and writes OUT/period-YYYY-MM/
+    (discrepancies.xlsx, discrepancies.csv, summary.json, breaks.parquet).
+
+    Exits 0 when nothing is open, 1 when breaks are open, 3 when a run of the period was incomplete (or there
+    was none), 75 when Amili could not be read back.
+    """
+    from etl.cli import _load, _now
+    from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT
+    from etl.reconcile.period import period_bounds, reconcile_period
+    from etl.reconcile.readback import read_back
+    from etl.report.period_report import write_period_report
+    from etl.store import open_store
+
+    period_bounds(period)  # a bad --period fails before anything is opened
+    config = _load(config_path)
+    with open_store(config.state_path) as store:
+        result = reconcile_period(store, config, period, None if no_readback else read_back)
+        facts = {"period": period, "generated_at": _now().isoformat(timespec="seconds"), "readback": not no_readback}
+        folder, summary = write_period_report(store, result, out or config.output_dir, config, facts)
+    t = summary["totals"]
+    click.echo(f"period {period}: {summary['status']} ({t['runs']} run(s); breaks: {t['breaks_new']} new, "
+               f"{t['breaks_persisting']} persisting, {t['breaks_resolved']} resolved)")
+    for cat, n in summary["counts"].items():
+        click.echo(f"  {cat:<26} {n:>6}")
+    if not result.balances_checked:
+        click.echo("  statement balances: not checked (no statement_balances table)")
+    click.echo(f"workbook: {folder / 'discrepancies.xlsx'}")
+    code = {"clean": EXIT_CLEAN, "discrepancies": EXIT_DISCREPANCIES}.get(summary["status"], EXIT_INPUT)
+    sys.exit(code)

@@ -1,0 +1,298 @@
+"""The nightly inbox: pick up every new, complete file in a folder, run them, then archive or fail each one.
+
+Order of work, chosen so no file is ever lost: take the single-instance lock; look twice at every file (a size
+or mtime change, or a .part/.tmp name, means it is still being written: left for the next run); hash the rest
+and leave out what an earlier run imported; run the pipeline once over the new files (invoice exports first);
+commit where each file goes; only then move it (a name already in archive/ gets a numbered suffix).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from etl.errors import EXIT_TEMPFAIL, EtlError
+from etl.history import file_sha256, imported_before
+from etl.mapping import MappingSet
+from etl.sources.detect import detect_format
+from etl.store import Store
+
+__all__ = ["InboxLocked", "InboxPlan", "Placement", "state_lock", "scan", "plan_inbox", "place_files",
+           "unique_destination", "TEMP_SUFFIXES"]
+
+TEMP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".filepart", ".swp")
+_SNIFF = 64 * 1024  # enough of a file to tell an invoice export from a bank file (xlsx needs the whole zip)
+
+
+class InboxLocked(EtlError):
+    """Another amili-etl run holds the state lock; rerun later (exit 75: nothing was touched)."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+@contextmanager
+def state_lock(state_path: Path, wait_s: float, poll_s: float = 0.1) -> Iterator[Path]:
+    """Hold an exclusive lock on <state file>.lock, waiting up to `wait_s`; InboxLocked when it stays taken.
+
+    An fcntl lock dies with its process, so a killed run never leaves a stale lock behind.
+    """
+    lock_path = state_path.with_name(state_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_s
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+                    raise InboxLocked(f"another amili-etl run holds the lock {lock_path} (pid {holder}); "
+                                      f"waited {wait_s:g} s; nothing was touched, run again later") from None
+                time.sleep(poll_s)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        yield lock_path
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _is_temp_name(name: str) -> bool:
+    lower = name.lower()
+    return lower.endswith(TEMP_SUFFIXES) or name.endswith("~") or name.startswith(("~$", "."))
+
+
+def scan(folder: Path, settle_s: float, sleep: Callable[[float], None] = time.sleep) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(ready files, [(busy file, why)]) among the regular files directly in `folder`, looked at twice."""
+    candidates = sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+    busy = [(p, "temporary name: still being written") for p in candidates if _is_temp_name(p.name)]
+    rest = [p for p in candidates if not _is_temp_name(p.name)]
+    first = {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in rest}
+    if rest and settle_s > 0:
+        sleep(settle_s)
+    ready: list[Path] = []
+    for p in rest:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue  # gone between the two looks: someone else moved it
+        if (st.st_size, st.st_mtime_ns) != first[p]:
+            busy.append((p, f"size changed within {settle_s:g} s: still being written"))
+        elif st.st_size == 0 and time.time() - st.st_mtime < max(settle_s, 1.0) * 5:
+            busy.append((p, "empty and just created: still being written"))
+        else:
+            ready.append(p)
+    return ready, sorted(busy)
+
+
+def _kind_rank(path: Path, mappings: MappingSet) -> int:
+    """0 for invoice exports, 1 for bank files, 2 for anything not recognised (it fails in the run)."""
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF)
+    data = head if len(head) < _SNIFF or not head.startswith(b"PK") else path.read_bytes()
+    try:
+        found = detect_format(data, mappings)
+    except Exception:  # a file the sniffer chokes on is read (and failed with its reason) by the run
+        return 2
+    if found is None:
+        return 2
+    return 0 if found[0].startswith("invoices_") else 1
+
+
+@dataclass
+class InboxPlan:
+    """What one inbox run will do with each ready file."""
+
+    new: list[Path] = field(default_factory=list)  # to read, in order: invoice exports, bank files, the rest
+    sha256: dict[Path, str] = field(default_factory=dict)
+    imported: list[tuple[Path, str]] = field(default_factory=list)  # (file, run that imported its content)
+    copies: list[tuple[Path, Path]] = field(default_factory=list)  # (file, the new file with the same content)
+
+
+def plan_inbox(store: Store, ready: list[Path], mappings: MappingSet, force: bool) -> InboxPlan:
+    """Split the ready files into new ones (ordered), ones an earlier run imported, and copies within the inbox."""
+    plan = InboxPlan()
+    plan.sha256 = {p: file_sha256(p) for p in ready}
+    seen = {} if force else imported_before(store, sorted(set(plan.sha256.values())))
+    first_with: dict[str, Path] = {}
+    for p in ready:
+        sha = plan.sha256[p]
+        if sha in seen:
+            plan.imported.append((p, seen[sha]))
+        elif sha in first_with:
+            plan.copies.append((p, first_with[sha]))
+        else:
+            first_with[sha] = p
+            plan.new.append(p)
+    plan.new.sort(key=lambda p: (_kind_rank(p, mappings), p.name))
+    return plan
+
+
+def unique_destination(folder: Path, name: str) -> Path:
+    """`folder/name`, or `folder/stem.N.suffix` with the first free N: an archived file is never overwritten."""
+    target = folder / name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    n = 1
+    while target.exists() or target.with_name(target.name + ".error.txt").exists():
+        target = folder / f"{stem}.{n}{suffix}"
+        n += 1
+    return target
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one inbox file goes, and why."""
+
+    source: Path
+    sha256: str
+    outcome: str  # archived | failed | already_imported | left
+    destination: Path | None
+    run_id: str | None
+    note: str
+
+
+def place_files(store: Store, folder: Path, placements: list[Placement], now: dt.datetime) -> list[Placement]:
+    """Commit every placement to inbox_files, then move the files (and write failed/<name>.error.txt).
+
+    Destinations are chosen (suffixed on a clash) and committed before anything moves: a crash between the two
+    leaves the file in the inbox, where the next run finds its content already imported and archives it.
+    """
+    final: list[Placement] = []
+    taken: set[Path] = set()
+    for pl_ in placements:
+        if pl_.destination is None:
+            final.append(pl_)
+            continue
+        dest = unique_destination(pl_.destination.parent, pl_.source.name)
+        while dest in taken:  # two files of this run with one name (cannot happen in one folder, but be safe)
+            dest = unique_destination(dest.parent, f"{dest.stem}.x{dest.suffix}")
+        taken.add(dest)
+        final.append(Placement(pl_.source, pl_.sha256, pl_.outcome, dest, pl_.run_id, pl_.note))
+    moving = [p for p in final if p.destination is not None]
+    with store.transaction():
+        for p in moving:
+            store.execute(
+                "INSERT INTO inbox_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [p.sha256, p.source.name, p.run_id, p.outcome, str(p.destination.resolve()), p.note,
+                 now.replace(tzinfo=None)],
+            )
+    for p in moving:
+        assert p.destination is not None
+        p.destination.parent.mkdir(parents=True, exist_ok=True)
+        if p.outcome == "failed":
+            error = p.destination.with_name(p.destination.name + ".error.txt")
+            error.write_text(_error_text(p, now), encoding="utf-8")
+        os.rename(p.source, p.destination)
+    return final
+
+
+def _error_text(p: Placement, now: dt.datetime) -> str:
+    lines = [
+        f"file: {p.source.name}",
+        f"sha256: {p.sha256}",
+        f"run: {p.run_id or '-'}",
+        f"when: {now.isoformat(timespec='seconds')}",
+        f"why: {p.note}",
+        "",
+        "Fix the file (or ask for a new export) and drop the corrected file into the inbox again.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def describe(placements: list[Placement], folder: Path) -> list[dict[str, Any]]:
+    """Placements as plain dicts for logs and the terminal."""
+    return [
+        {"file": p.source.name, "outcome": p.outcome, "sha256": p.sha256, "run_id": p.run_id, "note": p.note,
+         "moved_to": str(p.destination.relative_to(folder)) if p.destination else None}
+        for p in placements
+    ]
+
+
+@dataclass
+class InboxResult:
+    """What an inbox run did: the pipeline's result (None when nothing was new), and every file's placement."""
+
+    folder: Path
+    run: Any  # etl.pipeline.RunResult | None
+    placements: list[Placement]
+    busy: list[tuple[Path, str]]
+    exit_code: int
+
+
+_FAILED_STATUSES = ("unreadable", "unrecognised", "held_back")
+_LEAVE_EXIT_CODES = (4, 75)  # items left undelivered: keep the files for the next run to read again
+
+
+def _placements(folder: Path, plan: InboxPlan, run: Any, day: str) -> list[Placement]:
+    """Where each file goes after the run: archive/<day>/, failed/, or stays (left) when delivery is unfinished."""
+    archive, failed = folder / "archive" / day, folder / "failed"
+    out: list[Placement] = []
+    for p, run_id in plan.imported:
+        out.append(Placement(p, plan.sha256[p], "already_imported", archive / p.name, None,
+                             f"already imported by run {run_id}; not read again (--force reads it)"))
+    for p, original in plan.copies:
+        out.append(Placement(p, plan.sha256[p], "already_imported", archive / p.name, None,
+                             f"same content as {original.name} in this inbox; read once"))
+    if run is None:
+        return out
+    by_path = {f["path"]: f for f in run.summary["files"]}
+    for p in plan.new:
+        f = by_path.get(str(p))
+        sha = plan.sha256[p]
+        if f is None:  # the pipeline skipped it after all (imported meanwhile): keep the books straight
+            out.append(Placement(p, sha, "already_imported", archive / p.name, run.run_id, "imported by an earlier run"))
+        elif f["status"] in _FAILED_STATUSES:
+            out.append(Placement(p, sha, "failed", failed / p.name, run.run_id,
+                                 f"{f['status']}: {f['message'] or 'see the run report'}"))
+        elif run.exit_code in _LEAVE_EXIT_CODES:
+            out.append(Placement(p, sha, "left", None, run.run_id,
+                                 f"run ended {run.exit_code}: some items not delivered; the next run reads it again"))
+        else:
+            note = f"{f['status']}: {f['rows']} rows, {f['valid']} valid"
+            out.append(Placement(p, sha, "archived", archive / p.name, run.run_id, note))
+    return out
+
+
+def run_inbox(config: Any, folder: Path, out_dir: Path, force: bool, clock: Callable[[], dt.datetime],
+              run_id: str, sleep: Callable[[float], None] = time.sleep) -> InboxResult:
+    """One nightly inbox run over `folder` under the state lock; see the module docstring for the order of work."""
+    from etl.logs import log_event, run_log, secret_values
+    from etl.mapping import load_mappings
+    from etl.pipeline import RunRequest, run_log_path, run_pipeline
+    from etl.store import open_store
+
+    if not folder.is_dir():
+        from etl.errors import InputError
+
+        raise InputError(f"{folder}: no such folder")
+    folder = folder.resolve()
+    with state_lock(config.state_path, config.inbox.lock_wait_s):
+        ready, busy = scan(folder, config.inbox.settle_s, sleep)
+        mappings = load_mappings(list(config.mapping_dirs))
+        with open_store(config.state_path) as store:
+            plan = plan_inbox(store, ready, mappings, force)
+        run = None
+        if plan.new:
+            run = run_pipeline(RunRequest(config=config, inputs=tuple(plan.new), out_dir=out_dir, run_id=run_id,
+                                          clock=clock, mode="inbox", force=force))
+        now = clock()
+        placements = _placements(folder, plan, run, now.astimezone().date().isoformat())
+        with open_store(config.state_path) as store:
+            placements = place_files(store, folder, placements, now)
+        if run is not None:
+            with run_log(run_log_path(config, run.run_dir, run.run_id), run.run_id, secret_values(config),
+                         config.log_level):
+                for d in describe(placements, folder):
+                    log_event("inbox_file", f"{d['file']}: {d['outcome']} ({d['note']})", **d)
+                for p, why in busy:
+                    log_event("inbox_busy", f"{p.name}: left in the inbox ({why})", file=p.name)
+    exit_code = run.exit_code if run is not None else 0
+    return InboxResult(folder, run, placements, busy, exit_code)

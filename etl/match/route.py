@@ -1,0 +1,49 @@
+"""Routing: each matched payment goes to exactly one Amili target, decided by its creditor's configuration.
+
+Columns added to the match frame (the plan reads them, it does not decide again):
+- `target`: arm.paymentreservations | arm.autopostings | collection.payments | ada.creditor-payments, or null when
+  the payment is not sent (not matched, another currency, creditor without a payment target);
+- `route_reason`: why, in words (shown in the report's Matched sheet).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from etl.config import Config
+from etl.match.rules import MATCHED_RULES
+
+__all__ = ["ROUTE_COLUMNS", "route_matches"]
+
+ROUTE_COLUMNS = ("target", "route_reason")
+
+_TARGET = {"arm": "arm.paymentreservations", "collection": "collection.payments", "ada": "ada.creditor-payments"}
+
+
+def _creditor_routes(config: Config) -> pl.DataFrame:
+    """One row per creditor: its payment target and the reason text."""
+    rows = []
+    for c in config.creditors:
+        if c.payments_to == "arm" and c.autopostings:
+            target, why = "arm.autopostings", f"{c.name}: payments_to = arm with autopostings = true"
+        else:
+            target = _TARGET.get(c.payments_to)
+            why = f"{c.name}: payments_to = {c.payments_to}" if target else f"{c.name}: payments_to = none (not sent)"
+        rows.append({"creditor": c.name, "_target": target, "_why": why})
+    return pl.DataFrame(rows, schema={"creditor": pl.String, "_target": pl.String, "_why": pl.String})
+
+
+def route_matches(matches: pl.DataFrame, payments: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """`matches` with `target` and `route_reason`; `payments` gives each payment's currency (payment_key, currency)."""
+    routes = _creditor_routes(config)
+    m = matches.join(payments.select("payment_key", pl.col("currency").alias("_pay_cur")), on="payment_key",
+                     how="left").join(routes, on="creditor", how="left")
+    matched = pl.col("rule").is_in(MATCHED_RULES)
+    same_cur = pl.col("invoice_currency") == pl.col("_pay_cur")
+    target = pl.when(matched & same_cur).then(pl.col("_target"))
+    reason = (
+        pl.when(~matched).then(pl.lit("not sent: rule ") + pl.col("rule"))
+        .when(~same_cur).then(pl.lit("not sent: paid in ") + pl.col("_pay_cur") + ", invoice in " + pl.col("invoice_currency"))
+        .otherwise(pl.col("_why"))
+    )
+    return m.with_columns(target.alias("target"), reason.alias("route_reason")).drop("_pay_cur", "_target", "_why")

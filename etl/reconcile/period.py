@@ -1,0 +1,147 @@
+"""Month-end: every run of a period, read back from Amili, breaks aged and marked new / persisting / resolved.
+
+The period's open breaks are (each a query in sql/period/):
+- the discrepancies of every run started in the period that are still open (open_breaks.sql),
+- last period's breaks that stay open until something happens and still are (carried_breaks.sql),
+- unpaid_invoice (unpaid_invoice.sql), missing_in_amili and unknown_in_amili against the read-back
+  (missing_in_amili.sql, unknown_in_amili.sql), ADA payout specifications that do not add up to what ADA settled
+  (payout_mismatch.sql, as settled_amount_mismatch),
+- statements whose opening balance + movements != closing balance, or whose opening differs from the previous
+  statement's closing (statement_balances.sql), as control_total_mismatch.
+Compared with last period's open breaks: in both -> persisting (first seen kept), only now -> new, only last period
+(and of a kind that is carried) -> resolved. Age = days from first seen to the last day of the period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+import polars as pl
+
+from etl.config import Config
+from etl.errors import ConfigError
+from etl.reconcile.runner import CATEGORIES, DISCREPANCY_COLUMNS
+from etl.store import Store
+
+__all__ = ["BREAK_COLUMNS", "CARRIED", "PeriodResult", "period_bounds", "period_query", "reconcile_period"]
+
+# Kinds of break that stay open across periods until something resolves them (the others are facts of their period).
+CARRIED = ("pending", "rejected", "unmatched_payment", "ambiguous_match", "unpaid_invoice", "missing_in_amili",
+           "unknown_in_amili")
+
+BREAK_COLUMNS = ("category", "status", "age_days", "first_period", "first_seen", "break_key",
+                 *[c for c in DISCREPANCY_COLUMNS if c != "category"])
+
+Readback = Callable[[Config, dt.date, dt.date], pl.DataFrame]
+
+
+@dataclass
+class PeriodResult:
+    """What a month-end produced: breaks (open and resolved), balances, runs of the period, read-back size."""
+
+    period: str
+    breaks: pl.DataFrame  # BREAK_COLUMNS
+    balances: pl.DataFrame
+    runs: pl.DataFrame
+    readback_rows: int
+    balances_checked: bool
+
+
+def period_bounds(period: str) -> tuple[dt.date, dt.date, str]:
+    """'2026-11' -> (first day, first day of the next month, '2026-10'); ConfigError on anything else."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})", period or "")
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ConfigError(f"--period {period!r}: expected YYYY-MM, e.g. 2026-11")
+    year, month = int(m.group(1)), int(m.group(2))
+    start = dt.date(year, month, 1)
+    end = dt.date(year + (month == 12), month % 12 + 1, 1)
+    previous = f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}"
+    return start, end, previous
+
+
+def period_query(store: Store, name: str, params: dict[str, object]) -> pl.DataFrame:
+    """Run one month-end question from sql/period/ with bound parameters."""
+    sql = resources.files("etl.reconcile").joinpath("sql", "period", f"{name}.sql").read_text(encoding="utf-8")
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    return store.frame(sql, used)
+
+
+def _has_table(store: Store, name: str) -> bool:
+    found = store.frame("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = $name", {"name": name})
+    return bool(found.item())
+
+
+def _balance_breaks(balances: pl.DataFrame) -> pl.DataFrame:
+    """control_total_mismatch rows for statements that do not tie or do not follow on from the previous one."""
+    bad = balances.filter((pl.col("balance_break_minor") != 0) | (pl.col("gap_minor").fill_null(0) != 0))
+    detail = (pl.lit("statement ") + pl.col("statement_id").fill_null("?") + " of account " + pl.col("account").fill_null("?")
+              + pl.when(pl.col("balance_break_minor") != 0)
+              .then(pl.lit(": opening + movements - closing = ") + pl.col("balance_break_minor").cast(pl.String) + " (minor units)")
+              .otherwise(pl.lit(": opening differs from the previous closing by ") + pl.col("gap_minor").cast(pl.String)
+                         + " (minor units)"))
+    return bad.select(
+        pl.lit("control_total_mismatch").alias("category"),
+        (pl.lit("balance:") + pl.col("account").fill_null("") + ":" + pl.col("statement_id").fill_null("")).alias("break_key"),
+        pl.coalesce("closing_date", "opening_date").alias("first_seen"), pl.lit("error").alias("severity"),
+        "source_file", "source_line", pl.lit(None, pl.String).alias("reference"),
+        pl.lit(None, pl.String).alias("invoice_number"), (pl.col("opening_minor") + pl.col("entries_minor")).alias("amount_minor"),
+        "currency", pl.col("closing_minor").alias("expected_minor"), pl.lit(None, pl.String).alias("api"),
+        pl.lit(None, pl.String).alias("api_status"), detail.alias("detail"), pl.lit(None, pl.String).alias("stable_key"),
+    )
+
+
+def reconcile_period(store: Store, config: Config, period: str, readback: Readback | None) -> PeriodResult:
+    """Month-end over the state database; stores the period's breaks in period_breaks and returns them."""
+    start, end, previous = period_bounds(period)
+    params: dict[str, object] = {"start": start, "end": end, "period": period, "previous": previous}
+    runs = store.frame("SELECT run_id, started_at, mode, status, exit_code FROM runs "
+                       "WHERE started_at >= $start AND started_at < $end ORDER BY run_id", {"start": start, "end": end})
+    read_rows = 0
+    if readback is not None:
+        rb = readback(config, start, end)
+        read_rows = rb.height
+        with store.transaction():
+            store.execute("DELETE FROM amili_readback WHERE period = ?", [period])
+            store.insert_frame("amili_readback", rb.drop("booked", strict=False).with_columns(
+                pl.lit(period).alias("period"), pl.lit(dt.datetime.combine(end, dt.time()) - dt.timedelta(seconds=1)).alias("read_at")))
+    balances_checked = _has_table(store, "statement_balances")
+    balances = period_query(store, "statement_balances", params) if balances_checked else pl.DataFrame()
+    parts = [period_query(store, name, params) for name in ("open_breaks", "carried_breaks", "unpaid_invoice")]
+    if readback is not None:
+        from etl.reconcile.readback import readback_scope
+
+        params["scope"] = readback_scope(config)
+        parts += [period_query(store, name, params) for name in ("missing_in_amili", "unknown_in_amili", "payout_mismatch")]
+    if balances.height:
+        parts.append(_balance_breaks(balances))
+    cols = ["category", "break_key", "first_seen", *[c for c in DISCREPANCY_COLUMNS if c != "category"]]
+    current = pl.concat([p.select(cols) for p in parts], how="vertical_relaxed").unique(
+        ["category", "break_key"], keep="first", maintain_order=True)
+
+    before = store.frame("SELECT * FROM period_breaks WHERE period = $previous AND status IN ('new', 'persisting')",
+                         {"previous": previous})
+    known = before.select("category", "break_key", "first_period", pl.col("first_seen").alias("_first_seen_before"))
+    last_day = end - dt.timedelta(days=1)
+    now = current.join(known, on=["category", "break_key"], how="left").with_columns(
+        pl.when(pl.col("first_period").is_null()).then(pl.lit("new")).otherwise(pl.lit("persisting")).alias("status"),
+        pl.col("first_period").fill_null(period),
+        pl.coalesce("_first_seen_before", "first_seen").alias("first_seen"),
+    ).drop("_first_seen_before")
+    resolved = before.filter(pl.col("category").is_in(CARRIED)).join(
+        current.select("category", "break_key"), on=["category", "break_key"], how="anti"
+    ).with_columns(pl.lit("resolved").alias("status"), pl.col("source_line").cast(pl.Int64),
+                   pl.lit("info").alias("severity"), pl.col("break_key").alias("stable_key"))
+    breaks = pl.concat([now, resolved.select(now.columns)], how="vertical_relaxed").with_columns(
+        (pl.lit(last_day) - pl.col("first_seen")).dt.total_days().cast(pl.Int32).alias("age_days"))
+    order = pl.DataFrame({"category": list(CATEGORIES), "_o": list(range(len(CATEGORIES)))})
+    status_order = pl.col("status").replace_strict({"new": 0, "persisting": 1, "resolved": 2}, return_dtype=pl.Int8)
+    breaks = breaks.join(order, on="category", how="left").sort(
+        "_o", status_order, "source_file", "source_line", "break_key", nulls_last=True).drop("_o").select(BREAK_COLUMNS)
+    with store.transaction():
+        store.execute("DELETE FROM period_breaks WHERE period = ?", [period])
+        store.insert_frame("period_breaks", breaks.drop("severity", "stable_key").with_columns(pl.lit(period).alias("period")))
+    return PeriodResult(period, breaks, balances, runs, read_rows, balances_checked)

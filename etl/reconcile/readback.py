@@ -1,0 +1,148 @@
+"""Read back what Amili holds for our creditors (GET lists), for month-end missing_in_amili / unknown_in_amili.
+
+Uses the etl.amili clients (transport, auth, retries); nothing here sends anything. What can be read back:
+- ADA creditor payments (`GET creditor--payments`, `where` on the creditor, Eve paging): key = creditor_payment_reference;
+- ADA payout specifications (`GET finance--payout-specifications`): key = ADA's creditor payment id (what was paid out);
+- ARM documents (`GET clients/{no}/documents`, ARM paging): key = `{client_no}:{documentNo}` as the plan keys them.
+ARM payment reservations, autopostings and Collection payments have no list endpoint that returns our keys, so they
+are not read back (their confirmations are checked through the outbox instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import orjson
+import polars as pl
+
+from etl.amili.ada import AdaClient
+from etl.amili.arm import ArmClient
+from etl.amili.auth import AdaAuth, NorwayAuth
+from etl.amili.client import ApiClient
+from etl.amili.transport import Transport
+from etl.config import Config, CreditorConfig
+from etl.errors import AmiliUnavailableError
+from etl.money import decimal_to_minor
+
+__all__ = ["READBACK_SCHEMA", "read_back", "readback_scope"]
+
+READBACK_SCHEMA: dict[str, pl.DataType] = {
+    "api": pl.String(),
+    "creditor": pl.String(),
+    "key": pl.String(),
+    "amili_id": pl.String(),
+    "amount_minor": pl.Int64(),
+    "currency": pl.String(),
+    "status": pl.String(),
+    "booked": pl.Date(),
+}
+
+_MAX_PAGES = 10_000  # a guard against a server that never stops paging
+
+
+async def _get(client: ApiClient, path: str, params: dict[str, str]) -> Any:
+    resp = await client.call("GET", path, params=params)
+    if resp.status != 200 or not isinstance(resp.body, dict):
+        raise AmiliUnavailableError(f"read-back GET {client.base}/{path}: HTTP {resp.status}")
+    return resp.body
+
+
+def _day(value: Any) -> dt.date | None:
+    """A date from ISO or RFC 1123 text ('Fri, 20 Nov 2026 00:00:00 GMT'), else None."""
+    if not isinstance(value, str):
+        return None
+    for fmt in ("%Y-%m-%d", "%a, %d %b %Y %H:%M:%S GMT"):
+        try:
+            return dt.datetime.strptime(value[:10] if fmt == "%Y-%m-%d" else value, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+async def _ada(client: AdaClient, c: CreditorConfig) -> list[dict[str, Any]]:
+    rows = []
+    where = orjson.dumps({"creditor": c.ada_creditor}).decode()
+    for page in range(1, _MAX_PAGES):
+        body = await _get(client, "creditor--payments", {"where": where, "max_results": "100", "page": str(page)})
+        for d in body.get("_items") or []:
+            rows.append({"api": "ada.creditor-payments", "creditor": c.name, "key": d.get("creditor_payment_reference"),
+                         "amili_id": d.get("_id"), "amount_minor": decimal_to_minor(d["amount"]) if d.get("amount") is not None else None,
+                         "currency": d.get("currency"), "status": d.get("status") or d.get("_payment_status"),
+                         "booked": _day(d.get("bank_transaction_date"))})
+        if "next" not in (body.get("_links") or {}):
+            break
+    return rows
+
+
+async def _ada_payouts(client: AdaClient, c: CreditorConfig) -> list[dict[str, Any]]:
+    """ADA payout specification rows: what Amili paid out per creditor payment (key = ADA's payment id)."""
+    rows = []
+    where = orjson.dumps({"creditor": c.ada_creditor}).decode()
+    for page in range(1, _MAX_PAGES):
+        body = await _get(client, "finance--payout-specifications", {"where": where, "max_results": "100", "page": str(page)})
+        for d in body.get("_items") or []:
+            total = d.get("total_amount", d.get("amount"))
+            rows.append({"api": "ada.payout-specifications", "creditor": c.name, "key": d.get("creditor_payment"),
+                         "amili_id": d.get("_id"), "amount_minor": decimal_to_minor(total) if total is not None else None,
+                         "currency": d.get("currency"), "status": d.get("finance_category"),
+                         "booked": _day(d.get("booking_date"))})
+        if "next" not in (body.get("_links") or {}):
+            break
+    return rows
+
+
+async def _arm(client: ArmClient, c: CreditorConfig) -> list[dict[str, Any]]:
+    rows = []
+    for page in range(1, _MAX_PAGES):
+        body = await _get(client, "documents", {"pagesize": "1000", "pageno": str(page)})
+        for d in body.get("documents") or []:
+            amounts = d.get("currencyAmounts") or {}
+            rows.append({"api": "arm.documents", "creditor": c.name, "key": f"{c.arm_client_no}:{d.get('documentNo')}",
+                         "amili_id": d.get("arItemId"),
+                         "amount_minor": decimal_to_minor(amounts["inclVat"]) if amounts.get("inclVat") is not None else None,
+                         "currency": d.get("currency"), "status": None, "booked": _day(d.get("documentDate"))})
+        if page >= int(body.get("pageCount") or 1):
+            break
+    return rows
+
+
+def _reads_ada(c: CreditorConfig) -> bool:
+    return c.payments_to == "ada" and bool(c.ada_base_url and c.ada_creditor)
+
+
+def _reads_arm(c: CreditorConfig) -> bool:
+    return c.invoices_to == "arm" and bool(c.arm_base_url) and c.arm_client_no is not None
+
+
+def readback_scope(config: Config) -> list[str]:
+    """'api|creditor' for every list read_back reads: only there can an item be missing_in_amili."""
+    return [f"ada.creditor-payments|{c.name}" for c in config.creditors if _reads_ada(c)] + [
+        f"arm.documents|{c.name}" for c in config.creditors if _reads_arm(c)]
+
+
+async def _read_all(config: Config) -> list[dict[str, Any]]:
+    transport = Transport(config.http)
+    try:
+        rows: list[dict[str, Any]] = []
+        for c in config.creditors:
+            if _reads_ada(c):
+                ada = AdaClient(transport, AdaAuth(transport, c), str(c.ada_base_url))
+                rows += await _ada(ada, c)
+                rows += await _ada_payouts(ada, c)
+            if _reads_arm(c):
+                arm = ArmClient(transport, NorwayAuth(transport, c), str(c.arm_base_url), int(c.arm_client_no or 0))
+                rows += await _arm(arm, c)
+        return rows
+    finally:
+        await transport.aclose()
+
+
+def read_back(config: Config, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """READBACK_SCHEMA rows: what Amili holds for the configured creditors, dated in [start, end) or undated."""
+    rows = asyncio.run(_read_all(config))
+    frame = pl.DataFrame(rows, schema=READBACK_SCHEMA) if rows else pl.DataFrame(schema=READBACK_SCHEMA)
+    in_period = pl.col("booked").is_null() | ((pl.col("booked") >= start) & (pl.col("booked") < end))
+    # Documents are kept whatever their date: an ARM document we confirmed must be there in any period.
+    return frame.filter(in_period | (pl.col("api") == "arm.documents"))

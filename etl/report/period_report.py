@@ -1,0 +1,88 @@
+"""Month-end outputs under OUT/period-YYYY-MM/: discrepancies.xlsx, discrepancies.csv, summary.json, breaks.parquet.
+
+Same contracts as a run's report: discrepancies.csv has the contract's columns (one row per OPEN break);
+summary.json has run_id (`period-YYYY-MM`), status, counts, files, totals, sent (all zero: month-end sends nothing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from etl.amili import APIS
+from etl.config import Config
+from etl.money import format_minor
+from etl.reconcile.period import PeriodResult
+from etl.reconcile.runner import CATEGORIES
+from etl.report.run_info import run_info_frame
+from etl.report.run_report import write_parquet
+from etl.report.tables import write_csv, write_summary
+from etl.report.workbook import Sheet, write_workbook
+from etl.store import Store
+
+__all__ = ["period_status", "period_summary", "write_period_report"]
+
+
+def period_status(result: PeriodResult) -> str:
+    """incomplete when a run of the period was (or there was none); else discrepancies when a break is open; else clean."""
+    statuses = set(result.runs.get_column("status").to_list()) if result.runs.height else set()
+    if not result.runs.height or statuses & {"incomplete", "failed", "running", "interrupted"}:
+        return "incomplete"
+    return "discrepancies" if result.breaks.filter(pl.col("status") != "resolved").height else "clean"
+
+
+def period_summary(store: Store, result: PeriodResult) -> dict[str, Any]:
+    """summary.json of a month-end: open breaks per category, the period's files, aging and read-back totals."""
+    open_ = result.breaks.filter(pl.col("status") != "resolved")
+    counts = dict(open_.group_by("category").len().iter_rows())
+    run_ids = result.runs.get_column("run_id").to_list()
+    files = store.frame(
+        "SELECT DISTINCT path, sha256, format, status, rows, valid, rejected, message FROM files "
+        "WHERE list_contains($runs, run_id) ORDER BY path, sha256", {"runs": run_ids}) if run_ids else pl.DataFrame()
+    by_status = dict(result.breaks.group_by("status").len().iter_rows())
+    amounts = open_.filter(pl.col("amount_minor").is_not_null()).group_by("currency").agg(pl.col("amount_minor").sum())
+    return {
+        "run_id": f"period-{result.period}",
+        "status": period_status(result),
+        "counts": {c: int(counts[c]) for c in CATEGORIES if c in counts},
+        "files": files.to_dicts() if files.height else [],
+        "totals": {
+            "runs": len(run_ids),
+            "runs_incomplete": int(result.runs.filter(pl.col("status") != "discrepancies").filter(
+                pl.col("status") != "clean").height) if result.runs.height else 0,
+            "breaks_new": int(by_status.get("new", 0)),
+            "breaks_persisting": int(by_status.get("persisting", 0)),
+            "breaks_resolved": int(by_status.get("resolved", 0)),
+            "oldest_open_days": int(open_.get_column("age_days").max() or 0) if open_.height else 0,
+            "open_amount": {str(cur): format_minor(int(v)) for cur, v in amounts.sort("currency").iter_rows()},
+            "readback_items": result.readback_rows,
+            "statements_checked": int(result.balances.height) if result.balances_checked else None,
+        },
+        "sent": {api: 0 for api in APIS},
+    }
+
+
+def write_period_report(store: Store, result: PeriodResult, out_dir: Path, config: Config,
+                        facts: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """Write the month-end folder; returns it and the summary."""
+    folder = out_dir / f"period-{result.period}"
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = period_summary(store, result)
+    open_ = result.breaks.filter(pl.col("status") != "resolved")
+    write_csv(open_, folder / "discrepancies.csv")
+    notes = () if result.balances_checked else ("statement balances not checked: this state database has no statement_balances table",)
+    if result.balances_checked and not result.balances.height:
+        notes = ("no bank statement with balances (camt.053, MT940) in this period: balances not checked",)
+    sheets = [
+        Sheet("Resolved", result.breaks.filter(pl.col("status") == "resolved"), totals=True),
+        Sheet("Balances", result.balances if result.balances.height else pl.DataFrame({"account": []}, schema={"account": pl.String}),
+              totals=False, notes=notes),
+        Sheet("Runs", result.runs),
+        Sheet("Run info", run_info_frame(facts, config)),
+    ]
+    write_workbook(folder / "discrepancies.xlsx", summary, open_, sheets)
+    write_parquet(result.breaks, folder / "breaks.parquet")
+    write_summary(summary, folder / "summary.json")
+    return folder, summary

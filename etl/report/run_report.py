@@ -1,0 +1,102 @@
+"""A run's report files from the state database: discrepancies.xlsx (every sheet), matched.parquet, unmatched.parquet.
+
+Every row carries its lineage: source file, line (and sheet for Excel inputs), the stable key, and where it went
+in Amili (API, state, HTTP status, Amili's id).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from etl.config import Config
+from etl.reconcile import control_totals
+from etl.report.run_info import run_info_frame
+from etl.report.workbook import Sheet, write_workbook
+from etl.store import Store
+
+__all__ = ["MATCHED_SQL", "report_frames", "write_run_workbook", "write_parquet"]
+
+_MATCHED = "('reference', 'invoice_number', 'multi_invoice', 'amount_name')"
+
+MATCHED_SQL = f"""
+SELECT p.source_file, p.source_line, p.source_sheet, p.booking_date, p.payer_name, p.reference, m.invoice_number,
+       m.invoice_numbers, p.amount_minor, p.currency, m.outstanding_minor, m.rule, m.fields, m.score, m.evidence,
+       m.target, m.route_reason, o.state AS api_state, o.http_status, o.amili_id, o.settled_minor,
+       p.payment_key AS stable_key
+FROM matches m JOIN payments p ON p.run_id = m.run_id AND p.payment_key = m.payment_key
+LEFT JOIN run_items r ON r.run_id = m.run_id AND r.key = m.payment_key AND r.api = m.target
+LEFT JOIN outbox o ON o.api = r.api AND o.key = r.key
+WHERE m.run_id = $run_id AND m.rule IN {_MATCHED} AND p.duplicate_of IS NULL
+ORDER BY p.source_file, p.source_line
+"""
+
+# Payments of the run that were not matched (or not sent), with why: for analysts, beside matched.parquet.
+_UNMATCHED_SQL = f"""
+SELECT p.source_file, p.source_line, p.source_sheet, p.booking_date, p.payer_name, p.reference, p.message,
+       p.extra_references, p.amount_minor, p.currency, p.creditor, p.account,
+       CASE WHEN p.held_back THEN 'held_back' WHEN p.duplicate_of IS NOT NULL THEN 'duplicate_payment'
+            WHEN p.creditor IS NULL THEN 'unmatched_payment' WHEN m.rule = 'ambiguous' THEN 'ambiguous_match'
+            ELSE 'unmatched_payment' END AS reason,
+       m.candidates, p.duplicate_of, p.payment_key AS stable_key
+FROM payments p
+LEFT JOIN matches m ON m.run_id = p.run_id AND m.payment_key = p.payment_key AND p.duplicate_of IS NULL
+WHERE p.run_id = $run_id AND p.amount_minor > 0 AND (m.rule IS NULL OR m.rule NOT IN {_MATCHED})
+ORDER BY p.source_file, p.source_line
+"""
+
+# The discrepancies with what Amili said about the item: its id and HTTP status (lineage to Amili).
+_DISCREPANCIES_SQL = """
+SELECT d.category, d.severity, d.source_file, d.source_line, d.reference, d.invoice_number, d.amount_minor, d.currency,
+       d.expected_minor, d.api, d.api_status, d.detail, d.stable_key, o.amili_id, o.http_status
+FROM discrepancies d LEFT JOIN outbox o ON o.api = d.api AND o.key = d.stable_key
+WHERE d.run_id = $run_id
+"""
+
+
+def report_frames(store: Store, run_id: str) -> dict[str, pl.DataFrame]:
+    """The frames a run's report shows, read back from the state database."""
+    p = {"run_id": run_id}
+    return {
+        "matched": store.frame(MATCHED_SQL, p),
+        "unmatched": store.frame(_UNMATCHED_SQL, p),
+        "rejects": store.frame(
+            "SELECT source_file, source_line, error_column, error_check, error_message FROM rejects "
+            "WHERE run_id = $run_id ORDER BY source_file, source_line, error_column", p),
+        "files": store.frame(
+            "SELECT path, format, layout, kind, creditor, status, rows, valid, rejected, total_minor, currency, "
+            "declared_total_minor, computed_total_minor, sha256, message FROM files WHERE run_id = $run_id ORDER BY path", p),
+        "control": control_totals(store, run_id),
+        "discrepancies": store.frame(_DISCREPANCIES_SQL, p),
+    }
+
+
+def write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    """Parquet for analysts (money stays integer minor units), written atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    frame.write_parquet(tmp)
+    tmp.replace(path)
+
+
+def write_run_workbook(store: Store, run_id: str, run_dir: Path, summary: dict[str, Any], found: pl.DataFrame,
+                       config: Config, facts: dict[str, Any]) -> None:
+    """discrepancies.xlsx, matched.parquet and unmatched.parquet of one run into `run_dir`."""
+    frames = report_frames(store, run_id)
+    # Keep the report order of `found` (category order, then file and line); add Amili's id and HTTP status.
+    lineage = frames["discrepancies"].select("category", "stable_key", "source_file", "source_line", "amili_id",
+                                             "http_status").unique(["category", "stable_key", "source_file", "source_line"])
+    shown = found.join(lineage, on=["category", "stable_key", "source_file", "source_line"], how="left",
+                       nulls_equal=True, maintain_order="left")
+    sheets = [
+        Sheet("Matched", frames["matched"], totals=True),
+        Sheet("Unmatched", frames["unmatched"], totals=True),
+        Sheet("Rejects", frames["rejects"]),
+        Sheet("Files", frames["files"], totals=True),  # per currency
+        Sheet("Control totals", frames["control"], totals=False),
+        Sheet("Run info", run_info_frame(facts, config)),
+    ]
+    write_workbook(run_dir / "discrepancies.xlsx", summary, shown, sheets, frames["control"])
+    write_parquet(frames["matched"], run_dir / "matched.parquet")
+    write_parquet(frames["unmatched"], run_dir / "unmatched.parquet")

@@ -1,0 +1,16 @@
+"""sql/period/unknown_in_amili.sql: Amili holds an item of ours we never sent."""
+
+from __future__ import annotations
+
+from tests.reconcile.support import outbox, period_rows, readback
+
+
+def test_read_back_but_never_sent(store) -> None:
+    api = "ada.creditor-payments"
+    outbox(store, "ours", "confirmed", api=api)
+    readback(store, "2026-11", api, "ours")
+    readback(store, "2026-11", api, "stranger", amount=4_200)
+    readback(store, "2026-10", api, "last-month")
+    rows = period_rows(store, "unknown_in_amili", "2026-11")
+    assert [(r["break_key"], r["amount_minor"]) for r in rows] == [("ada.creditor-payments:stranger", 4_200)]
+    assert rows[0]["detail"] == "in Amili as id-stranger (c), never sent by us"
