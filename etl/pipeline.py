@@ -272,7 +272,8 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         inv = pl.concat(invoices, how="vertical_relaxed") if invoices else pl.DataFrame(
             schema={**INVOICE_SCHEMA, "creditor": pl.String(), "run_id": pl.String()})
         store.insert_frame("invoices", inv.drop("format"))
-        store.insert_frame("invoice_lines", valid_lines(files, req.run_id))  # documentLines for ARM documents
+        lines = valid_lines(files, req.run_id)
+        store.insert_frame("invoice_lines", lines)  # documentLines for ARM documents
 
     candidates = pays.filter(
         pl.col("duplicate_of").is_null() & ~pl.col("held_back") & pl.col("creditor").is_not_null()
@@ -283,7 +284,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     to_send = candidates.join(matches.select("payment_key", "rule", "invoice_number", "invoice_numbers",
                                              "invoice_currency", "target", "route_reason"),
                               on="payment_key").filter(pl.col("target").is_not_null())
-    planned = plan_items(config, inv, to_send)
+    planned = plan_items(config, inv, to_send, lines)
     items = record_intents(store, req.run_id, planned, req.clock().replace(tzinfo=None))
     deliverable = items.filter(pl.col("action") == "deliver")
     plan_counts = {api: int(n) for api, n in deliverable.group_by("api").len().iter_rows()}

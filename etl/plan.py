@@ -21,7 +21,7 @@ __all__ = ["plan_items", "ROUTES"]
 # its payments as ARM autopostings instead of payment reservations.
 ROUTES = {"arm": "arm.paymentreservations", "collection": "collection.payments", "ada": "ada.creditor-payments"}
 
-_OPTIONAL = ("kid", "transactionText", "description")  # omitted from the JSON when null (not sent as null)
+_OPTIONAL = ("kid", "transactionText", "description", "documentLines")  # omitted from the JSON when null (not sent as null)
 
 
 def _money(col: str, name: str) -> pl.Expr:
@@ -53,8 +53,47 @@ def _routes(config: Config) -> pl.DataFrame:
     )
 
 
-def _documents(inv: pl.DataFrame) -> pl.DataFrame:
-    """ARM documents (docs: POST /clients/{clientno}/documents), keyed `{client_no}:{invoice_number}`."""
+def _document_lines(lines: pl.DataFrame) -> pl.DataFrame:
+    """ARM `documentLines` per invoice (source_file, invoice_line), in line order, fields as the docs show them.
+
+    A line without amounts is a text line (`TXT`), any other a product line (`PLH`).
+    """
+    amounts = ("amount_excl_vat_minor", "vat_minor", "amount_minor")
+
+    def number(col: str) -> pl.Expr:
+        return pl.col(col).fill_null(0).cast(pl.Float64) / 100
+
+    # Fields in sorted order, as everywhere in a payload (canonical JSON: the payload hash must be stable).
+    line = pl.struct(
+        pl.lit("").alias("articleName"),
+        pl.col("article_no").fill_null("").alias("articleNo"),
+        pl.struct(number(amounts[0]).alias("exclVat"), number(amounts[2]).alias("inclVat"),
+                  number(amounts[1]).alias("vat")).alias("currencyAmounts"),
+        pl.col("line_no").alias("lineNo"),
+        pl.col("line_text").fill_null("").alias("lineText"),
+        pl.when(pl.all_horizontal(pl.col(c).is_null() for c in amounts)).then(pl.lit("TXT"))
+        .otherwise(pl.lit("PLH")).alias("lineType"),
+        number("unit_price_minor").alias("price"),
+        number("quantity_hundredths").alias("quantity"),
+        pl.lit("").alias("quantityUnit"),
+    )
+    return (
+        lines.sort("source_file", "invoice_line", "line_no", "source_line")
+        .group_by("source_file", "invoice_line", maintain_order=True)
+        .agg(line.alias("documentLines"))
+        .rename({"invoice_line": "source_line"})
+    )
+
+
+def _documents(inv: pl.DataFrame, lines: pl.DataFrame | None) -> pl.DataFrame:
+    """ARM documents (docs: POST /clients/{clientno}/documents), keyed `{client_no}:{invoice_number}`.
+
+    Invoices from a line-level export carry their lines as `documentLines`; others have none (left out).
+    """
+    if lines is not None and lines.height:
+        inv = inv.join(_document_lines(lines), on=["source_file", "source_line"], how="left")
+    else:
+        inv = inv.with_columns(documentLines=pl.lit(None))
     excl = pl.coalesce("amount_excl_vat_minor", "amount_minor")
     payload = _json(
         pl.col("currency"),
@@ -65,6 +104,7 @@ def _documents(inv: pl.DataFrame) -> pl.DataFrame:
         ).alias("currencyAmounts"),
         pl.col("customer_number").cast(pl.String).alias("customerNo"),
         pl.col("invoice_date").dt.strftime("%Y-%m-%d").alias("documentDate"),
+        pl.col("documentLines"),
         pl.col("invoice_number").alias("documentNo"),
         pl.when(pl.col("amount_minor") > 0).then(pl.lit("IN")).otherwise(pl.lit("CN")).alias("documentType"),
         pl.col("due_date").dt.strftime("%Y-%m-%d").alias("dueDate"),
@@ -138,18 +178,20 @@ def _payments(pays: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(frames) if frames else pl.DataFrame()
 
 
-def plan_items(config: Config, invoices: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+def plan_items(config: Config, invoices: pl.DataFrame, payments: pl.DataFrame,
+               lines: pl.DataFrame | None = None) -> pl.DataFrame:
     """PLANNED_SCHEMA rows: ARM documents for valid invoices, one delivery per matched incoming payment.
 
     `invoices`: valid invoices of this run with `creditor`. `payments`: matched payments to send, with
-    creditor, invoice_number, payment_key and the canonical payment columns.
+    creditor, invoice_number, payment_key and the canonical payment columns. `lines`: the invoice_lines rows
+    of line-level exports (source_file, invoice_line, ...), sent as the documents' documentLines.
     """
     routes = _routes(config)
     parts = []
     if invoices.height:
         inv = invoices.join(routes, on="creditor", how="inner").filter(pl.col("_invoices_api").is_not_null())
         if inv.height:
-            parts.append(_documents(inv))
+            parts.append(_documents(inv, lines))
     if payments.height:
         pays = payments.join(routes, on="creditor", how="inner")
         if "target" in pays.columns:  # routed by etl/match/route.py: the plan does not decide again

@@ -4,13 +4,12 @@ Dates that do not parse become null (validation rejects the row; the raw frame k
 A line-level export (a layout with [line_columns], e.g. Tripletex) has one row per invoice line: its rows are
 grouped into one invoice per invoice number (header fields from the invoice's first line, money summed over
 its lines unless the export repeats the invoice totals), and the lines are kept in SourceResult.lines for
-the ARM documents' documentLines (see `document_lines`).
+the ARM documents' documentLines (built by etl/plan.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -20,7 +19,7 @@ from etl.sources.base import INVOICE_LINE_SCHEMA, INVOICE_SCHEMA, SourceResult
 from etl.sources.common import with_lineage
 from etl.sources.tables import Table, map_table, read_csv_table, read_xlsx_table
 
-__all__ = ["read_invoices_csv", "read_invoices_xlsx", "group_lines", "document_lines"]
+__all__ = ["read_invoices_csv", "read_invoices_xlsx", "group_lines"]
 
 _MONEY = ("amount_excl_vat_minor", "vat_minor", "amount_minor")
 _HEADER = [c for c in INVOICE_SCHEMA if c not in _MONEY and c != "source_line"]
@@ -83,31 +82,3 @@ def read_invoices_csv(path: Path, data: bytes, sha256: str, layout: Layout) -> S
 def read_invoices_xlsx(path: Path, data: bytes, sha256: str, layout: Layout) -> SourceResult:
     """An invoice .xlsx export in `layout` (cells may be numbers or dates: all read as text)."""
     return _invoice_result(path, sha256, "invoices_xlsx", layout, read_xlsx_table(data, layout))
-
-
-def document_lines(lines: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """ARM `documentLines` per invoice number, from INVOICE_LINE_SCHEMA rows (docs: POST /clients/{no}/documents).
-
-    Amounts become JSON numbers only here, exactly as the docs show them (`200`, `120.5`); a line without
-    amounts is a text line (`TXT`), any other a product line (`PLH`).
-    """
-    from etl.amili.payloads import json_amount  # the one place minor units become JSON numbers
-
-    def num(minor: int | None) -> int | float:
-        return json_amount(minor) if minor is not None else 0
-
-    out: dict[str, list[dict[str, Any]]] = {}
-    for ln in lines.sort("invoice_number", "line_no", "source_line").iter_rows(named=True):
-        amounts = (ln["amount_excl_vat_minor"], ln["vat_minor"], ln["amount_minor"])
-        out.setdefault(ln["invoice_number"], []).append({
-            "lineNo": ln["line_no"],
-            "lineType": "TXT" if all(a is None for a in amounts) else "PLH",
-            "articleNo": ln["article_no"] or "",
-            "articleName": "",
-            "lineText": ln["line_text"] or "",
-            "quantityUnit": "",
-            "quantity": num(ln["quantity_hundredths"]),
-            "price": num(ln["unit_price_minor"]),
-            "currencyAmounts": {"exclVat": num(amounts[0]), "vat": num(amounts[1]), "inclVat": num(amounts[2])},
-        })
-    return out

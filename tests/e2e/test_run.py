@@ -100,3 +100,35 @@ def test_unreachable_amili_exits_75_and_a_rerun_delivers(tmp_path: Path, sandbox
     proc2 = _run(config, "--bank", str(SAMPLE))
     assert proc2.returncode == 1, proc2.stdout + proc2.stderr
     assert len(httpx.get(f"{sandbox.base_url}/_sandbox/ledger").json()["items"]) == 23 + 14 + 10
+
+
+def test_a_line_level_invoice_export_sends_its_lines_as_document_lines(tmp_path: Path, sandbox) -> None:
+    """A Tripletex export (one row per invoice line) becomes ARM documents carrying documentLines, accepted."""
+    import duckdb
+    import orjson
+
+    from tests.conftest import DATA
+
+    config = _config(tmp_path, sandbox.base_url)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "invoices_nordlys_2026-11-21.csv").write_bytes((DATA / "invoices" / "tripletex.csv").read_bytes())
+    proc = _run(config, "--invoices", str(inbox))
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+
+    docs = {i["key"]: i for i in httpx.get(f"{sandbox.base_url}/_sandbox/ledger").json()["items"]
+            if i["api"] == "arm.documents"}
+    assert sorted(docs) == ["1000", "1001"]  # the ledger keys documents by documentNo; 1002's organisation number fails its check: rejected
+    assert all(d["accepted"] == 1 for d in docs.values())
+    with duckdb.connect(str(tmp_path / "state.duckdb"), read_only=True) as con:
+        payloads = dict(con.sql("SELECT key, payload FROM outbox WHERE api = 'arm.documents'").fetchall())
+    first = orjson.loads(payloads["2218:1000"])
+    assert [ln["lineText"] for ln in first["documentLines"]] == ["Konsulenttimer", "Kaffe"]
+    assert first["documentLines"][0] == {
+        "articleName": "", "articleNo": "", "currencyAmounts": {"exclVat": 9000.0, "inclVat": 11250.0, "vat": 2250.0},
+        "lineNo": 1, "lineText": "Konsulenttimer", "lineType": "PLH", "price": 1200.0, "quantity": 7.5,
+        "quantityUnit": ""}
+    # Lines in line order, not file order (1001's second line is the file's last row).
+    assert [ln["lineText"] for ln in orjson.loads(payloads["2218:1001"])["documentLines"]] == ["Kinobilletter", "Porto"]
+    cents = [round(ln["currencyAmounts"]["inclVat"] * 100) for ln in first["documentLines"]]
+    assert sum(cents) == round(first["currencyAmounts"]["inclVat"] * 100)  # the lines add up to the document

@@ -9,7 +9,6 @@ import openpyxl
 import polars as pl
 
 from etl.sources.base import INVOICE_LINE_SCHEMA, INVOICE_SCHEMA
-from etl.sources.invoices import document_lines
 
 from .conftest import DATA
 
@@ -40,18 +39,6 @@ def test_tripletex_lines_keep_their_source_lines_and_invoice(read):
         (2, 2, "1000", 1), (3, 2, "1000", 2), (4, 4, "1001", 1), (5, 5, "1002", 1), (6, 4, "1001", 2)]
     assert lines["quantity_hundredths"].to_list() == [750, 200, 300, 100, 100]
     assert lines["vat_code"].to_list() == ["3", "31", "33", "3", "5"]
-
-
-def test_document_lines_in_arms_shape(read):
-    docs = document_lines(read(TRIPLETEX).lines)
-    assert sorted(docs) == ["1000", "1001", "1002"]
-    assert docs["1000"][0] == {
-        "lineNo": 1, "lineType": "PLH", "articleNo": "", "articleName": "", "lineText": "Konsulenttimer",
-        "quantityUnit": "", "quantity": 7.5, "price": 1200,
-        "currencyAmounts": {"exclVat": 9000, "vat": 2250, "inclVat": 11250},
-    }
-    assert [d["lineText"] for d in docs["1001"]] == ["Kinobilletter", "Porto"]  # in line order, not file order
-    assert docs["1000"][1]["currencyAmounts"] == {"exclVat": 99.8, "vat": 14.97, "inclVat": 114.77}
 
 
 def test_a_line_without_amount_leaves_its_invoice_without_total(read, tmp_path):
