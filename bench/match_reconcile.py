@@ -6,6 +6,11 @@ reconciliation query over a real DuckDB file. Data are synthetic and seeded: 86 
 3 % amount + payer name, 1 % several invoices named, 3 % nothing matching (amount off by 0.01). About five payments
 per invoice, instalments that add up to it: partial payments accumulate within the run (and most are reported as
 underpayments, as the contract says: matched, amount differs from what is open).
+
+Why instalments: the issue's sizes put five payments on each open invoice, so at least 800,000 of the 1,000,000
+cannot each settle an invoice of their own, whatever the mix. Instalments that add up are the kindest reading (the last
+one of each invoice ties out); any other (repeated full payments, payments for unknown invoices) reports as many rows
+or more. A nightly file that mostly settles invoices in full needs at least as many open invoices as payments.
 """
 
 from __future__ import annotations

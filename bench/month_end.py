@@ -114,20 +114,23 @@ def main() -> None:
         build(db, args.runs, args.payments)
         readback = readback_for(db)
         print(f"built {args.runs} runs x {args.payments:,} payments in {time.perf_counter() - t:.1f} s (not timed)")
-        rec, rep = [], []
+        rec, rep, cpu = [], [], []
         for _ in range(args.repeat):
             with open_store(db) as store:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 result = reconcile_period(store, config, "2026-11", readback)
-                t1 = time.perf_counter()
+                t1, c1 = time.perf_counter(), time.process_time()
                 write_period_report(store, result, Path(tmp) / "out", config, {"period": "2026-11"})
-                t2 = time.perf_counter()
+                t2, c2 = time.perf_counter(), time.process_time()
             rec.append(t1 - t0)
             rep.append(t2 - t1)
+            cpu.append((c1 - c0, c2 - c1))
         counts = dict(result.breaks.group_by("category").len().sort("category").iter_rows())
     print(f"breaks: {counts}")
     for label, times in (("reconcile_period", rec), ("report files", rep), ("month-end total", [a + b for a, b in zip(rec, rep)])):
         print(f"{label:<18} median {statistics.median(times):6.2f} s   runs {[round(x, 2) for x in times]}")
+    # CPU seconds of the process (all threads): steadier than wall time on a shared machine.
+    print(f"CPU s (reconcile_period, report files) per run: {[(round(a, 2), round(b, 2)) for a, b in cpu]}")
 
 
 if __name__ == "__main__":

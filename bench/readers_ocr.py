@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -112,6 +113,10 @@ def main() -> None:
     ap.add_argument("--netsgiro-repeats", type=int, default=1, help="0 skips netsgiro (it takes about a minute)")
     ap.add_argument("--file", type=Path)
     args = ap.parse_args()
+    # Byte-compile the package as `pip install` does (see readers_tables.py: with PYTHONDONTWRITEBYTECODE set,
+    # every process would otherwise compile the changed modules of etl/ from source).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(__file__).resolve().parent.parent / "etl")],
+                   check=True)
     path = ensure_file(args.transactions, args.file)
     print(f"file: {path} ({path.stat().st_size / 1e6:.0f} MB, {args.transactions} transactions)", flush=True)
     out = Path("/tmp/amili-bench-ocr-reports")

@@ -346,6 +346,8 @@ def load_config(
         http = HttpConfig(**http_raw)
     except TypeError as exc:
         raise _fail(path, f"[http]: {exc}") from None
+    if http.io not in ("threads", "async"):
+        raise _fail(path, f"[http]: io must be \"threads\" or \"async\", not {http.io!r}")
     creditors_raw = raw.get("creditor", [])
     if not creditors_raw:
         raise _fail(path, "at least one [[creditor]] block is required")

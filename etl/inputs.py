@@ -16,6 +16,7 @@ import polars as pl
 from etl.errors import InputError
 from etl.mapping import MappingSet
 from etl.schemas import RowRules, validate_rows
+from etl.schemas.validate import preload
 from etl.sources import iter_input_files, read_source
 from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA, SourceResult
 
@@ -101,6 +102,7 @@ def read_inputs(
     for path, display in display_names(inputs):
         if path in skip:
             continue
+        preload()  # pandera's import runs while the first file is read
         result = read_source(path, mappings)
         schema = PAYMENT_SCHEMA if result.kind == "payments" else INVOICE_SCHEMA
         rows = result.rows.with_columns(pl.lit(display).alias("source_file")) if result.rows.height else pl.DataFrame(schema=schema)

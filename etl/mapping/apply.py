@@ -8,7 +8,7 @@ import polars as pl
 
 from etl.errors import InputError
 from etl.mapping.layout import Layout
-from etl.money import parse_amounts, plain_amount_expr, plain_amounts
+from etl.money import parse_amounts, plain_amount_columns, plain_amount_expr
 
 __all__ = [
     "apply_mapping",
@@ -181,19 +181,22 @@ def _repair(rows: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     Done after the fast pass, on the collected frame, because polars evaluates both branches of a
     when/then: a fallback written inline costs its full price on every row (a regex over 1M accounts: 0.6 s).
     """
-    fixes = []
+    # Every "is a repair needed?" test in one query (the columns side by side), then only the repairs needed.
+    probes: dict[str, tuple[pl.Expr, pl.Expr]] = {}  # field -> (needed?, repair)
     for field in _DATE_FIELDS:
         if field in layout.columns:
             text = pl.col(_tmp(field)).str.strip_chars()
-            if rows.select((pl.col(field).is_null() & (text.str.len_bytes() > 0)).any()).item():
-                fixes.append(parse_date_expr(text, layout.date_formats).alias(field))
+            probes[field] = (pl.col(field).is_null() & (text.str.len_bytes() > 0), parse_date_expr(text, layout.date_formats))
     for field in _ACCOUNT_FIELDS:
         # Accounts go through as read when they are digits only (most exports); anything else (spaces, dots,
         # an IBAN, an empty cell) is normalised here. The cast test is 3x cheaper than a regex.
-        if field in rows.columns and rows.select(
-            (pl.col(field).is_not_null() & pl.col(field).cast(pl.UInt64, strict=False).is_null()).any()
-        ).item():
-            fixes.append(account_expr(pl.col(field)).alias(field))
+        if field in rows.columns:
+            col = pl.col(field)
+            probes[field] = (col.is_not_null() & col.cast(pl.UInt64, strict=False).is_null(), account_expr(col))
+    if not probes:
+        return rows
+    needed = rows.select(test.any().alias(field) for field, (test, _) in probes.items()).row(0, named=True)
+    fixes = [repair.alias(field) for field, (_, repair) in probes.items() if needed[field]]
     return rows.with_columns(fixes) if fixes else rows
 
 
@@ -275,7 +278,9 @@ def apply_mapping(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     lf = lf.with_columns([_source_text(layout, f).alias(_tmp(f)) for f in layout.columns])
     fields = [f for f in _AMOUNT_FIELDS if f in layout.columns]
     # Columns of plain amounts (most exports) take the one-pass parser; the others the full rules.
-    plain = {f for f in fields if len(layout.columns[f]) == 1 and plain_amounts(frame, layout.columns[f][0], decimal)}
+    single = {f: layout.columns[f][0] for f in fields if len(layout.columns[f]) == 1}
+    plain_cols = plain_amount_columns(frame, list(dict.fromkeys(single.values())), decimal)
+    plain = {f for f, c in single.items() if c in plain_cols}
     lf = lf.with_columns(plain_amount_expr(layout.columns[f][0], decimal).alias(_tmp(f)) for f in plain)
     lf = parse_amounts(lf, {_tmp(f): _tmp(f) for f in fields if f not in plain}, decimal)
     if layout.line_columns:  # line-level export: line texts, then line money, staged like the rest

@@ -172,7 +172,9 @@ def _join_keys(keys: pl.DataFrame, targets: pl.DataFrame, inv: pl.DataFrame) -> 
     left = keys.with_columns(_key_hash())
     right = targets.with_columns(_key_hash()).rename({"creditor": "_c", "key": "_k"})
     pairs = left.join(right, on="_h").filter((pl.col("key") == pl.col("_k")) & (pl.col("creditor") == pl.col("_c")))
-    return pairs.select("_order", "field", "_ii").join(inv.select(*_INVOICE_COLS), on="_ii")
+    pairs = pairs.select("_order", "field", "_ii")
+    # `_ii` is `inv`'s row number (see _prepare): the invoice columns are a gather, no join needed.
+    return pairs.hstack(inv.select(*_INVOICE_COLS[1:])[pairs.get_column("_ii")])
 
 
 def _structured_candidates(pays: pl.DataFrame, inv: pl.DataFrame) -> pl.DataFrame:
@@ -306,8 +308,9 @@ def _by_subset(rest: pl.DataFrame, inv: pl.DataFrame, pairs: pl.DataFrame, cfg: 
             "_order", "amount_minor", "currency", "invoice_number", "outstanding_minor", "_kmax").iter_rows():
         found: list[tuple[int, ...]] = []
         for k in range(2, min(kmax, len(nums)) + 1):
-            for combo in combinations(range(len(nums)), k):
-                if sum(opens[i] for i in combo) == amount:
+            # The index sets and the amount sets in step: sum() of a tuple of ints stays in C.
+            for combo, amounts in zip(combinations(range(len(nums)), k), combinations(opens, k)):
+                if sum(amounts) == amount:
                     found.append(combo)
                     if len(found) > 3:
                         break
@@ -331,8 +334,17 @@ def _by_subset(rest: pl.DataFrame, inv: pl.DataFrame, pairs: pl.DataFrame, cfg: 
 
 
 def _undecided(pays: pl.DataFrame, decided: pl.DataFrame) -> pl.DataFrame:
-    """Payments `decided` does not hold."""
-    return pays.join(decided.select("_order"), on="_order", how="anti")
+    """Payments `decided` does not hold.
+
+    `_order` is a row number: a boolean mask indexed by it (scatter, then gather) does what an anti join would, without
+    hashing.
+    """
+    if decided.height == 0 or pays.height == 0:
+        return pays
+    done = decided.get_column("_order")
+    size = int(max(pays.get_column("_order").max(), done.max())) + 1  # type: ignore[arg-type]
+    mask = pl.Series("_done", [False], dtype=pl.Boolean).extend_constant(False, size - 1).scatter(done, True)
+    return pays.filter(~mask.gather(pays.get_column("_order")))
 
 
 def match_payments(payments: pl.DataFrame, invoices: pl.DataFrame,
@@ -346,7 +358,7 @@ def match_payments(payments: pl.DataFrame, invoices: pl.DataFrame,
     due_date. `settings`: the creditors' matching tolerances (strict defaults for creditors not in it).
     """
     pays, inv = _prepare(payments, invoices)
-    cfg = _settings_frame(sorted(set(pays.get_column("creditor").drop_nulls().to_list())), settings)
+    cfg = _settings_frame(sorted(pays.get_column("creditor").drop_nulls().unique().to_list()), settings)
 
     by_ref = _named(_structured_candidates(pays, inv), pays, "reference")
     rest = _undecided(pays, by_ref)
@@ -361,7 +373,9 @@ def match_payments(payments: pl.DataFrame, invoices: pl.DataFrame,
     base = pays.select("_order", "payment_key", "creditor", pl.col("amount_minor").alias("_paid"), "booking_date")
     out = base
     if found:
-        out = base.join(pl.concat(found, how="diagonal_relaxed"), on="_order", how="left", maintain_order="left")
+        # Sorted on the row id first: the order-keeping left join then reads the right side in order (faster).
+        decided = pl.concat(found, how="diagonal_relaxed").sort("_order")
+        out = base.join(decided, on="_order", how="left", maintain_order="left")
     for c, t in {**MATCH_SCHEMA, "_ii": pl.UInt32(), "_multi": _ALLOC}.items():
         if c not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=t).alias(c))

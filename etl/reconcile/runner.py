@@ -89,14 +89,14 @@ def _union_sql() -> str:
 def reconcile_run(store: Store, run_id: str) -> pl.DataFrame:
     """All discrepancies of `run_id`, stored in the discrepancies table and returned in report order.
 
-    Found, sorted and stored inside DuckDB (one statement); only the result crosses to polars, once.
+    Found and sorted by one DuckDB statement (the questions in one plan, one sort), crossing to polars once.
     """
     params = {"run_id": run_id, "categories": list(CATEGORIES)}
+    found = store.frame(f"SELECT {_COLS} FROM ({_union_sql()}) ORDER BY {_REPORT_ORDER}", params)
     with store.transaction():
         store.execute("DELETE FROM discrepancies WHERE run_id = $run_id", {"run_id": run_id})
-        store.execute(f"INSERT INTO discrepancies (run_id, {_COLS}) SELECT $run_id, {_COLS} FROM ({_union_sql()}) "
-                      f"ORDER BY {_REPORT_ORDER}", params)
-    return store.frame(f"SELECT {_COLS} FROM discrepancies WHERE run_id = $run_id ORDER BY {_REPORT_ORDER}", params)
+        store.insert_frame("discrepancies", found.with_columns(pl.lit(run_id).alias("run_id")))
+    return found
 
 
 def control_totals(store: Store, run_id: str) -> pl.DataFrame:

@@ -10,6 +10,8 @@ content, a totals row under every money column.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,9 @@ class Sheet:
     frame: pl.DataFrame
     totals: bool = False
     notes: Sequence[str] = field(default_factory=tuple)  # lines written above the table (e.g. 'balances not checked')
+
+
+_DECIMAL = re.compile(r"-?\d+\.\d{2}")
 
 
 def _is_money(name: str) -> bool:
@@ -112,31 +117,40 @@ def _summary(book: Any, summary: dict[str, Any], found: pl.DataFrame, control: p
     r += 1
     r += 1
     table_top = r
-    for i, h in enumerate(("Category", "Rows", "Amount", "Expected")):
+    # Amounts per currency, side by side: a total over NOK and SEK together would tie out to nothing.
+    currencies = sorted(found.get_column("currency").drop_nulls().unique().to_list()) or ["NOK"]
+    heads = ["Category", "Rows"] + [f"{kind} {cur}" for cur in currencies for kind in ("Amount", "Expected")]
+    for i, h in enumerate(heads):
         ws.write_string(r, i, h, fmts["header"])
     r += 1
-    sums = found.group_by("category").agg(pl.len().alias("n"), pl.col("amount_minor").sum(), pl.col("expected_minor").sum())
-    by_cat = {row[0]: row[1:] for row in sums.iter_rows()}
+    sums = found.group_by("category", "currency").agg(pl.col("amount_minor").sum(), pl.col("expected_minor").sum())
+    money = {(cat, cur): (a or 0, e or 0) for cat, cur, a, e in sums.iter_rows()}
     first = r
     for cat in CATEGORIES:
-        n, amount, expected = by_cat.get(cat, (0, 0, 0))
         ws.write_string(r, 0, cat)
-        ws.write_number(r, 1, summary["counts"].get(cat, n))
-        ws.write_number(r, 2, (amount or 0) / 100, fmts["money"])
-        ws.write_number(r, 3, (expected or 0) / 100, fmts["money"])
+        ws.write_number(r, 1, summary["counts"].get(cat, 0))
+        for j, cur in enumerate(currencies):
+            amount, expected = money.get((cat, cur), (0, 0))
+            ws.write_number(r, 2 + 2 * j, amount / 100, fmts["money"])
+            ws.write_number(r, 3 + 2 * j, expected / 100, fmts["money"])
         r += 1
     ws.write_string(r, 0, "Total", fmts["bold"])
     ws.write_number(r, 1, sum(summary["counts"].values()), fmts["bold"])
-    ws.write_number(r, 2, (found.get_column("amount_minor").sum() or 0) / 100, fmts["money_total"])
-    ws.write_number(r, 3, (found.get_column("expected_minor").sum() or 0) / 100, fmts["money_total"])
+    for j, cur in enumerate(currencies):
+        per = found.filter(pl.col("currency") == cur)
+        ws.write_number(r, 2 + 2 * j, (per.get_column("amount_minor").sum() or 0) / 100, fmts["money_total"])
+        ws.write_number(r, 3 + 2 * j, (per.get_column("expected_minor").sum() or 0) / 100, fmts["money_total"])
     chart = book.add_chart({"type": "bar"})
-    chart.add_series({"name": "Amount by category", "categories": ["Summary", first, 0, r - 1, 0],
-                      "values": ["Summary", first, 2, r - 1, 2], "fill": {"color": "#4F81BD"}})
+    palette = ("#4F81BD", "#C0504D", "#9BBB59", "#8064A2")
+    for j, cur in enumerate(currencies):
+        chart.add_series({"name": f"Amount {cur}", "categories": ["Summary", first, 0, r - 1, 0],
+                          "values": ["Summary", first, 2 + 2 * j, r - 1, 2 + 2 * j],
+                          "fill": {"color": palette[j % len(palette)]}})
     chart.set_title({"name": "Amounts by category"})
-    chart.set_legend({"none": True})
+    chart.set_legend({"position": "bottom"})
     chart.set_y_axis({"reverse": True})
     chart.set_size({"width": 620, "height": 380})
-    ws.insert_chart(table_top, 5, chart)
+    ws.insert_chart(table_top, len(heads) + 1, chart)
     r += 2
     ws.write_string(r, 0, "Totals (every row accounted for once)", fmts["header"])
     ws.write_string(r, 1, "", fmts["header"])
@@ -145,6 +159,8 @@ def _summary(book: Any, summary: dict[str, Any], found: pl.DataFrame, control: p
         ws.write_string(r, 0, label)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             ws.write_number(r, 1, value)
+        elif isinstance(value, str) and _DECIMAL.fullmatch(value):  # summary.json's money: a number in Excel
+            ws.write_number(r, 1, float(value), fmts["money"])
         else:
             ws.write_string(r, 1, str(escape_cell(str(value), numbers_too=True)))
         r += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.abc
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ import polars as pl
 if TYPE_CHECKING:
     from etl.schemas.rules import RowRules
 
-__all__ = ["REJECT_SCHEMA", "validate_rows", "pandas_hidden"]
+__all__ = ["REJECT_SCHEMA", "validate_rows", "pandas_hidden", "preload"]
 
 REJECT_SCHEMA: dict[str, pl.DataType] = {
     "source_line": pl.Int64(),
@@ -77,6 +78,38 @@ def pandas_hidden() -> Iterator[None]:
         sys.meta_path.remove(blocker)
 
 
+_MODELS = "etl.schemas.models"
+_preloading: list[threading.Thread] = []
+# While the import runs, the main thread asks for the GIL back each time a polars call returns; with the default
+# 5 ms switch interval it would wait up to that long each time. Shorter while both run, restored after.
+_SWITCH_INTERVAL = 0.0005
+
+
+def _import_models(interval: float) -> None:
+    try:
+        with pandas_hidden():
+            importlib.import_module(_MODELS)
+    except Exception:  # noqa: BLE001 - validate_rows imports it again and reports the failure there
+        pass
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def preload() -> None:
+    """Start importing pandera (0.3 s of pure Python) in a thread, so that it overlaps the reading of the first
+    file, which runs in polars with the GIL released; validate_rows waits for it. Once per process, no-op after.
+
+    Not a daemon thread: a process that ends before validating waits for the import rather than tearing it down.
+    """
+    if _preloading or _MODELS in sys.modules:
+        return
+    interval = sys.getswitchinterval()
+    thread = threading.Thread(target=_import_models, args=(interval,), name="amili-etl-import-pandera")
+    _preloading.append(thread)
+    sys.setswitchinterval(min(interval, _SWITCH_INTERVAL))
+    thread.start()
+
+
 def _message_expr() -> pl.Expr:
     """'<column> <plain words> (<value>)'; a whole-row check keeps its own message (vectorised)."""
     check = pl.col("error_check")
@@ -95,6 +128,8 @@ def validate_rows(rows: pl.DataFrame, kind: str, rules: RowRules | None = None) 
     failure back to its source line through an explicit row number. `rules`: the file's country and the
     creditor's currencies (see RowRules); without them only the country-free checks run.
     """
+    for thread in _preloading:  # see preload()
+        thread.join()
     with pandas_hidden():  # imported here, not at the top: pandera pulls in a lot, keep `--help` fast
         import pandera.errors as pe
 

@@ -29,7 +29,7 @@ def _occurrence(rows: pl.Series) -> pl.Series:
     """1-based occurrence of each struct value among the earlier ones (exact; see occurrence_expr)."""
     n = rows.len()
     ones = pl.repeat(1, n, dtype=pl.Int64, eager=True)
-    hashed = rows.hash()
+    hashed = rows.struct.unnest().hash_rows()  # a frame's row hash: twice as fast as a struct's
     in_order = hashed.sort()
     repeated = in_order.filter(in_order == in_order.shift(1)).unique()
     if repeated.len() == 0:

@@ -149,8 +149,13 @@ def _utf8_body(data: bytes, layout: Layout, idx: int) -> bytes | None:
     return body[_header_offset(body, idx) :] if idx else body
 
 
+_RECORD = "\x00record"  # never a column of a file: the 0-based record number read_csv adds in front
+
+
 def _read_text_table(body: bytes, delimiter: str) -> pl.DataFrame:
-    """Every cell as text; the header row gives the width (polars reads UTF-8 only)."""
+    """Every cell as text, after a record number column (`_RECORD`); the header row gives the width (polars reads
+    UTF-8 only). The reader numbers the records itself: a column added afterwards has other chunks than the
+    cells, and lining them up copies every cell (0.1 s per 1M rows)."""
     return pl.read_csv(
         body,
         separator=delimiter,
@@ -158,6 +163,7 @@ def _read_text_table(body: bytes, delimiter: str) -> pl.DataFrame:
         infer_schema_length=0,  # every column as text: the mapping parses amounts and dates
         raise_if_empty=False,
         encoding="utf8",
+        row_index_name=_RECORD,
     )
 
 
@@ -204,18 +210,21 @@ def read_csv_table(data: bytes, layout: Layout) -> Table:
                 f"not a readable {delimiter!r}-separated file: {str(exc).splitlines()[0]}", header_line
             ) from None
     if rejects_file:  # the reasons and old line number of the earlier run are not part of the row
-        df = df.select(df.columns[: len(cells)])
-    df.columns = _unique_names(cells, df.width)
-    row_no = pl.int_range(pl.len(), dtype=pl.Int64)
+        df = df.drop(df.columns[1 + len(cells) :])
+    names = _unique_names(cells, df.width - 1)
+    df.columns = [_RECORD, *names]
+    if "source_line" in names:  # a file's own column of that name gives way to ours
+        df = df.drop("source_line")
+    row_no = pl.col(_RECORD).cast(pl.Int64)
     physical_lines = body.count(b"\n") + (not body.endswith(b"\n"))
     if physical_lines - 1 == df.height:  # one line per record: the common case, no scan needed
         source_line = header_line + 1 + row_no
     else:  # quoted cells span lines, or blank lines: count the newlines inside cells
-        newlines = pl.sum_horizontal([pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in df.columns])
+        cells_of = [c for c in df.columns if c != _RECORD]
+        newlines = pl.sum_horizontal([pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cells_of])
         source_line = header_line + 1 + row_no + newlines.cum_sum() - newlines
-    df = df.with_columns(source_line=source_line.cast(pl.Int64))
-    cols = [c for c in df.columns if c != "source_line"]
-    raw = _drop_unnamed_empty(_drop_blank(df).select("source_line", *cols))
+    df = df.with_columns(source_line.alias(_RECORD)).rename({_RECORD: "source_line"})  # first column already
+    raw = _drop_unnamed_empty(_drop_blank(df))
     return Table(raw=raw, header_line=header_line)
 
 

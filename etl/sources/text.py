@@ -114,11 +114,18 @@ def head_lines(text: str, n: int = HEAD_LINES) -> list[str]:
 
 
 def split_lines(data: bytes, encoding: str = "latin-1") -> pl.Series:
-    """Every physical line of a fixed-width file as a polars Series of text.
+    """Every physical line of a fixed-width file as a polars Series of text (see lines_frame)."""
+    return lines_frame(data, encoding)["record"]
+
+
+def lines_frame(data: bytes, encoding: str = "latin-1") -> pl.DataFrame:
+    """The raw frame of a fixed-width file: `source_line` (1-based) and `record` for every physical line.
 
     LF or CRLF; a missing final newline is fine; the empty piece after a final newline is not a line.
     Lines are split by polars' CSV reader with a separator the file does not contain and no quoting:
     3x faster than str.split + Series (2M lines: 0.4 s against 1.2 s), and no Python object per line.
+    The reader numbers the lines too, so both columns have the same chunks: a line number column made
+    separately would make every later step line them up by copying the records (2M lines: 0.1 s each time).
     """
     if not data.isascii():
         data = data.decode(encoding).encode("utf-8")  # polars reads UTF-8 only
@@ -126,24 +133,24 @@ def split_lines(data: bytes, encoding: str = "latin-1") -> pl.Series:
         pieces = data.decode("utf-8").split("\n")
         if pieces[-1] == "":
             pieces.pop()
-        return pl.Series("record", pieces, dtype=pl.String).str.strip_suffix("\r")
-    lines = pl.read_csv(
+        lines = pl.Series("record", pieces, dtype=pl.String).str.strip_suffix("\r")
+        return pl.DataFrame({"source_line": pl.int_range(1, lines.len() + 1, eager=True, dtype=pl.Int64), "record": lines})
+    frame = pl.read_csv(
         data,
         has_header=False,
         separator=_NO_SEP.decode(),
         quote_char=None,
         schema={"record": pl.String},
         raise_if_empty=False,
-    )["record"]
-    if lines.null_count():  # blank lines come back as nulls
-        lines = lines.fill_null("")
-    return lines.str.strip_suffix("\r") if b"\r" in data else lines
-
-
-def lines_frame(data: bytes, encoding: str = "latin-1") -> pl.DataFrame:
-    """The raw frame of a fixed-width file: `source_line` (1-based) and `record` for every physical line."""
-    lines = split_lines(data, encoding)
-    return pl.DataFrame({"source_line": pl.int_range(1, lines.len() + 1, eager=True, dtype=pl.Int64), "record": lines})
+        row_index_name="source_line",
+        row_index_offset=1,
+    )
+    record = pl.col("record")
+    if frame["record"].null_count():  # blank lines come back as nulls
+        record = record.fill_null("")
+    if b"\r" in data:
+        record = record.str.strip_suffix("\r")
+    return frame.with_columns(pl.col("source_line").cast(pl.Int64), record)
 
 
 def sniff_delimiter(line: str) -> str:

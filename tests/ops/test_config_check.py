@@ -52,3 +52,11 @@ def test_an_unreachable_endpoint_is_exit_75(tmp_path: Path) -> None:
     proc = cli("config", "check", "--config", str(config))
     assert proc.returncode == 75, proc.stdout + proc.stderr
     assert "unreachable" in proc.stdout
+
+
+def test_a_bad_http_io_value_is_refused_not_silently_threads(tmp_path: Path, sandbox) -> None:
+    config = write_config(tmp_path, sandbox.base_url, http={"io": '"trheads"'})
+    proc = cli("config", "check", "--no-auth", "--config", str(config))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert '[http]: io must be "threads" or "async", not \'trheads\'' in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -73,9 +73,13 @@ def test_every_text_cell_is_escaped_and_money_ties(tmp_path: Path) -> None:
     over = wb["overpayment"]
     assert (over["F2"].value, over["F2"].number_format) == (5110.81, "#,##0.00")
     assert over["A3"].value == "Total" and over["F3"].value == 5110.81
-    summary = {r[0]: r[1:4] for r in wb["Summary"].iter_rows(values_only=True) if r and r[0]}
-    assert summary["overpayment"] == (1, 5110.81, 4960.81)
-    assert summary["Total"][0] == 4 and summary["Total"][1] == pytest.approx(5110.81 + 2953.21 + 1883.64)
+    summary = {r[0]: r[1:6] for r in wb["Summary"].iter_rows(values_only=True) if r and r[0]}
+    # Amounts per currency side by side: NOK and SEK are never added together.
+    assert summary["Category"] == ("Rows", "Amount NOK", "Expected NOK", "Amount SEK", "Expected SEK")
+    assert summary["overpayment"] == (1, 5110.81, 4960.81, 0, 0)
+    assert summary["rejected"] == (1, 0, 0, 1883.64, 0)
+    assert summary["Total"][0] == 4 and summary["Total"][1] == pytest.approx(5110.81 + 2953.21)
+    assert summary["Total"][3] == pytest.approx(1883.64)
 
 
 def test_run_workbook_has_every_sheet_and_lineage(tmp_path: Path) -> None:

@@ -130,6 +130,28 @@ def test_validation_does_not_import_pandas():
     assert out.stdout.strip() == "False"
 
 
+def test_pandera_is_imported_in_the_background_while_the_first_file_is_read():
+    """read_inputs starts pandera's import in a thread (it overlaps the read); validation waits for it, pandas
+    stays unimported, and the interpreter's switch interval is back to what it was."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from etl.bundled import bundled_dir\n"
+        "from etl.inputs import read_inputs\n"
+        "from etl.mapping import load_mappings\n"
+        "from etl.schemas import validate as v\n"
+        "before = sys.getswitchinterval()\n"
+        "assert 'pandera' not in sys.modules\n"
+        f"[f] = read_inputs((Path({str(SB1)!r}),), load_mappings([bundled_dir('mappings')]))\n"
+        "[thread] = v._preloading\n"
+        "assert thread.name == 'amili-etl-import-pandera' and not thread.is_alive()\n"
+        "assert f.valid.height + f.rejects.height > 0\n"
+        "print('pandera.polars' in sys.modules, 'pandas' in sys.modules, sys.getswitchinterval() == before)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "True"]
+
+
 def test_corrected_rejects_file_is_read_again_in_its_layout(mappings, tmp_path):
     [first] = read_inputs((SB1,), mappings)
     assert first.status == "rejected_rows"  # the sample's own account 12345678901 fails MOD11

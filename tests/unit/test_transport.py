@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from etl.amili.auth import renew_at, signed_api_code
 from etl.amili.collection import CollectionClient
-from etl.amili.deliver import _autoposting_results
+from etl.amili.delivery.autopostings import _autoposting_results
 from etl.amili.ratelimit import TokenBucket
 from etl.amili.transport import AnswerLostError, Transport, _retry_after, full_jitter
 from etl.config import HttpConfig

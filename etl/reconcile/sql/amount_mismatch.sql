@@ -6,7 +6,7 @@ SELECT CASE WHEN p.amount_minor < m.outstanding_minor THEN 'underpayment' ELSE '
        'matched by ' || m.rule || '; open on ' || coalesce(m.invoice_numbers, m.invoice_number) || ': ' || money_text(m.outstanding_minor) AS detail,
        p.payment_key AS stable_key
 FROM payments p
-JOIN matches m ON m.run_id = p.run_id AND m.payment_key = p.payment_key
+JOIN matches m ON m.run_id = $run_id AND m.payment_key = p.payment_key
 WHERE p.run_id = $run_id AND p.duplicate_of IS NULL AND m.rule IN ('reference', 'invoice_number', 'multi_invoice', 'amount_name')
   AND m.invoice_currency = p.currency AND p.amount_minor <> m.outstanding_minor
 ORDER BY p.source_file, p.source_line

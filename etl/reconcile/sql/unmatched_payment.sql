@@ -7,7 +7,7 @@ SELECT 'unmatched_payment' AS category, 'warning' AS severity, p.source_file, p.
             ELSE 'no open invoice matches the reference or the text' END AS detail,
        p.payment_key AS stable_key
 FROM payments p
-LEFT JOIN matches m ON m.run_id = p.run_id AND m.payment_key = p.payment_key
+LEFT JOIN matches m ON m.run_id = $run_id AND m.payment_key = p.payment_key
 WHERE p.run_id = $run_id AND p.duplicate_of IS NULL AND NOT p.held_back AND p.amount_minor > 0
   AND (p.creditor IS NULL OR m.rule = 'none')
 ORDER BY p.source_file, p.source_line

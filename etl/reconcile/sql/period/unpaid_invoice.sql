@@ -1,14 +1,17 @@
 -- unpaid_invoice: an invoice (its latest export) due by the end of the period with nothing paid on it by then.
 -- Inputs: invoices, match_allocations, runs. Parameters: $end (DATE, exclusive).
 -- Columns: category, break_key (creditor:invoice_number), first_seen (the due date), and the discrepancy columns.
-WITH latest AS (
-    SELECT * FROM invoices
-    QUALIFY row_number() OVER (PARTITION BY creditor, invoice_number ORDER BY run_id DESC) = 1
-),
-paid AS (
+-- Paid invoices are dropped before the latest export of each is picked (an invoice's rows are all paid or all not):
+-- the window then runs over the few unpaid rows, not over every invoice row ever exported.
+WITH paid AS (
     SELECT DISTINCT a.creditor, a.invoice_number
     FROM match_allocations a JOIN runs r USING (run_id)
     WHERE r.started_at < $end
+),
+latest AS (
+    SELECT * FROM invoices i
+    WHERE NOT EXISTS (SELECT 1 FROM paid p WHERE p.creditor = i.creditor AND p.invoice_number = i.invoice_number)
+    QUALIFY row_number() OVER (PARTITION BY creditor, invoice_number ORDER BY run_id DESC) = 1
 )
 SELECT 'unpaid_invoice' AS category, l.creditor || ':' || l.invoice_number AS break_key, l.due_date AS first_seen,
        'warning' AS severity, l.source_file, l.source_line, l.kid AS reference, l.invoice_number,
@@ -16,5 +19,4 @@ SELECT 'unpaid_invoice' AS category, l.creditor || ':' || l.invoice_number AS br
        'due ' || CAST(l.due_date AS VARCHAR) || ', nothing paid' AS detail, NULL AS stable_key
 FROM latest l
 WHERE l.due_date < $end AND l.amount_minor > 0
-  AND NOT EXISTS (SELECT 1 FROM paid p WHERE p.creditor = l.creditor AND p.invoice_number = l.invoice_number)
 ORDER BY l.creditor, l.invoice_number

@@ -1,0 +1,76 @@
+"""ADA creditor payments: single POSTs, or bulk lists with isolation (`http.ada_batch_size`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import polars as pl
+
+from etl.amili.ada import AdaClient, only_not_unique
+from etl.amili.delivery.engine import LOOKUP_FIRST, Run, post_batch, singles
+from etl.amili.outcome import Outcome, error_message
+from etl.config import CreditorConfig
+
+
+async def deliver_ada(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> None:
+    """Deliver one creditor's ADA creditor payments, one request each or in bulk lists."""
+    api = "ada.creditor-payments"
+    ada = run.clients.ada(c)
+
+    async def send(row: dict[str, Any]) -> tuple[Outcome, bool]:
+        payment = orjson.loads(row["payload"])
+        if row["state"] in LOOKUP_FIRST:
+            found = await ada.find_payment(str(payment["creditor_payment_reference"]))
+            if found is not None:
+                return ada.outcome_of(found, 200), False
+        return await ada.create_payment(payment), True
+
+    size = run.config.http.ada_batch_size
+    if size <= 0:
+        await singles(run, api, rows, send)
+        return
+    # Bulk: look the doubtful ones up one by one first (rare), then all-or-nothing lists with isolation.
+    doubtful = rows.filter(pl.col("state").is_in(list(LOOKUP_FIRST)))
+    if doubtful.height:
+        await singles(run, api, doubtful, send)
+        rows = rows.filter(~pl.col("key").is_in(doubtful.get_column("key").to_list()))
+    payload_of = {k: orjson.loads(p) for k, p in rows.select("key", "payload").iter_rows()}
+    keys_all = list(payload_of)
+    queue = [keys_all[i:i + size] for i in range(0, len(keys_all), size)]
+
+    async def worker() -> None:
+        while queue:  # a worker that puts innocent payments back keeps going, so none is left behind
+            keys = queue.pop(0)
+            resp = await post_batch(run, api, c.name, keys, lambda: ada.create_bulk([payload_of[k] for k in keys]))
+            if resp is None:
+                continue
+            done, innocent = await _ada_bulk_results(ada, resp.status, resp.body, keys)
+            run.record(api, done)
+            if innocent:
+                queue.insert(0, innocent)
+
+    await asyncio.gather(*(worker() for _ in range(min(run.config.http.concurrency, len(queue)))))
+
+
+async def _ada_bulk_results(ada: AdaClient, status: int, body: Any, keys: list[str]) -> tuple[list[tuple[str, Outcome]], list[str]]:
+    """Outcomes of one bulk answer, and the innocent payments of a refused list (to send again without the culprits)."""
+    items = body.get("_items") if isinstance(body, dict) else None
+    if not (isinstance(items, list) and len(items) == len(keys) and status in (201, 422)):
+        return [(k, Outcome("rejected", status, error_message(body), body=body)) for k in keys], []
+    if status == 201:
+        return list(zip(keys, await asyncio.gather(*(ada.answered(i, 201) for i in items)))), []
+    done, innocent, already = [], [], []
+    for k, item in zip(keys, items):
+        issues = item.get("_issues") if isinstance(item, dict) else None
+        if not issues:
+            innocent.append(k)
+        elif only_not_unique(issues):
+            already.append(k)  # an earlier attempt got through (a lost answer): read it back
+        else:
+            done.append((k, Outcome("rejected", 422, error_message({"_issues": issues}), body=item)))
+    found = await asyncio.gather(*(ada.find_payment(k) for k in already))
+    done += [(k, ada.outcome_of(f, 200) if f else Outcome("unknown", 422, "not unique, yet not found"))
+             for k, f in zip(already, found)]
+    return done, innocent

@@ -1,0 +1,203 @@
+"""The delivery run's machinery: order, report, run state and breaker, single and batch requests, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import polars as pl
+
+from etl.amili.delivery.clients import Clients
+from etl.amili.outbox import OUTCOME_SCHEMA, mark_sent, open_batch, record_outcomes
+from etl.amili.outcome import Outcome
+from etl.amili.progress import Progress
+from etl.amili.transport import AnswerLostError, Response
+from etl.config import Config
+from etl.errors import AmiliUnavailableError
+from etl.store import Store
+
+
+# Documents must exist before payments can point at them.
+ORDER = ("arm.documents", "arm.paymentreservations", "arm.autopostings", "collection.payments", "ada.creditor-payments")
+_FAMILY = {"arm.documents": "arm", "arm.paymentreservations": "arm", "arm.autopostings": "arm",
+           "collection.payments": "collection", "ada.creditor-payments": "ada"}
+LOOKUP_FIRST = ("sent", "acknowledged", "unknown")
+_CHUNK = 128  # single-request endpoints: items marked sent this many at a time, ahead of use
+_FLUSH_ITEMS = 200  # ... and their answers recorded at least every this many items
+_FLUSH_S = 0.5  # ... or this often
+
+
+@dataclass
+class DeliveryReport:
+    """Per API: how many items this run POSTed, and how they ended."""
+
+    sent: Counter[str] = field(default_factory=Counter)
+    confirmed: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    pending: Counter[str] = field(default_factory=Counter)
+    unavailable: list[str] = field(default_factory=list)  # one message per item that met an unreachable Amili
+    requests: Counter[str] = field(default_factory=Counter)  # "POST 200", "POST 429", "GET timeout", ...
+
+
+def make_batch_key(api: str, creditor: str, keys: Iterable[str]) -> str:
+    """Our id of a batch: stable for the same items, so a resend after a crash replays the same Idempotency-Key."""
+    h = hashlib.sha256(f"{api}\n{creditor}\n".encode())
+    for k in sorted(keys):
+        h.update(k.encode() + b"\n")
+    return h.hexdigest()[:32]
+
+
+class Run:
+    """One delivery: the store, the clients, progress, and a breaker per API family."""
+
+    def __init__(self, store: Store, config: Config, run_id: str, clock: Callable[[], dt.datetime],
+                 report: DeliveryReport, progress: Progress) -> None:
+        self.store = store
+        self.config = config
+        self.run_id = run_id
+        self.clock = clock
+        self.report = report
+        self.progress = progress
+        self.clients = Clients(config)
+        self._failures: Counter[str] = Counter()  # consecutive unavailable answers per family
+        self.down: set[str] = set()
+        self._posted: dict[str, set[str]] = {}  # keys POSTed per API (an innocent resent is still one item)
+        self.unreached: set[str] = set()  # document keys that met an unreachable Amili (their payments wait too)
+
+    def posted(self, api: str, keys: list[str]) -> None:
+        """Count items this run POSTed (report.sent)."""
+        seen = self._posted.setdefault(api, set())
+        seen.update(keys)
+        self.report.sent[api] = len(seen)
+
+    # -- breaker: after `concurrency` failures in a row with no answer between, a family is left for a rerun.
+    def failed(self, family: str, exc: AmiliUnavailableError) -> None:
+        """Count one request of `family` that met an unreachable Amili."""
+        self._failures[family] += 1
+        if self._failures[family] >= max(2, self.config.http.concurrency):
+            self.down.add(family)
+
+    def answered(self, family: str) -> None:
+        """Amili answered `family`: its run of failures starts again from zero."""
+        self._failures[family] = 0
+
+    def record(self, api: str, results: list[tuple[str, Outcome]]) -> None:
+        """Store outcomes (one transaction) and report the batch."""
+        if not results:
+            return
+        rows = [{"key": k, "state": o.state, "http_status": o.http_status, "message": o.message,
+                 "amili_id": o.amili_id, "settled_minor": o.settled_minor,
+                 "body": orjson.dumps(o.body).decode() if o.body is not None else None} for k, o in results]
+        record_outcomes(self.store, self.run_id, api, pl.DataFrame(rows, schema=OUTCOME_SCHEMA), self.clock())
+        states = Counter(o.state for _, o in results)
+        self.progress.batch(api, len(results), confirmed=states["confirmed"], rejected=states["rejected"],
+                            pending=len(results) - states["confirmed"] - states["rejected"])
+
+    def unavailable(self, family: str, exc: AmiliUnavailableError, keys: list[str]) -> list[tuple[str, Outcome]]:
+        """Outcomes for items that met an unreachable Amili: unknown (looked up before any resend)."""
+        self.failed(family, exc)
+        self.report.unavailable.extend([str(exc)] * len(keys))
+        self.unreached.update(keys)
+        return [(k, Outcome("unknown", None, str(exc)[:1000])) for k in keys]
+
+    def skipped(self, api: str, keys: list[str]) -> None:
+        """Items not tried because their family is down: they stay as they are, pending for a rerun."""
+        self.report.unavailable.extend([f"{api}: not tried, Amili unreachable"] * len(keys))
+        self.unreached.update(keys)
+        self.progress.batch(api, len(keys), confirmed=0, rejected=0, pending=len(keys))
+
+
+async def singles(run: Run, api: str, rows: pl.DataFrame,
+                   send: Callable[[dict[str, Any]], Awaitable[tuple[Outcome, bool]]]) -> None:
+    """Send one request per item, `concurrency` at a time.
+
+    Items are marked sent a slice ahead of use, and answers recorded every `_FLUSH_ITEMS` items or `_FLUSH_S`
+    seconds: few small transactions, and a crash loses at most that much progress (never correctness).
+    """
+    family = _FAMILY[api]
+    items = rows.select("key", "state", "payload").to_dicts()
+    results: list[tuple[str, Outcome]] = []
+    marked = 0
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal results, last_flush
+        run.record(api, results)
+        results, last_flush = [], time.monotonic()
+
+    it = iter(enumerate(items))
+
+    async def worker() -> None:
+        nonlocal marked
+        for i, row in it:
+            if family in run.down:
+                run.skipped(api, [row["key"]])
+                continue
+            if i >= marked:  # no await between the check and the update: one worker marks each slice
+                upto = min(len(items), i + _CHUNK)
+                mark_sent(run.store, api, [r["key"] for r in items[i:upto] if r["state"] != "acknowledged"], run.clock())
+                marked = upto
+            try:
+                outcome, posted = await send(row)
+            except AmiliUnavailableError as exc:
+                results.extend(run.unavailable(family, exc, [row["key"]]))
+            else:
+                run.answered(family)
+                if posted:
+                    run.posted(api, [row["key"]])
+                results.append((row["key"], outcome))
+            if len(results) >= _FLUSH_ITEMS or time.monotonic() - last_flush >= _FLUSH_S:
+                flush()
+
+    await asyncio.gather(*(worker() for _ in range(min(run.config.http.concurrency, len(items)))))
+    flush()
+
+
+async def post_batch(run: Run, api: str, creditor: str, keys: list[str], call: Callable[[], Awaitable[Response]],
+                      batch_key: str | None = None) -> Response | None:
+    """One request for many items: not tried when the family is down; marked sent (with its batch row when it
+    has one) before it goes; Amili unreachable leaves them unknown. Returns the answer, or None."""
+    family = _FAMILY[api]
+    if family in run.down:
+        run.skipped(api, keys)
+        return None
+    if batch_key is not None:
+        open_batch(run.store, batch_key, api, creditor, keys, run.clock())
+    else:
+        mark_sent(run.store, api, keys, run.clock())
+    try:
+        resp = await call()
+    except AnswerLostError as exc:
+        run.record(api, run.unavailable(family, exc, keys))
+        return None
+    except AmiliUnavailableError as exc:
+        lost = run.unavailable(family, exc, keys)
+        if api == "arm.autopostings":
+            # Not idempotent, so only 429 / 503 / refused connections got here: nothing was applied, they may go again.
+            lost = [(k, Outcome("intent", None, o.message)) for k, o in lost]
+        run.record(api, lost)
+        return None
+    run.answered(family)
+    run.posted(api, keys)
+    return resp
+
+
+async def poll(run: Run, check: Callable[[], Awaitable[bool]]) -> bool:
+    """Call `check` with backoff (interval growing to 2 s) until it is True or the poll limit passes."""
+    http = run.config.http
+    deadline = time.monotonic() + http.poll_timeout_s
+    wait = http.poll_interval_s
+    while True:
+        if await check():
+            return True
+        if time.monotonic() + wait > deadline:
+            return False
+        await asyncio.sleep(wait)
+        wait = min(wait * 1.5, 2.0)
