@@ -193,7 +193,7 @@ def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: t
     files = []
     for f in outcomes:
         if f.rejects.height and f.result.raw.height:
-            from etl.report import write_rejects  # only when needed: the report package costs 0.3-0.5 s to import
+            from etl.report import write_rejects  # only when there are rejects to write
 
             write_rejects(f.result.raw, f.rejects, run_dir / "rejects", f.display)
         pay = f.valid if f.result.kind == "payments" else f.valid.head(0)
