@@ -12,6 +12,14 @@ SAMPLE = REPO / "sample_data"
 DATA = REPO / "tests" / "data"
 
 
+def sample_config_text(base_url: str) -> str:
+    """The shipped sample config with every Amili URL pointed at `base_url` (a sandbox)."""
+    text = (SAMPLE / "amili-etl.toml").read_text(encoding="utf-8")
+    text = text.replace("https://arm.amili.no", f"{base_url}/arm")
+    text = text.replace("https://auth.amili.no/token", f"{base_url}/auth/token")
+    return text.replace("https://api.amili.se", f"{base_url}/ada")
+
+
 @pytest.fixture
 def sandbox() -> Iterator["object"]:
     """A fresh embedded sandbox on 127.0.0.1, seeded with the sample seed."""

@@ -136,10 +136,9 @@ def _summary(book: Any, summary: dict[str, Any], found: pl.DataFrame, control: p
         r += 1
     ws.write_string(r, 0, "Total", fmts["bold"])
     ws.write_number(r, 1, sum(summary["counts"].values()), fmts["bold"])
-    for j, cur in enumerate(currencies):
-        per = found.filter(pl.col("currency") == cur)
-        ws.write_number(r, 2 + 2 * j, (per.get_column("amount_minor").sum() or 0) / 100, fmts["money_total"])
-        ws.write_number(r, 3 + 2 * j, (per.get_column("expected_minor").sum() or 0) / 100, fmts["money_total"])
+    for j, cur in enumerate(currencies):  # the column's own sums, so the Total row ties to the rows above
+        ws.write_number(r, 2 + 2 * j, sum(a for (_, c), (a, _) in money.items() if c == cur) / 100, fmts["money_total"])
+        ws.write_number(r, 3 + 2 * j, sum(e for (_, c), (_, e) in money.items() if c == cur) / 100, fmts["money_total"])
     chart = book.add_chart({"type": "bar"})
     palette = ("#4F81BD", "#C0504D", "#9BBB59", "#8064A2")
     for j, cur in enumerate(currencies):

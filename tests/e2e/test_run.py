@@ -11,15 +11,12 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, sample_config_text
 
 
 def _config(tmp: Path, base_url: str) -> Path:
     """The sample config pointed at `base_url`, with state and reports under `tmp`."""
-    text = (SAMPLE / "amili-etl.toml").read_text(encoding="utf-8")
-    text = text.replace("https://arm.amili.no", f"{base_url}/arm")
-    text = text.replace("https://auth.amili.no/token", f"{base_url}/auth/token")
-    text = text.replace("https://api.amili.se", f"{base_url}/ada")
+    text = sample_config_text(base_url)
     text = text.replace('"../state/amili-etl.duckdb"', f'"{tmp / "state.duckdb"}"')
     text = text.replace('"../reports"', f'"{tmp / "reports"}"')
     path = tmp / "amili-etl.toml"

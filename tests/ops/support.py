@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, sample_config_text
 
 SECRET_ENV = {"AMILI_NO_CLIENT_ID": "sandbox", "AMILI_NO_CLIENT_SECRET": "sandbox", "AMILI_SE_ADA_API_CODE": "sandbox"}
 # Every key the sample data delivers: ARM documents, ARM payment reservations, ADA creditor payments.
@@ -21,10 +21,7 @@ SAMPLE_ITEMS = 23 + 14 + 10
 def write_config(tmp: Path, base_url: str, *, http: dict[str, object] | None = None,
                  inbox: str = "lock_wait_s = 60\nsettle_s = 0.2", log: str = "") -> Path:
     """The sample config pointed at `base_url`, with state, reports (and optional log dir) under `tmp`."""
-    text = (SAMPLE / "amili-etl.toml").read_text(encoding="utf-8")
-    text = text.replace("https://arm.amili.no", f"{base_url}/arm")
-    text = text.replace("https://auth.amili.no/token", f"{base_url}/auth/token")
-    text = text.replace("https://api.amili.se", f"{base_url}/ada")
+    text = sample_config_text(base_url)
     text = text.replace('"../state/amili-etl.duckdb"', f'"{tmp / "state" / "amili-etl.duckdb"}"')
     text = text.replace('"../reports"', f'"{tmp / "reports"}"')
     for key, value in (http or {}).items():
