@@ -10,6 +10,9 @@ that tie; plus one AvtaleGiro (service 21) assignment, which is not payments. Ea
 process (`python -m etl validate FILE`; `python -c "netsgiro.parse(...)"`), timed from start to exit, its peak
 RSS and CPU time (user + sys, all threads) from wait4. Prints every repeat and the median; the machine is shared,
 so compare medians only (CPU time is the steadier number on a busy machine).
+
+tests/sources/test_payment_keys_golden.py reads a 2,000-transaction file from `_ocr_lines` and pins its keys: a
+change to the generator means regenerating that golden (and saying why).
 """
 
 from __future__ import annotations

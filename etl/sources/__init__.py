@@ -19,7 +19,6 @@ from etl.sources.common import SourceError, failed_result
 from etl.sources.csv_excel import read_bank_csv, read_bank_xlsx
 from etl.sources.detect import detect_format
 from etl.sources.invoices import read_invoices_csv, read_invoices_xlsx
-from etl.sources.ocr_giro import read_ocr_giro
 from etl.sources.text import HEAD_LINES, is_utf16, utf16_to_utf8
 
 __all__ = ["read_source", "iter_input_files", "detect_format", "READERS", "SourceResult", "SourceError", "FORMATS"]
@@ -29,7 +28,7 @@ Reader = Callable[..., SourceResult]
 
 def _lazy(module: str, name: str) -> Reader:
     """A reader imported on first use: lxml and mt-940 take about 0.1 s to import, which a run without camt or MT940
-    files need not pay."""
+    files need not pay (OCR giro: numpy, which pandera's background import brings in meanwhile)."""
 
     def reader(*args: object) -> SourceResult:
         return getattr(importlib.import_module(module), name)(*args)
@@ -40,7 +39,7 @@ def _lazy(module: str, name: str) -> Reader:
 
 # format -> reader. Fixed formats take (path, data, sha256); layout formats also take the Layout.
 READERS: dict[str, Reader] = {
-    "ocr_giro": read_ocr_giro,
+    "ocr_giro": _lazy("etl.sources.ocr_giro", "read_ocr_giro"),
     "bgmax": read_bgmax,
     "camt053": _lazy("etl.sources.camt", "read_camt053"),
     "camt054": _lazy("etl.sources.camt", "read_camt054"),

@@ -1,8 +1,13 @@
-"""Nets OCR giro (Norway, KID payments): fixed-width 80-character records, read vectorised with polars.
+"""Nets OCR giro (Norway, KID payments): fixed-width 80-character records, read vectorised as a byte matrix.
 
-Every line goes into one polars frame; fields are string slices; the assignment context (account) is
-forward-filled from each start-assignment record (20); amount items 2 and 3 (31, 32) are the records right
-after their amount item 1 (30), gathered by position and checked by transaction number. Control totals
+The records are rows of one (records x 80) uint8 matrix: a zero-copy numpy view of the file's own bytes when
+every line is 80 bytes with the same line end (every real file), else built from the lines (blank lines,
+short or long records). Record codes are small integers taken straight from the bytes, amounts are summed
+from their digits, and only the fields that end up in a payment become polars text columns: no text column
+over the 2M records of a 1M-payment file (each cost 35 MB of fresh memory and its page faults).
+
+The assignment context (account) comes from each start-assignment record (20); amount items 2 and 3 (31,
+32) are the records right after their amount item 1 (30), checked by transaction number. Control totals
 (88 per assignment, 89 per transmission) are recomputed and compared: a file that does not tie is held back.
 
 Only service 09 (OCR giro) transaction types 10-21 are payments. AvtaleGiro (service 21) assignments, i.e.
@@ -11,17 +16,24 @@ payment requests and agreements sent to the creditor, are not: they count in the
 booking_date is the Nets date of amount item 1: the settlement date, when the money reaches the payee's
 account and the date its bank statement shows. The bank date in item 2 is the payer's debit date, and is
 000000 in some real files.
+
+Positions are bytes: the file is ISO-8859-1 (one byte per character), and text fields with bytes outside
+ASCII are taken from the decoded lines instead of the matrix. docs/performance.md (Readers) has the numbers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from etl.money import format_minor
 from etl.sources.base import PAYMENT_SCHEMA, SourceResult
-from etl.sources.common import SourceError, ddmmyy_expr, first_broken_rule, first_row, verdict, with_lineage
+from etl.sources.common import SourceError, ddmmyy_expr, verdict, with_lineage
 from etl.sources.keys import stable_key_expr
 from etl.sources.text import lines_frame
 
@@ -29,43 +41,119 @@ __all__ = ["read_ocr_giro"]
 
 FORMAT = "ocr_giro"
 _LEN = 80
-_OCR_GIRO = "09"  # service code; 21 is AvtaleGiro
-_PAYMENT_TYPES = [str(t) for t in range(10, 22)]  # transaction types 10-21: money received
-_ITEM_FIRST = ["30", "70"]  # the first record of a transaction (amount item 1; AvtaleGiro agreement)
+_OCR_GIRO = 9  # service code; 21 is AvtaleGiro
+_PAYMENT_TYPES = (10, 21)  # transaction types 10-21 (inclusive): money received
+_ITEM_FIRST = (30, 70)  # the first record of a transaction (amount item 1; AvtaleGiro agreement)
 _ZERO_ACCOUNT = "0" * 11
+_NOT_A_CODE = -1  # a two-character code that is not two digits
 
 
-def _f(start: int, end: int, col: str = "record") -> pl.Expr:
-    """Field at 1-based inclusive positions start..end, as in the specification."""
-    return pl.col(col).str.slice(start - 1, end - start + 1)
+@dataclass
+class _Records:
+    """The non-blank records of a file: bytes, physical line numbers, lengths and record codes."""
+
+    m: np.ndarray  # (records, 80) uint8; shorter records padded with spaces, longer ones cut
+    line: np.ndarray  # 1-based physical line of each record (int64)
+    length: np.ndarray | None  # characters per record; None when every record is 80 long
+    raw: Callable[[], pl.DataFrame]  # every physical line (source_line, record): built meanwhile, rarely waited for
+
+    def __post_init__(self) -> None:
+        self.svc, self.ttype, self.rtype = _code(self.m, 2), _code(self.m, 4), _code(self.m, 6)
+
+    @property
+    def n(self) -> int:
+        return self.m.shape[0]
+
+    def head(self, n: int) -> _Records:
+        length = None if self.length is None else self.length[:n]
+        return _Records(self.m[:n], self.line[:n], length, self.raw)
+
+    def record(self, k: int) -> str:
+        """The text of record `k`, as in the file."""
+        return self.raw()["record"][int(self.line[k]) - 1]
+
+    def texts(self, rows: np.ndarray, start: int, end: int) -> pl.Series:
+        """Field at 1-based inclusive positions start..end of the given records, as text (not stripped).
+
+        ASCII (every real field but free text with Norwegian letters) becomes polars text straight from the
+        bytes, with no Python object per row (fixed-size array -> list -> binary -> text); anything else is
+        sliced out of the decoded lines (ISO-8859-1), as the file reads.
+        """
+        sub = self.m[rows, start - 1 : end]
+        if sub.size == 0:
+            return pl.Series(dtype=pl.String)
+        if sub.max() < 0x80:
+            return pl.Series(sub).cast(pl.List(pl.UInt8)).cast(pl.Binary).cast(pl.String)
+        lines = pl.Series(self.line[rows] - 1, dtype=pl.Int64)
+        return self.raw()["record"].gather(lines).str.slice(start - 1, end - start + 1)
+
+    def packed(self, rows: np.ndarray, start: int, end: int) -> np.ndarray:
+        """Field at 1-based positions start..end (at most 8 bytes) of the given records as one uint64 each."""
+        out = np.zeros((rows.size, 8), dtype=np.uint8)
+        out[:, : end - start + 1] = self.m[rows, start - 1 : end]
+        return out.view("<u8").ravel()
 
 
-def _int(start: int, end: int, col: str = "record") -> pl.Expr:
-    return _f(start, end, col).cast(pl.Int64, strict=False)
+def _code_table() -> np.ndarray:
+    """Two bytes (as a little-endian uint16) -> their two-digit code; _NOT_A_CODE when not two digits."""
+    table = np.full(1 << 16, _NOT_A_CODE, dtype=np.int8)
+    for code in range(100):
+        tens, ones = divmod(code, 10)
+        table[(48 + tens) | (48 + ones) << 8] = code
+    return table
 
 
-def _one_of(code: pl.Expr, codes: list[str]) -> pl.Expr:
-    """`code.is_in(codes)` for a few two-character codes: comparisons of inlined short strings, no hashing
-    (twice as fast over 2M records)."""
-    hit = code == codes[0]
-    for c in codes[1:]:
-        hit = hit | (code == c)
-    return hit
+_CODES = _code_table()
+
+
+def _code(m: np.ndarray, col: int) -> np.ndarray:
+    """The two-digit code at 0-based column `col` of every record as int8 (one table lookup per record)."""
+    return _CODES[np.ascontiguousarray(m[:, col : col + 2]).view("<u2").ravel()]
+
+
+def _digits(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value, all digits?) of each row of a digit matrix, as int64 (at most 18 digits)."""
+    value = np.zeros(m.shape[0], dtype=np.int64)
+    bad = np.zeros(m.shape[0], dtype=bool)
+    for j in range(m.shape[1]):  # Horner over the columns, in place: a few vector operations, no row loop
+        d = m[:, j] - np.uint8(48)  # a non-digit wraps around to >= 10
+        bad |= d >= 10
+        value *= 10
+        value += d
+    return value, ~bad
 
 
 def read_ocr_giro(path: Path, data: bytes, sha256: str) -> SourceResult:
-    """Read a Nets OCR giro file: payments of service 09, control totals checked (held back when they do not tie)."""
-    raw = lines_frame(data)
-    recs = _records(raw, ascii_only=data.isascii())
+    """Read a Nets OCR giro file: payments of service 09, control totals checked (held back when they do not tie).
+
+    The raw lines (every physical line as text, for rejects) are split by polars in a second thread while the
+    records are read from the bytes; their count confirms the fixed-width reading, else the lines are read.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr-lines") as pool:
+        lines = pool.submit(lines_frame, data)
+        fixed = _fixed_records(data, lines.result)
+        if fixed is not None:
+            try:
+                result = _read(path, sha256, fixed)
+            except SourceError:
+                if lines.result().height == fixed.n:
+                    raise
+            else:
+                if lines.result().height == fixed.n:
+                    return result
+        return _read(path, sha256, _line_records(data, lines.result()))
+
+
+def _read(path: Path, sha256: str, recs: _Records) -> SourceResult:
     truncated = _check_structure(recs)
-    last_line = recs["source_line"][-1]
-    cut_off = truncated and recs["length"][-1] != _LEN
+    last_line = int(recs.line[-1])
+    cut_off = truncated and recs.length is not None and bool(recs.length[-1] != _LEN)
     if cut_off:
-        recs = recs.head(recs.height - 1)  # a record cut off mid-line has no whole fields: not read
-    recs = _with_context(recs)
+        recs = recs.head(recs.n - 1)  # a record cut off mid-line has no whole fields: not read
+    asg = np.cumsum(recs.rtype == 20, dtype=np.int32)  # assignment number (of the last 20 so far) of every record
     items = _amount_items(recs)
-    rows, dropped_tail = _payments(recs, items, truncated)
-    problems, control = _control_totals(recs, items, truncated)
+    rows, dropped_tail = _payments(recs, asg, items, truncated)
+    problems, control = _control_totals(recs, asg, items, truncated)
     if truncated:
         notes = ["its last record is cut off"] * cut_off + [
             "its last transaction is incomplete and was left out"
@@ -81,146 +169,219 @@ def read_ocr_giro(path: Path, data: bytes, sha256: str) -> SourceResult:
         kind="payments",
         sha256=sha256,
         rows=with_lineage(rows, PAYMENT_SCHEMA, path=path, sha256=sha256, fmt=FORMAT),
-        raw=raw,
+        raw=recs.raw(),
         status=status,
         message=message,
         control=control,
     )
 
 
-def _records(raw: pl.DataFrame, ascii_only: bool) -> pl.DataFrame:
-    """The non-blank lines with their record codes; blank lines are tolerated anywhere."""
-    recs = raw.with_columns(ny=pl.col("record").str.starts_with("NY"))
-    if not recs["ny"].all():  # only then pay for a whitespace check over every line
-        recs = recs.filter(pl.col("ny") | (pl.col("record").str.strip_chars() != ""))
-    if recs.height == 0:
+def _fixed_records(data: bytes, raw: Callable[[], pl.DataFrame]) -> _Records | None:
+    """Every line as a record, from a zero-copy (lines, 80) view of the file's bytes, when every line is 80 bytes
+    starting with NY, all ending in LF or all in CRLF (the last one may have none); None otherwise.
+
+    Only the line ends where a fixed width puts them are looked at: that there is no other one (a record
+    broken in two) is confirmed by the number of lines (read_ocr_giro)."""
+    end = data[_LEN : _LEN + 2]
+    if end[:1] == b"\n" and b"\r" not in data:
+        stride = _LEN + 1
+    elif end == b"\r\n":
+        stride = _LEN + 2
+    else:
+        return None
+    if len(data) % stride == _LEN:  # no line end after the last record
+        data += end
+    if len(data) % stride:
+        return None
+    m = np.frombuffer(data, dtype=np.uint8).reshape(-1, stride)
+    if not (m[:, stride - 1] == ord("\n")).all() or (stride > _LEN + 1 and not (m[:, _LEN] == ord("\r")).all()):
+        return None
+    if not ((m[:, 0] == ord("N")) & (m[:, 1] == ord("Y"))).all():
+        return None  # blank lines, or not OCR giro records: read line by line (and reported there)
+    return _Records(m[:, :_LEN], np.arange(1, m.shape[0] + 1, dtype=np.int64), None, raw)
+
+
+def _line_records(data: bytes, raw: pl.DataFrame) -> _Records:
+    """The non-blank lines as records (blank lines are tolerated anywhere), each padded or cut to 80 characters
+    (the length is checked apart)."""
+    lines = raw.with_columns(ny=pl.col("record").str.starts_with("NY"))
+    if not lines["ny"].all():  # only then pay for a whitespace check over every line
+        lines = lines.filter(pl.col("ny") | (pl.col("record").str.strip_chars() != ""))
+    if lines.height == 0:
         raise SourceError("the file has no records")
+    record = pl.col("record")
     # Byte length is free (string views); character length needs a scan: only when there are non-ASCII bytes.
-    length = pl.col("record").str.len_bytes() if ascii_only else pl.col("record").str.len_chars()
-    return recs.with_columns(svc=_f(3, 4), ttype=_f(5, 6), rtype=_f(7, 8), length=length)
+    length = record.str.len_bytes() if data.isascii() else record.str.len_chars()
+    fixed = lines.select(
+        length=length.cast(pl.Int64), text=record.str.pad_end(_LEN).str.slice(0, _LEN).str.join("")
+    )
+    # The lines were decoded as ISO-8859-1: one byte per character again, so positions stay positions.
+    m = np.frombuffer(fixed["text"][0].encode("latin-1"), dtype=np.uint8).reshape(lines.height, _LEN)
+    return _Records(m, lines["source_line"].to_numpy(), fixed["length"].to_numpy(), lambda: raw)
 
 
-def _check_structure(recs: pl.DataFrame) -> bool:
+def _check_structure(recs: _Records) -> bool:
     """Raise SourceError at the first line that breaks `10 (20 (30 31 [32])+ 88)+ 89`; return whether truncated."""
-    n = recs.height
-    last = recs.row(n - 1, named=True)
-    truncated = not (last["rtype"] == "89" and last["svc"] == "00")
-    rtype, i = pl.col("rtype"), pl.int_range(pl.len())
-    is20, is88 = rtype == "20", rtype == "88"
-    step = is20.cast(pl.Int32) - is88.cast(pl.Int32)
-    depth = step.cum_sum() - step  # open assignments before this record (one running sum: 2.2M rows)
+    n, rtype, svc = recs.n, recs.rtype, recs.svc
+    truncated = not (int(rtype[-1]) == 89 and int(svc[-1]) == 0)
+    i = np.arange(n)
+    is20, is88 = rtype == 20, rtype == 88
+    step = is20.astype(np.int32) - is88.astype(np.int32)
+    depth = np.cumsum(step, dtype=np.int32) - step  # open assignments before this record
+    ocr_record = np.isin(rtype, [10, 20, 30, 31, 32, 88, 89])
+    outside = ~np.isin(rtype, [10, 20, 88, 89]) & (depth != 1)
+
+    def long_or_short() -> np.ndarray:
+        bad = recs.length != _LEN
+        if truncated:  # a truncated file may end in a cut-off record: that one is allowed to be short
+            bad[-1] = False
+        return bad
+
     rules = [
-        (~pl.col("ny"), "not an OCR giro record (does not start with 'NY')"),
-        # A truncated file may end in a cut-off record: that one is allowed to be short.
-        ((pl.col("length") != _LEN) & ~(pl.lit(truncated) & (i == n - 1)), f"record is not {_LEN} characters long"),
-        ((i == 0) & (rtype != "10"), "the file must start with a start-of-transmission record (10)"),
-        ((rtype == "10") & (i > 0), "a second start-of-transmission record (10)"),
-        ((rtype == "89") & (i < n - 1), "records after the end-of-transmission record (89)"),
-        ((rtype == "89") & (depth != 0), "end of transmission (89) inside an open assignment (no 88)"),
-        (is20 & (depth != 0), "start of assignment (20) before the previous assignment ended (88)"),
-        (is88 & (depth != 1), "end of assignment (88) without a start of assignment (20)"),
-        (
-            ~_one_of(rtype, ["10", "20", "88", "89"]) & (depth != 1),
-            "transaction record outside an assignment (no start record 20 before it)",
-        ),
-        (
-            (pl.col("svc") == _OCR_GIRO) & ~_one_of(rtype, ["10", "20", "30", "31", "32", "88", "89"]),
-            "unknown record type in an OCR giro assignment",
-        ),
+        (lambda: (recs.m[:, 0] != ord("N")) | (recs.m[:, 1] != ord("Y")), "not an OCR giro record (does not start with 'NY')"),
+        (long_or_short if recs.length is not None else None, f"record is not {_LEN} characters long"),
+        (lambda: (i == 0) & (rtype != 10), "the file must start with a start-of-transmission record (10)"),
+        (lambda: (rtype == 10) & (i > 0), "a second start-of-transmission record (10)"),
+        (lambda: (rtype == 89) & (i < n - 1), "records after the end-of-transmission record (89)"),
+        (lambda: (rtype == 89) & (depth != 0), "end of transmission (89) inside an open assignment (no 88)"),
+        (lambda: is20 & (depth != 0), "start of assignment (20) before the previous assignment ended (88)"),
+        (lambda: is88 & (depth != 1), "end of assignment (88) without a start of assignment (20)"),
+        (lambda: outside, "transaction record outside an assignment (no start record 20 before it)"),
+        (lambda: (svc == _OCR_GIRO) & ~ocr_record, "unknown record type in an OCR giro assignment"),
     ]
-    if broken := first_broken_rule(recs, rules):
-        bad, problem = broken
-        raise SourceError(f"record type {bad['rtype']}: {problem}", bad["source_line"])
+    for mask, problem in rules:  # the first rule, in order, that any record breaks; its first record
+        if mask is None:
+            continue
+        broken = mask()
+        if broken.any():
+            k = int(broken.argmax())
+            raise SourceError(f"record type {recs.record(k)[6:8]}: {problem}", int(recs.line[k]))
     return truncated
 
 
-def _with_context(recs: pl.DataFrame) -> pl.DataFrame:
-    """Row position and assignment number (of the last start-assignment record 20 so far) on every line."""
-    return recs.with_row_index("i").with_columns(asg=(pl.col("rtype") == "20").cum_sum())
+@dataclass
+class _Items:
+    """First records of transactions (30, 70) of every service: row, and the signed amount of each 30."""
+
+    rows: np.ndarray
+    amount: np.ndarray  # int64; 0 where there is none
+    has_amount: np.ndarray  # bool: a 30 whose amount is all digits
 
 
-def _assignment_account(recs: pl.DataFrame) -> pl.Expr:
-    """The account of each row's assignment, from its start record (20): looked up by assignment number among
-    the few 20 records (a forward fill over every record cost 0.1 s per 2M records); null before the first."""
-    starts = recs.filter(pl.col("rtype") == "20").select("asg", account=_f(25, 35))  # 11 digits by the specification
-    return pl.col("asg").replace_strict(starts["asg"], starts["account"], default=None, return_dtype=pl.String)
+def _amount_items(recs: _Records) -> _Items:
+    """Every 30 and 70 record, with the signed amount of each 30."""
+    rows = np.flatnonzero(np.isin(recs.rtype, _ITEM_FIRST))
+    # The amount (33-49) reads as text-to-integer always read it: 17 digits, the first of which may be a sign.
+    amount, ok = _digits(recs.m[rows, 33:49])
+    first = recs.m[rows, 32]
+    signed = (first == ord("-")) | (first == ord("+"))
+    lead, lead_ok = _digits(first[:, None])
+    ok &= lead_ok | signed
+    amount += np.where(lead_ok, lead, 0) * 10**16
+    amount[(first == ord("-")) != (recs.m[rows, 31] == ord("-"))] *= -1  # sign 32: '-' for a credit note
+    has = ok & (recs.rtype[rows] == 30)
+    amount[~has] = 0
+    return _Items(rows, amount, has)
 
 
-def _amount_items(recs: pl.DataFrame) -> pl.DataFrame:
-    """First records of transactions (30, 70) of every service, with the signed amount of each 30."""
-    items = recs.filter(_one_of(pl.col("rtype"), _ITEM_FIRST)).drop("length")
-    sign = pl.when(_f(32, 32) == "-").then(-1).otherwise(1)
-    return items.with_columns(amount=pl.when(pl.col("rtype") == "30").then(_int(33, 49) * sign))
-
-
-def _dates_by_value(text: pl.Series) -> tuple[pl.Expr, pl.Expr]:
-    """DDMMYY text -> (Date, ISO text), computed once per distinct value: a file holds few dates, and
-    1M strptimes (or Date -> text casts for the key) cost 0.1-0.2 s each."""
-    distinct = pl.DataFrame({"text": text.unique()}).with_columns(date=ddmmyy_expr(pl.col("text")))
+def _dates(recs: _Records, rows: np.ndarray, start: int) -> tuple[pl.Series, pl.Series]:
+    """DDMMYY at `start` of the given records -> (Date, ISO text), computed once per distinct value: a file
+    holds few dates, and 1M strptimes (or Date -> text casts for the key) cost 0.1-0.2 s each."""
+    packed = pl.Series(recs.packed(rows, start, start + 5))
+    firsts = pl.DataFrame({"value": packed}).with_row_index("at").group_by("value").agg(pl.col("at").first())
+    values = firsts["value"]
+    text = recs.texts(rows[firsts["at"].to_numpy()], start, start + 5)
+    distinct = pl.DataFrame({"text": text}).with_columns(date=ddmmyy_expr(pl.col("text")))
     distinct = distinct.with_columns(iso=pl.col("date").cast(pl.String))
-    by_value = pl.lit(text).replace_strict
+    by_value = packed.replace_strict
     return (
-        by_value(distinct["text"], distinct["date"], return_dtype=pl.Date),
-        by_value(distinct["text"], distinct["iso"], return_dtype=pl.String),
+        by_value(values, distinct["date"], return_dtype=pl.Date),
+        by_value(values, distinct["iso"], return_dtype=pl.String),
     )
 
 
-def _free_texts(recs: pl.DataFrame) -> pl.DataFrame:
-    """(i of item 1, text) of every amount item 3 (32, types 20/21) that follows its items 1 and 2.
-
-    Few transactions have one: found from the 32 records themselves, so the 1M others pay nothing for it."""
-    r32 = recs.filter(pl.col("rtype") == "32").select("i", "record").filter(pl.col("i") >= 2)
-    item1 = recs["record"].gather(r32["i"] - 2)
-    texts = (
-        r32.with_columns(item1=item1)
-        .filter((_f(7, 8, "item1") == "30") & (_f(9, 15, "item1") == _f(9, 15)))
-        .select(i=pl.col("i") - 2, text=_f(16, 55).str.strip_chars())
-    )
-    return texts.filter(pl.col("text") != "")
+def _same_transaction(recs: _Records, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether records a and b carry the same transaction number (9-15)."""
+    return recs.packed(a, 9, 15) == recs.packed(b, 9, 15)
 
 
-def _payments(recs: pl.DataFrame, items: pl.DataFrame, truncated: bool) -> tuple[pl.DataFrame, bool]:
+def _free_texts(recs: _Records, tx: np.ndarray) -> pl.Series:
+    """Amount item 3 text (32, types 20/21, after its items 1 and 2) of every transaction `tx`; null if none.
+
+    Found from the 32 records themselves: transactions without one pay nothing for it."""
+    r32 = np.flatnonzero(recs.rtype == 32)
+    r32 = r32[r32 >= 2]
+    item1 = r32 - 2
+    same = (recs.rtype[item1] == 30) & _same_transaction(recs, item1, r32)
+    r32, item1 = r32[same], item1[same]
+    at = np.searchsorted(tx, item1)
+    hit = at < tx.size
+    hit[hit] = tx[at[hit]] == item1[hit]
+    r32, at = r32[hit], at[hit]
+    texts = recs.texts(r32, 16, 55).str.strip_chars()
+    which = np.full(tx.size, -1, dtype=np.int64)
+    which[at] = np.arange(at.size)
+    index = pl.select(pl.when(pl.lit(pl.Series(which)) >= 0).then(pl.lit(pl.Series(which)))).to_series()
+    return texts.gather(index).replace("", None)
+
+
+def _payments(recs: _Records, asg: np.ndarray, items: _Items, truncated: bool) -> tuple[pl.DataFrame, bool]:
     """One row per OCR giro payment (service 09, types 10-21): item 1 with items 2 and 3 from the next records."""
-    tx = items.filter((pl.col("svc") == _OCR_GIRO) & (pl.col("rtype") == "30") & pl.col("ttype").is_in(_PAYMENT_TYPES))
-    n, records = recs.height, recs["record"]
-    # Item 2 is the record right after item 1: gather it by position (no join needed).
-    tx = tx.with_columns(next1=records.gather((tx["i"] + 1).clip(upper_bound=n - 1)))
-    tx_no = _f(9, 15)
-    has31 = (_f(7, 8, "next1") == "31") & (_f(9, 15, "next1") == tx_no) & (pl.col("i") + 1 < n)
-    tx = tx.with_columns(has31=has31)
+    rows, n = items.rows, recs.n
+    ttype = recs.ttype[rows]
+    is_tx = (recs.svc[rows] == _OCR_GIRO) & (recs.rtype[rows] == 30) & (ttype >= _PAYMENT_TYPES[0]) & (
+        ttype <= _PAYMENT_TYPES[1]
+    )
+    tx, amount, has_amount = rows[is_tx], items.amount[is_tx], items.has_amount[is_tx]
+    # Item 2 is the record right after item 1, with the same transaction number.
+    nxt = np.minimum(tx + 1, n - 1)
+    has31 = (recs.rtype[nxt] == 31) & _same_transaction(recs, nxt, tx) & (tx + 1 < n)
     dropped_tail = False
     if truncated:
         # The cut may fall between items 1 and 2 of the last transaction: leave that one out.
-        at_end = pl.col("i") + 1 >= n
-        dropped_tail = tx.filter(~pl.col("has31") & at_end).height > 0
-        tx = tx.filter(pl.col("has31") | ~at_end)
-    if bad := first_row(tx, ~pl.col("has31")):
+        tail = ~has31 & (tx + 1 >= n)
+        dropped_tail = bool(tail.any())
+        if dropped_tail:
+            keep = ~tail
+            tx, amount, has_amount, nxt, has31 = tx[keep], amount[keep], has_amount[keep], nxt[keep], has31[keep]
+    if not has31.all():
+        k = int(tx[int((~has31).argmax())])
         raise SourceError(
-            f"amount item 1 (30) of transaction {bad['record'][8:15]} is not followed by its amount item 2 (31)",
-            bad["source_line"],
+            f"amount item 1 (30) of transaction {recs.record(k)[8:15]} is not followed by its amount item 2 (31)",
+            int(recs.line[k]),
         )
-    if bad := first_row(tx, pl.col("amount").is_null()):
-        raise SourceError(f"amount {bad['record'][32:49]!r} is not a number", bad["source_line"])
-    free_text = _free_texts(recs)
-    kid = _f(50, 74).str.strip_chars()
-    archive = _f(26, 34, "next1").str.strip_chars()
-    debit = _f(48, 58, "next1")
-    nets_date, nets_date_iso = _dates_by_value(tx.select(_f(16, 21)).to_series())
-    rows = (
-        tx.lazy()
-        .select(  # lazy: each field slice is computed once (common sub-expressions)
-            pl.col("source_line"),
-            account=_assignment_account(recs),
-            booking_date=nets_date,
-            _date_iso=nets_date_iso,
-            amount_minor=pl.col("amount"),
+    if not has_amount.all():
+        k = int(tx[int((~has_amount).argmax())])
+        raise SourceError(f"amount {recs.record(k)[32:49]!r} is not a number", int(recs.line[k]))
+    account = _assignment_account(recs)
+    booking_date, date_iso = _dates(recs, tx, 16)
+    frame = pl.DataFrame(
+        {
+            "source_line": recs.line[tx],
+            "account": account.gather(pl.Series(asg[tx], dtype=pl.UInt32)),
+            "booking_date": booking_date,
+            "_date_iso": date_iso,
+            "amount_minor": amount,
+            "kid": recs.texts(tx, 50, 74),
+            "message": _free_texts(recs, tx),
+            "debit": recs.texts(nxt, 48, 58),
+            "archive": recs.texts(nxt, 26, 34),
+        }
+    )
+    kid, archive = pl.col("kid").str.strip_chars(), pl.col("archive").str.strip_chars()
+    rows_out = (
+        frame.lazy()
+        .select(
+            "source_line",
+            "account",
+            "booking_date",
+            "_date_iso",
+            "amount_minor",
             currency=pl.lit("NOK"),
             reference=pl.when(kid != "").then(kid),  # a string: leading zeros are part of the KID
-            message=pl.col("i").replace_strict(
-                free_text["i"], free_text["text"], default=None, return_dtype=pl.String
-            ),
+            message="message",
             payer_name=pl.lit(None, dtype=pl.String),
-            payer_account=pl.when(debit != _ZERO_ACCOUNT).then(debit),
+            payer_account=pl.when(pl.col("debit") != _ZERO_ACCOUNT).then("debit"),
             bank_ref=pl.when(archive != "").then(archive),
         )
         # DESIGN.md: assignment account, Nets date, archive reference, KID, amount; never the transaction number.
@@ -234,7 +395,14 @@ def _payments(recs: pl.DataFrame, items: pl.DataFrame, truncated: bool) -> tuple
         # SHA-256 of 1M keys is a third of the reader: the streaming engine spreads it over every core.
         .collect(engine="streaming")
     )
-    return rows, dropped_tail
+    return rows_out, dropped_tail
+
+
+def _assignment_account(recs: _Records) -> pl.Series:
+    """The account (25-35, 11 digits by the specification) of assignment number k at index k: the k-th start
+    record (20) opens assignment k; null at 0, before the first."""
+    starts = np.flatnonzero(recs.rtype == 20)
+    return pl.Series([None], dtype=pl.String).append(recs.texts(starts, 25, 35))
 
 
 def _totals(count: int | None, records: int | None, total: int | None) -> str:
@@ -242,14 +410,37 @@ def _totals(count: int | None, records: int | None, total: int | None) -> str:
     return f"{count} transactions, {records} records, {amount}"
 
 
-def _control_totals(recs: pl.DataFrame, items: pl.DataFrame, truncated: bool) -> tuple[list[str], dict[str, int]]:
+def _control_totals(
+    recs: _Records, asg: np.ndarray, items: _Items, truncated: bool
+) -> tuple[list[str], dict[str, int]]:
     """Compare every 88 and the 89 with what the records add up to; return the mismatches and the control dict."""
-    computed = items.group_by("asg").agg(c_count=pl.len().cast(pl.Int64), c_total=pl.col("amount").sum().cast(pl.Int64))
-    bounds = recs.filter(_one_of(pl.col("rtype"), ["20", "88", "89"]))  # few lines: the rest is counted by position
-    starts = bounds.filter(pl.col("rtype") == "20").select("asg", start=pl.col("i"))
+    computed = (
+        pl.DataFrame({"asg": asg[items.rows], "amount": items.amount})
+        .group_by("asg")
+        .agg(c_count=pl.len().cast(pl.Int64), c_total=pl.col("amount").sum().cast(pl.Int64))
+    )
+    at = np.flatnonzero(np.isin(recs.rtype, [20, 88, 89]))  # few lines: the rest is counted by position
+    bounds = pl.DataFrame(
+        {
+            "i": at,
+            "asg": asg[at],
+            "rtype": recs.rtype[at],
+            "source_line": recs.line[at],
+            "record": recs.texts(at, 1, _LEN),
+        }
+    )
+    field = pl.col("record").str.slice
+    starts = bounds.filter(pl.col("rtype") == 20).select("asg", start=pl.col("i"))
     declared = (
-        bounds.filter(pl.col("rtype") == "88")
-        .select("asg", "i", "source_line", d_count=_int(9, 16), d_records=_int(17, 24), d_total=_int(25, 41))
+        bounds.filter(pl.col("rtype") == 88)
+        .select(
+            "asg",
+            "i",
+            "source_line",
+            d_count=field(8, 8).cast(pl.Int64, strict=False),
+            d_records=field(16, 8).cast(pl.Int64, strict=False),
+            d_total=field(24, 17).cast(pl.Int64, strict=False),
+        )
         .join(starts, on="asg", how="left")
         .join(computed, on="asg", how="left")
         .with_columns(
@@ -267,13 +458,14 @@ def _control_totals(recs: pl.DataFrame, items: pl.DataFrame, truncated: bool) ->
                 f"line {r['source_line']}: assignment control totals (88) do not tie: "
                 f"declared {_totals(*d)}; computed {_totals(*c)}"
             )
-    c_count, c_total = items.height, int(items["amount"].sum() or 0)
-    control = {"computed_count": c_count, "computed_total_minor": c_total, "computed_records": recs.height}
-    end = first_row(bounds, pl.col("rtype") == "89")
-    if not truncated and end is not None:
+    c_count, c_total = items.rows.size, int(items.amount.sum())
+    control = {"computed_count": c_count, "computed_total_minor": c_total, "computed_records": recs.n}
+    ends = bounds.filter(pl.col("rtype") == 89)
+    if not truncated and ends.height:
+        end = ends.row(0, named=True)
         rec = end["record"]
         d = (_to_int(rec[8:16]), _to_int(rec[16:24]), _to_int(rec[24:41]))
-        c = (c_count, recs.height, c_total)
+        c = (c_count, recs.n, c_total)
         control.update(declared_count=d[0], declared_records=d[1], declared_total_minor=d[2])
         if d != c:
             problems.append(

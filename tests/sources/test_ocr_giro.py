@@ -242,3 +242,33 @@ def test_every_transaction_type_10_to_21_is_a_payment(read, tmp_path):
     assert r.status == "ok" and r.rows.height == 23
     assert sorted({int(lines[k][4:6]) for k in firsts}) == list(range(10, 22))
     assert r.rows["amount_minor"].sum() == 1_563_000
+
+
+def test_record_broken_in_two_where_the_line_ends_still_line_up(read, tmp_path):
+    """A record split into two lines of 40 and 39 characters takes the 81 bytes of one line: every 81st byte is
+    still a line end, but there is one line more than the fixed width makes. Read as lines, not as 80 columns."""
+    lines = _ocr_lines("ocr1.txt")
+    lines[4:5] = [lines[4][:40], lines[4][40:79]]
+    f = tmp_path / "split.txt"
+    f.write_text("\n".join(lines) + "\n", encoding="latin-1")
+    assert len(f.read_bytes()) % 81 == 0
+    r = read(f)
+    # The second half does not start with NY: the first rule broken, in the order the rules are checked.
+    assert r.status == "unreadable" and "line 6: record type 00: not an OCR giro record" in r.message
+
+
+def test_fixed_width_and_line_by_line_reading_agree(read, tmp_path):
+    """The same transmission as 80-byte lines (read as a byte matrix) and with a blank line and a trailing space
+    line (read line by line): the same payments, keys and line numbers shifted by the blank line only."""
+    text = (OCR / "ocr_giro_transactions.txt").read_text(encoding="latin-1")
+    fixed, loose = tmp_path / "fixed.txt", tmp_path / "loose.txt"
+    fixed.write_text(text, encoding="latin-1")
+    first, rest = text.split("\n", 1)
+    loose.write_text(first + "\n\n" + rest + "  \n", encoding="latin-1")
+    a, b = read(fixed), read(loose)
+    assert a.status == b.status == "ok" and a.rows.height == 20
+    assert a.rows.drop("source_file", "source_sha256", "source_line").equals(
+        b.rows.drop("source_file", "source_sha256", "source_line")
+    )
+    assert (b.rows["source_line"] - a.rows["source_line"]).to_list() == [1] * 20
+    assert a.raw.height == b.raw.height - 2
