@@ -39,6 +39,10 @@ PAYMENT_SCHEMA: dict[str, pl.DataType] = {
     # Further references of the same payment, ';'-joined in file order (BgMax TK22/23, camt CdtrRefInf and
     # RfrdDocInf numbers beyond the first, MT940 customer/bank references); null when none.
     "extra_references": pl.String(),
+    # The amount of each extra reference, parallel to `extra_references` (same order and count): signed integer
+    # minor units with an explicit sign, ';'-joined ("+120000;-30000"); '-' marks a deduction (BgMax TK23), also
+    # when its amount is 0 (the post gives none). Only BgMax fills it; null when none.
+    "extra_reference_amounts": pl.String(),
     "message": pl.String(),  # free text (Nets item 3, BgMax TK25, CSV description); null when none
     "payer_name": pl.String(),
     "payer_account": pl.String(),
@@ -49,7 +53,7 @@ PAYMENT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 # Columns only some formats fill: a reader may leave them out (with_lineage adds them as nulls).
-OPTIONAL_PAYMENT_COLUMNS = ("extra_references", "payer_address", "payer_org_number")
+OPTIONAL_PAYMENT_COLUMNS = ("extra_references", "extra_reference_amounts", "payer_address", "payer_org_number")
 
 # One row per invoice in an ERP export.
 INVOICE_SCHEMA: dict[str, pl.DataType] = {

@@ -3,13 +3,15 @@
 Real files have short lines and stray TABs: TABs are expanded to 8-column tab stops (which is what puts
 the reference of Bankgirot's own example back in its field) and every line is padded to 80 first.
 Each payment (TK20, or TK21 deduction: negative) owns the lines after it up to the next payment or deposit
-post: extra references (TK22/23, into `extra_references`, ';'-joined in file order), information text (TK25,
+post: extra references (TK22/23, into `extra_references`, ';'-joined in file order, and their amounts, signed
+'+' for TK22 and '-' for TK23, a deduction, into `extra_reference_amounts` in the same order), information text (TK25,
 `message`), payer name (TK26), address (TK27/28, `payer_address`) and organisation number (TK29,
 `payer_org_number`).
 
 A payment's booking_date is the payment date of the deposit post (TK15) that follows it: one TK15 is one
 credit line on the bank statement. Checks: per deposit, TK15 amount = sum(TK20) - sum(TK21) and its count;
-TK70 counts = the posts in the file. A file that does not tie is held back whole.
+TK70 counts = the posts in the file. A file that does not tie is held back whole. A payment's TK22/23 amounts
+are no control (they need not add up to it): kept, never checked (docs/formats.md).
 
 Key: `BGC-<receiving bankgiro>-<deposit date>-<deposit serial>-<BGC serial>`: the BGC serial alone repeats
 across deposits (and, in Bankgirot's own example file, within one), so the deposit's date and serial (TK15)
@@ -33,7 +35,8 @@ __all__ = ["read_bgmax"]
 FORMAT = "bgmax"
 _LEN = 80
 _PAYMENT = ["20", "21"]
-_OWNED = ["22", "23", "25", "26", "27", "28", "29"]  # posts that belong to the payment before them
+_EXTRA = ["22", "23"]  # extra references: positive (TK22) and negative (TK23, deducted by the payer)
+_OWNED = [*_EXTRA, "25", "26", "27", "28", "29"]  # posts that belong to the payment before them
 _KNOWN = ["01", "05", "15", "70", *_PAYMENT, *_OWNED]
 
 
@@ -78,7 +81,9 @@ def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
     orphan = pl.col("tk").is_in(_OWNED) & pl.col("owner").is_null()
     # Short lines are normal (padded); a long one is not: what lies past position 80 is no field, say so.
     too_long = pl.col("post").str.strip_chars_end().str.len_chars() > _LEN
-    odd = posts.filter(~pl.col("tk").is_in(_KNOWN) | orphan | too_long)
+    # An extra reference whose amount is no number keeps its reference, without an amount ("+0"/"-0"): say so.
+    no_amount = pl.col("tk").is_in(_EXTRA) & ~orphan & ~_f(38, 55).str.contains(r"^\d{18}$")
+    odd = posts.filter(~pl.col("tk").is_in(_KNOWN) | orphan | too_long | no_amount)
     row_problems = problems_frame(
         odd,
         None,
@@ -87,6 +92,9 @@ def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
         .then(pl.lit("unknown transaction code ") + pl.col("tk") + pl.lit(": ignored"))
         .when(orphan)
         .then(pl.lit("TK") + pl.col("tk") + pl.lit(" does not follow a payment (TK20/21): ignored"))
+        .when(no_amount)
+        .then(pl.lit("TK") + pl.col("tk")
+              + pl.lit(": the amount (positions 38-55) is not a number: reference kept without it"))
         .otherwise(
             pl.lit("TK")
             + pl.col("tk")
@@ -159,30 +167,47 @@ def _with_context(posts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _firsts(owned: pl.DataFrame, code: str, **fields: pl.Expr) -> list[pl.DataFrame]:
+    """(owner, field) per field: its first non-empty value among the owner's posts of transaction code `code`."""
+    sub = owned.filter(pl.col("tk") == code).select("owner", **fields)
+    return [sub.select("owner", name).drop_nulls(name).unique("owner", keep="first") for name in fields]
+
+
 def _payments(posts: pl.DataFrame) -> pl.DataFrame:
-    """One row per TK20/TK21 with the texts of its owned posts."""
+    """One row per TK20/TK21 with the texts of its owned posts.
+
+    Each kind of owned post is cut from its own rows and joined to its payment on the integer `owner`: cheaper than
+    one group-by filtering every field per group.
+    """
     tk = pl.col("tk")
-    owned = posts.filter(tk.is_in(_OWNED) & pl.col("owner").is_not_null()).with_columns(
+    owned = posts.filter(tk.is_in(_OWNED) & pl.col("owner").is_not_null()).select("owner", "tk", "post")
+    # A TK22/23 without a reference is not kept (nor its amount): the two lists stay parallel.
+    extras = owned.filter(tk.is_in(_EXTRA)).select(
+        "owner",
         ref=_text(13, 37),
-        info=_text(3, 52),
-        name=pl.concat_str([_text(3, 37), _text(38, 72)], separator=" ", ignore_nulls=True),
+        # The reference's amount, signed: '+' for TK22, '-' for TK23 (a deduction), even when it is 0
+        # (0: the post names a reference without an amount of its own; also for a blank or garbled amount field).
+        ref_amount=pl.when(tk == "23").then(pl.lit("-")).otherwise(pl.lit("+"))
+        + _int(38, 55).fill_null(0).cast(pl.String),
+    ).drop_nulls("ref").group_by("owner").agg(
+        refs=pl.col("ref").str.join(";"), ref_amounts=pl.col("ref_amount").str.join(";")
+    )
+    info = (
+        owned.filter(tk == "25").select("owner", info=_text(3, 52)).drop_nulls("info")
+        .group_by("owner").agg(pl.col("info").str.join(" "))
+    )
+    parts = [
+        extras,
+        info,
+        *_firsts(owned, "26", payer_name=pl.concat_str([_text(3, 37), _text(38, 72)], separator=" ", ignore_nulls=True)),
         # TK27: street (3-37), postcode (38-46); TK28: city (3-37), country (38-72), country code (73-74).
-        street=_text(3, 37),
-        postcode=_text(38, 46),
-        country=pl.coalesce(_text(38, 72), _text(73, 74)),
-        org_number=_text(3, 14),
-    )
-    extras = owned.group_by("owner").agg(
-        refs=pl.col("ref").filter(pl.col("tk").is_in(["22", "23"])).drop_nulls().str.join(";"),
-        info=pl.col("info").filter(tk == "25").drop_nulls().str.join(" "),
-        payer_name=pl.col("name").filter(tk == "26").drop_nulls().first(),
-        street=pl.col("street").filter(tk == "27").drop_nulls().first(),
-        postcode=pl.col("postcode").filter(tk == "27").drop_nulls().first(),
-        city=pl.col("street").filter(tk == "28").drop_nulls().first(),
-        country=pl.col("country").filter(tk == "28").drop_nulls().first(),
-        payer_org_number=pl.col("org_number").filter(tk == "29").drop_nulls().first(),
-    )
-    pays = posts.filter(tk.is_in(_PAYMENT)).join(extras, left_on="source_line", right_on="owner", how="left")
+        *_firsts(owned, "27", street=_text(3, 37), postcode=_text(38, 46)),
+        *_firsts(owned, "28", city=_text(3, 37), country=pl.coalesce(_text(38, 72), _text(73, 74))),
+        *_firsts(owned, "29", payer_org_number=_text(3, 14)),
+    ]
+    pays = posts.filter(tk.is_in(_PAYMENT))
+    for part in parts:
+        pays = pays.join(part, left_on="source_line", right_on="owner", how="left", maintain_order="left")
     sign = pl.when(tk == "21").then(-1).otherwise(1)
     town = pl.concat_str([pl.col("postcode"), pl.col("city")], separator=" ", ignore_nulls=True)
     address = pl.concat_str([pl.col("street"), town, pl.col("country")], separator=", ", ignore_nulls=True)
@@ -199,6 +224,7 @@ def _payments(posts: pl.DataFrame) -> pl.DataFrame:
         currency=pl.col("currency"),
         reference=_text(13, 37),
         extra_references=pl.when(pl.col("refs") != "").then(pl.col("refs")),
+        extra_reference_amounts=pl.when(pl.col("refs") != "").then(pl.col("ref_amounts")),
         message=pl.when(pl.col("info") != "").then(pl.col("info")),
         payer_name=pl.col("payer_name"),
         payer_account=digits_expr(_f(3, 12), strip_zeros=True),

@@ -38,3 +38,16 @@ def copy_as(tmp_path: Path) -> Callable[[Path, str], Path]:
         return dst
 
     return _copy
+
+
+@pytest.fixture
+def run_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The sample configuration with its state file and reports in tmp_path, and sandbox secrets in the environment."""
+    text = (REPO / "sample_data" / "amili-etl.toml").read_text(encoding="utf-8")
+    text = text.replace('"../state/amili-etl.duckdb"', f'"{tmp_path / "state.duckdb"}"')
+    text = text.replace('"../reports"', f'"{tmp_path / "reports"}"')
+    config = tmp_path / "amili-etl.toml"
+    config.write_text(text, encoding="utf-8")
+    for name in ("AMILI_NO_CLIENT_ID", "AMILI_NO_CLIENT_SECRET", "AMILI_SE_ADA_API_CODE"):
+        monkeypatch.setenv(name, "sandbox")
+    return config

@@ -13,14 +13,8 @@ from tests.conftest import SAMPLE
 from .conftest import DATA
 
 
-def test_dry_run_stores_statement_balances_and_extra_references(tmp_path: Path, monkeypatch) -> None:
-    text = (SAMPLE / "amili-etl.toml").read_text(encoding="utf-8")
-    text = text.replace('"../state/amili-etl.duckdb"', f'"{tmp_path / "state.duckdb"}"')
-    text = text.replace('"../reports"', f'"{tmp_path / "reports"}"')
-    config = tmp_path / "amili-etl.toml"
-    config.write_text(text, encoding="utf-8")
-    for name in ("AMILI_NO_CLIENT_ID", "AMILI_NO_CLIENT_SECRET", "AMILI_SE_ADA_API_CODE"):
-        monkeypatch.setenv(name, "sandbox")
+def test_dry_run_stores_statement_balances_and_extra_references(tmp_path: Path, run_config: Path) -> None:
+    config = run_config
     banks = [
         DATA / "camt053" / "camt_053_swedish_account_statement.xml",
         DATA / "mt940" / "rabobank-iban.sta",
