@@ -20,7 +20,8 @@ __all__ = ["reconcile"]
 def reconcile(config_path: Path, period: str, out: Path | None, no_readback: bool) -> None:
     """Month-end over every run of PERIOD: breaks aged and marked new / persisting / resolved.
 
-    Reads Amili back (ADA creditor payments, ARM documents) for missing_in_amili and unknown_in_amili, lists
+    Reads Amili back (ADA creditor payments and payouts, ARM documents, Collection settlements up to 7 days after
+    the month) for missing_in_amili, unknown_in_amili and settled_amount_mismatch, lists
     invoices due by the end of the period with nothing paid (unpaid_invoice), checks opening balance + movements
     = closing balance of every bank statement that carries balances, and writes OUT/period-YYYY-MM/
     (discrepancies.xlsx, discrepancies.csv, summary.json, breaks.parquet).
@@ -48,6 +49,11 @@ def reconcile(config_path: Path, period: str, out: Path | None, no_readback: boo
         click.echo(f"  {cat:<26} {n:>6}")
     if not result.balances_checked:
         click.echo("  statement balances: not checked (no statement_balances table)")
+    if result.settlements and result.settlements["payments_not_yet_due"]:
+        from etl.reconcile.readback import settlement_window
+
+        click.echo(f"  Collection: {result.settlements['payments_not_yet_due']} payment(s) within the settlement lag, "
+                   f"not judged yet: rerun on or after {settlement_window(*period_bounds(period)[:2])[1]}")
     click.echo(f"workbook: {folder / 'discrepancies.xlsx'}")
     code = {"clean": EXIT_CLEAN, "discrepancies": EXIT_DISCREPANCIES}.get(summary["status"], EXIT_INPUT)
     sys.exit(code)

@@ -6,6 +6,11 @@ The period's open breaks are (each a query in sql/period/):
 - unpaid_invoice (unpaid_invoice.sql), missing_in_amili and unknown_in_amili against the read-back
   (missing_in_amili.sql, unknown_in_amili.sql), ADA payout specifications that do not add up to what ADA settled
   (payout_mismatch.sql, as settled_amount_mismatch),
+- Collection payments against the settlements read back: confirmed but never settled within the settlement lag
+  (settlement_missing.sql, as missing_in_amili; still unsettled from an earlier month: settlement_missing_carried.sql),
+  settled for another amount (settlement_mismatch.sql, as settled_amount_mismatch), settled under a
+  uniqueSourcePaymentId we never sent (settlement_unknown.sql, as unknown_in_amili); settlement_counts.sql says what
+  was covered (and counts settlements paid to Amili directly),
 - statements whose opening balance + movements != closing balance, or whose opening differs from the previous
   statement's closing (statement_balances.sql), as control_total_mismatch.
 Compared with last period's open breaks: in both -> persisting (first seen kept), only now -> new, only last period
@@ -27,7 +32,8 @@ from etl.errors import ConfigError
 from etl.reconcile.runner import CATEGORIES, DISCREPANCY_COLUMNS
 from etl.store import Store
 
-__all__ = ["BREAK_COLUMNS", "CARRIED", "PeriodResult", "period_bounds", "period_query", "reconcile_period"]
+__all__ = ["BREAK_COLUMNS", "CARRIED", "PeriodResult", "period_bounds", "period_query", "reconcile_period",
+           "settlement_params"]
 
 # Kinds of break that stay open across periods until something resolves them (the others are facts of their period).
 CARRIED = ("pending", "rejected", "unmatched_payment", "ambiguous_match", "unpaid_invoice", "missing_in_amili",
@@ -49,6 +55,7 @@ class PeriodResult:
     runs: pl.DataFrame
     readback_rows: int
     balances_checked: bool
+    settlements: dict[str, int] | None = None  # settlement_counts.sql's row; None when nothing was read back
 
 
 def period_bounds(period: str) -> tuple[dt.date, dt.date, str]:
@@ -94,19 +101,35 @@ def _balance_breaks(balances: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def reconcile_period(store: Store, config: Config, period: str, readback: Readback | None) -> PeriodResult:
-    """Month-end over the state database; stores the period's breaks in period_breaks and returns them."""
+def settlement_params(start: dt.date, end: dt.date, today: dt.date) -> dict[str, object]:
+    """The settlement window read for [start, end) and $due_before: payments confirmed before it had the whole lag."""
+    from etl.reconcile.readback import SETTLEMENT_LAG_DAYS, settlement_window
+
+    read_from, read_to = settlement_window(start, end)
+    # Confirmed on day d, a payment has settled by d + lag; only those whose lag has run out by today are judged.
+    due_before = min(end, today - dt.timedelta(days=SETTLEMENT_LAG_DAYS - 1))
+    return {"read_from": read_from, "read_to": read_to, "due_before": due_before}
+
+
+def reconcile_period(store: Store, config: Config, period: str, readback: Readback | None,
+                     today: dt.date | None = None) -> PeriodResult:
+    """Month-end over the state database; stores the period's breaks in period_breaks and returns them.
+
+    `today` (default: today in UTC) is the day Amili is read back; it decides which Collection payments have had
+    the whole settlement lag to settle.
+    """
     start, end, previous = period_bounds(period)
     params: dict[str, object] = {"start": start, "end": end, "period": period, "previous": previous}
     runs = store.frame("SELECT run_id, started_at, mode, status, exit_code FROM runs "
                        "WHERE started_at >= $start AND started_at < $end ORDER BY run_id", {"start": start, "end": end})
     read_rows = 0
+    settlements: dict[str, int] | None = None
     if readback is not None:
         rb = readback(config, start, end)
         read_rows = rb.height
         with store.transaction():
             store.execute("DELETE FROM amili_readback WHERE period = ?", [period])
-            store.insert_frame("amili_readback", rb.drop("booked", strict=False).with_columns(
+            store.insert_frame("amili_readback", rb.with_columns(
                 pl.lit(period).alias("period"), pl.lit(dt.datetime.combine(end, dt.time()) - dt.timedelta(seconds=1)).alias("read_at")))
     balances_checked = _has_table(store, "statement_balances")
     balances = period_query(store, "statement_balances", params) if balances_checked else pl.DataFrame()
@@ -115,7 +138,11 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
         from etl.reconcile.readback import readback_scope
 
         params["scope"] = readback_scope(config)
-        parts += [period_query(store, name, params) for name in ("missing_in_amili", "unknown_in_amili", "payout_mismatch")]
+        params |= settlement_params(start, end, today or dt.datetime.now(dt.timezone.utc).date())
+        parts += [period_query(store, name, params) for name in (
+            "missing_in_amili", "unknown_in_amili", "payout_mismatch", "settlement_missing",
+            "settlement_missing_carried", "settlement_mismatch", "settlement_unknown")]
+        settlements = period_query(store, "settlement_counts", params).row(0, named=True)
     if balances.height:
         parts.append(_balance_breaks(balances))
     cols = ["category", "break_key", "first_seen", *[c for c in DISCREPANCY_COLUMNS if c != "category"]]
@@ -144,4 +171,4 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
     with store.transaction():
         store.execute("DELETE FROM period_breaks WHERE period = ?", [period])
         store.insert_frame("period_breaks", breaks.drop("severity", "stable_key").with_columns(pl.lit(period).alias("period")))
-    return PeriodResult(period, breaks, balances, runs, read_rows, balances_checked)
+    return PeriodResult(period, breaks, balances, runs, read_rows, balances_checked, settlements)

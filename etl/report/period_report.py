@@ -58,6 +58,9 @@ def period_summary(store: Store, result: PeriodResult) -> dict[str, Any]:
             "oldest_open_days": int(open_.get_column("age_days").max() or 0) if open_.height else 0,
             "open_amount": {str(cur): format_minor(int(v)) for cur, v in amounts.sort("currency").iter_rows()},
             "readback_items": result.readback_rows,
+            # Collection: settlements of the period (those paid to Amili directly are counted, never reported) and
+            # the period's confirmed payments judged against them or not yet due (docs/month-end.md, the lag rule).
+            "collection_settlements": result.settlements,
             "statements_checked": int(result.balances.height) if result.balances_checked else None,
         },
         "sent": {api: 0 for api in APIS},

@@ -18,7 +18,7 @@ from etl.sandbox.envelopes import ApiError, JsonResponse, int_param, read_json
 from etl.sandbox.state import State
 from etl.sandbox.values import is_currency, is_iso_date, is_iso_datetime, iso_utc, minor_number, seed_minor, sha1_of, to_minor
 
-__all__ = ["routes", "run_due", "seed_invoice"]
+__all__ = ["routes", "run_due", "seed_invoice", "seed_settlement"]
 
 PREFIX = "/collection/v1"
 MAX_PAYMENTS = 1000
@@ -172,6 +172,45 @@ def seed_invoice(state: State, item: dict[str, Any]) -> dict[str, Any]:
         book["by_number"][number] = invoice_id
         state.changed()
     return {"organizationId": org_id, **{k: invoice.get(k) for k in ("invoiceId", "invoiceNumber", "caseId", "caseNumber")}}
+
+
+_SETTLEMENT_TEXT = ("settlementDate", "invoiceId", "invoiceNumber", "caseId", "caseNumber", "collectionType",
+                    "customerReference", "uniqueSourcePaymentId", "batchId", "currency")
+
+
+def seed_settlement(state: State, item: dict[str, Any]) -> dict[str, Any]:
+    """Plant a settlement, change one (same settlementId: the given fields replace its own) or remove one
+    (`"remove": true`); how tests make a settlement of another amount, one that never came, or one we never sent.
+    ValueError on bad input. Returns the settlement as the API shows it."""
+    if "organizationId" not in item:
+        raise ValueError(f"collection_settlements item {item!r}: needs organizationId")
+    book = _org(state, str(item["organizationId"]))
+    settlements = book.setdefault("settlements", {})
+    sid = str(item.get("settlementId") or uuid.uuid4())
+    if item.get("remove"):
+        if settlements.pop(sid, None) is None:
+            raise ValueError(f"collection_settlements: settlement {sid} not found, nothing to remove")
+        state.changed()
+        return {"organizationId": str(item["organizationId"]), "settlementId": sid, "removed": True}
+    row = settlements.get(sid)
+    if row is None:
+        missing = [k for k in ("settlementDate", "amount", "currency") if item.get(k) is None]
+        if missing:
+            raise ValueError(f"collection_settlements item {item!r}: a new settlement needs {', '.join(missing)}")
+        row = {"settlementId": sid, **{k: None for k in _SETTLEMENT_TEXT}, "collectionType": "REMINDER",
+               "exchangeRate": 1, "amount": None}
+    changed = {k: None if item[k] is None else str(item[k]) for k in _SETTLEMENT_TEXT if k in item}
+    if not is_iso_date(changed.get("settlementDate", row["settlementDate"])):
+        raise ValueError(f"collection_settlements item {item!r}: settlementDate must be a date YYYY-MM-DD")
+    if not is_currency(changed.get("currency", row["currency"])):
+        raise ValueError(f"collection_settlements item {item!r}: currency must be an ISO 4217 code")
+    try:
+        amount = minor_number(seed_minor(item["amount"])) if "amount" in item else row["amount"]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"collection_settlements item {item!r}: amount ({exc})") from exc
+    settlements[sid] = {**row, **changed, "amount": amount}
+    state.changed()
+    return dict(settlements[sid])
 
 
 def run_due(state: State, now: float) -> None:

@@ -22,11 +22,12 @@ _SEEDERS = {
     "ada_cases": ada.seed_case,
     "collection_invoices": collection.seed_invoice,
     "arm_documents": arm.seed_document,
+    "collection_settlements": collection.seed_settlement,  # after the invoices: month-end tests plant settlements
 }
 
 
 def apply_seed(state: State, data: Any) -> dict[str, list[dict[str, Any]]]:
-    """Store seed data ({"ada_cases", "collection_invoices", "arm_documents"}); ValueError at the first bad item."""
+    """Store seed data (the sections of _SEEDERS); ValueError at the first bad item."""
     if not isinstance(data, dict):
         raise ValueError("seed must be a JSON object")
     unknown = set(data) - set(_SEEDERS)

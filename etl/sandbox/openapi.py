@@ -314,7 +314,8 @@ SCHEMAS: dict[str, Any] = {
         },
         ("items",),
     ),
-    "Seed": _obj({"ada_cases": _list_of(_OBJ), "collection_invoices": _list_of(_OBJ), "arm_documents": _list_of(_OBJ)}),
+    "Seed": _obj({"ada_cases": _list_of(_OBJ), "collection_invoices": _list_of(_OBJ), "arm_documents": _list_of(_OBJ),
+                  "collection_settlements": _list_of(_OBJ)}),
 }
 
 # --- operations -----------------------------------------------------------------------------------------

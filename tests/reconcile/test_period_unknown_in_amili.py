@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from tests.reconcile.support import outbox, period_rows, readback
 
 
@@ -11,6 +13,12 @@ def test_read_back_but_never_sent(store) -> None:
     readback(store, "2026-11", api, "ours")
     readback(store, "2026-11", api, "stranger", amount=4_200)
     readback(store, "2026-10", api, "last-month")
+    readback(store, "2026-11", api, "booked-in-october", booked=dt.date(2026, 10, 30))  # judged with October
+    readback(store, "2026-11", api, "booked-in-november", booked=dt.date(2026, 11, 2))
+    readback(store, "2026-11", "arm.documents", "old-document", booked=dt.date(2025, 1, 2))  # documents: any date
     rows = period_rows(store, "unknown_in_amili", "2026-11")
-    assert [(r["break_key"], r["amount_minor"]) for r in rows] == [("ada.creditor-payments:stranger", 4_200)]
+    assert [(r["break_key"], r["amount_minor"]) for r in rows] == [
+        ("ada.creditor-payments:booked-in-november", 10_000), ("ada.creditor-payments:stranger", 4_200),
+        ("arm.documents:old-document", 10_000)]
+    rows = [r for r in rows if r["stable_key"] == "stranger"]
     assert rows[0]["detail"] == "in Amili as id-stranger (c), never sent by us"
