@@ -37,16 +37,16 @@ SELECT 'run-' || lpad(CAST(1 + i % $runs AS VARCHAR), 2, '0'), 'solkraft-se', CA
        CAST(i % 50000 AS VARCHAR), 'Kund ' || i % 50000, CAST(700000 + i AS VARCHAR) || '0', DATE '2026-10-01',
        DATE '2026-11-01' + CAST(i % 29 AS INTEGER), 'SEK', 10000 + i % 90000, 'invoices.csv', 's', 2 + i
 FROM range(0, $runs * $payments) t(i);
-INSERT INTO payments (run_id, payment_key, source_file, source_sha256, source_line, format, creditor, account,
+INSERT INTO payments (run_id, payment_no, payment_key, source_file, source_sha256, source_line, format, creditor, account,
                       booking_date, amount_minor, currency, reference, reference_valid, message, held_back, duplicate_of)
-SELECT 'run-' || lpad(CAST(1 + i // $payments AS VARCHAR), 2, '0'), 'BGC' || i,
+SELECT 'run-' || lpad(CAST(1 + i // $payments AS VARCHAR), 2, '0'), i % $payments, 'BGC' || i,
        'bgmax_' || CAST(1 + i // $payments AS VARCHAR) || '.txt', 's', 3 + i % $payments, 'bgmax', 'solkraft-se',
        '54029681', DATE '2026-11-01' + CAST(i // $payments AS INTEGER), 10000 + i % 90000, 'SEK',
        CAST(700000 + i AS VARCHAR) || '0', TRUE, NULL, FALSE, NULL
 FROM range(0, $runs * $payments) t(i) WHERE i % 20 <> 7;   -- 5 % of the invoices get no payment: unpaid
-INSERT INTO matches (run_id, payment_key, creditor, rule, invoice_number, invoice_amount_minor, outstanding_minor,
+INSERT INTO matches (run_id, payment_no, payment_key, creditor, rule, invoice_number, invoice_amount_minor, outstanding_minor,
                      invoice_currency, evidence, fields, score, target, route_reason)
-SELECT run_id, payment_key, creditor, CASE WHEN source_line % 97 = 0 THEN 'none' ELSE 'reference' END,
+SELECT run_id, payment_no, payment_key, creditor, CASE WHEN source_line % 97 = 0 THEN 'none' ELSE 'reference' END,
        CASE WHEN source_line % 97 = 0 THEN NULL ELSE left(reference, length(reference) - 1) END, amount_minor,
        amount_minor, 'SEK',
        'structured reference equals the invoice KID (reference=kid)', 'reference=kid', 1.0,

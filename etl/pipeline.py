@@ -99,7 +99,7 @@ def _payments_frame(config: Config, files: list[FileOutcome], run_id: str) -> pl
     ]
     if not frames:
         return pl.DataFrame(schema={**PAYMENT_SCHEMA, "held_back": pl.Boolean(), "creditor": pl.String(),
-                                    "reference_valid": pl.Boolean(), "run_id": pl.String()})
+                                    "reference_valid": pl.Boolean(), "run_id": pl.String(), "payment_no": pl.Int64()})
     pays = pl.concat(frames, how="vertical_relaxed").with_row_index("_order")
     owners = pl.DataFrame(
         {"account": [a for c in config.creditors for a in c.accounts],
@@ -110,7 +110,9 @@ def _payments_frame(config: Config, files: list[FileOutcome], run_id: str) -> pl
     check = pl.lit(None, dtype=pl.Boolean)
     for c in config.creditors:
         check = pl.when(pl.col("creditor") == c.name).then(reference_valid_expr("reference", c.reference_check)).otherwise(check)
-    return pays.with_columns(check.alias("reference_valid"), pl.lit(run_id).alias("run_id")).sort("_order").drop("_order")
+    # payment_no: the payment's position in the run, the integer the reconciliation joins matches to payments on.
+    return pays.with_columns(check.alias("reference_valid"), pl.lit(run_id).alias("run_id"),
+                             pl.col("_order").cast(pl.Int64).alias("payment_no")).sort("_order").drop("_order")
 
 
 def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFrame:
@@ -262,9 +264,10 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
                 "run_id", "source_file", "source_line", "error_column", "error_check", "error_message"))
         pays = _mark_duplicates(store, pays, req.run_id)
         store.insert_frame("payments", pays.select(
-            "run_id", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
+            "run_id", "payment_no", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
             "creditor", "account", "booking_date", "amount_minor", "currency", "reference", "reference_valid",
-            "message", "payer_name", "payer_account", "bank_ref", "held_back", "duplicate_of", "extra_references"))
+            "message", "payer_name", "payer_account", "bank_ref", "held_back", "duplicate_of", "extra_references",
+            "extra_reference_amounts"))
         invoices = [
             f.valid.with_columns(pl.lit(f.creditor).alias("creditor"), pl.lit(req.run_id).alias("run_id"))
             for f in files if f.result.kind == "invoices" and f.valid.height and f.status != "held_back"

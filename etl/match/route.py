@@ -34,10 +34,17 @@ def _creditor_routes(config: Config) -> pl.DataFrame:
 
 
 def route_matches(matches: pl.DataFrame, payments: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """`matches` with `target` and `route_reason`; `payments` gives each payment's currency (payment_key, currency)."""
+    """`matches` with `target` and `route_reason` (and `payment_no` when `payments` has it).
+
+    `matches` holds one row per row of `payments`, in the same order (as match_payments answers): the payment's
+    currency is taken by position, not by a join on the key text.
+    """
+    if matches.height != payments.height or not matches.get_column("payment_key").equals(payments.get_column("payment_key")):
+        raise ValueError("route_matches: matches and payments must be the same payments in the same order")
     routes = _creditor_routes(config)
-    m = matches.join(payments.select("payment_key", pl.col("currency").alias("_pay_cur")), on="payment_key",
-                     how="left").join(routes, on="creditor", how="left")
+    carried = [c for c in ("payment_no",) if c in payments.columns and c not in matches.columns]
+    m = matches.with_columns(payments.get_column("currency").alias("_pay_cur"), *[payments.get_column(c) for c in carried])
+    m = m.join(routes, on="creditor", how="left", maintain_order="left")
     matched = pl.col("rule").is_in(MATCHED_RULES)
     same_cur = pl.col("invoice_currency") == pl.col("_pay_cur")
     target = pl.when(matched & same_cur).then(pl.col("_target"))

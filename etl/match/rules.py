@@ -17,9 +17,11 @@ Payments no rule decides get rule `none`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from itertools import combinations
 
+import numpy as np
 import polars as pl
 
 from etl.config import MatchingConfig
@@ -87,7 +89,8 @@ def _prepare(payments: pl.DataFrame, invoices: pl.DataFrame) -> tuple[pl.DataFra
     pays = payments.select(
         pl.col("payment_key").cast(pl.String), pl.col("creditor").cast(pl.String),
         pl.col("reference").cast(pl.String), pl.col("message").cast(pl.String),
-        opt(payments, "extra_references", pl.String()), opt(payments, "amount_minor", pl.Int64()),
+        opt(payments, "extra_references", pl.String()), opt(payments, "extra_reference_amounts", pl.String()),
+        opt(payments, "amount_minor", pl.Int64()),
         opt(payments, "currency", pl.String()), opt(payments, "booking_date", pl.Date()),
         opt(payments, "payer_name", pl.String()),
     ).with_row_index("_order")
@@ -104,6 +107,14 @@ def _prepare(payments: pl.DataFrame, invoices: pl.DataFrame) -> tuple[pl.DataFra
 _INVOICE_COLS = ("_ii", "invoice_number", "amount_minor", "outstanding_minor", "currency", "customer_number")
 
 
+def _repeated(ids: pl.Series) -> pl.Series:
+    """True where a row id occurs more than once: counted in an array indexed by the id (ids are row numbers), which
+    is many times cheaper than hashing them (`is_duplicated`)."""
+    values = ids.to_numpy()
+    counts = np.bincount(values) if len(values) else np.zeros(0, dtype=np.int64)
+    return pl.Series("_repeated", counts[values] > 1)
+
+
 def _named(cands: pl.DataFrame, pays: pl.DataFrame, single_rule: str) -> pl.DataFrame:
     """Decide payments from candidate invoices they name: one -> `single_rule`; several summing exactly -> multi.
 
@@ -111,7 +122,7 @@ def _named(cands: pl.DataFrame, pays: pl.DataFrame, single_rule: str) -> pl.Data
     only payments with several candidate rows are aggregated.
     """
     prefix = _EVIDENCE[single_rule] + " ("
-    several = pl.col("_order").is_duplicated()
+    several = _repeated(cands.get_column("_order"))
     simple = cands.filter(~several).select(
         "_order", pl.lit(single_rule).alias("rule"), "invoice_number", pl.col("invoice_number").alias("invoice_numbers"),
         pl.col("amount_minor").alias("invoice_amount_minor"), "outstanding_minor",
@@ -177,26 +188,49 @@ def _join_keys(keys: pl.DataFrame, targets: pl.DataFrame, inv: pl.DataFrame) -> 
     return pairs.hstack(inv.select(*_INVOICE_COLS[1:])[pairs.get_column("_ii")])
 
 
+def _extra_keys(pays: pl.DataFrame, field: str, *, upper: bool = False) -> pl.DataFrame:
+    """(_order, creditor, key, field) per extra reference, in file order; a reference the payer deducted (its amount
+    in `extra_reference_amounts` signed '-': BgMax TK23) gets the field `deduction_reference=<field>`."""
+    refs = (pl.col("extra_references").str.to_uppercase() if upper else pl.col("extra_references")).str.split(";")
+    amounts = pl.col("extra_reference_amounts").str.split(";")
+    # No amounts (every format but BgMax) or not parallel: every reference counts as one the payment pays.
+    signs = pl.when(amounts.list.len() == refs.list.len()).then(amounts).otherwise(
+        refs.list.eval(pl.element().str.slice(0, 0)))
+    deducted = pl.col("_sign").str.starts_with("-")
+    return pays.filter(pl.col("extra_references").is_not_null()).select(
+        "_order", "creditor", refs.alias("key"), signs.alias("_sign")).explode("key", "_sign").select(
+        "_order", "creditor", "key", pl.when(deducted).then(pl.lit(f"deduction_reference={field}"))
+        .otherwise(pl.lit(f"extra_reference={field}")).alias("field"))
+
+
+def _netted_deductions(cands: pl.DataFrame, pays: pl.DataFrame) -> pl.DataFrame:
+    """`cands` without invoices named only by a deduction reference: the payer netted that item off, so it is never
+    the invoice the payment pays. It stays only as a credit note (open amount below 0) beside an invoice the same
+    payment names otherwise: then it lowers the multi-invoice sum, as the payer did."""
+    if not pays.get_column("extra_reference_amounts").str.contains("-", literal=True).any():
+        return cands  # no deductions among these payments (the usual case): nothing to look at
+    deduction = pl.col("field").str.starts_with("deduction_reference")
+    # Per (payment, invoice): the same number also found in the payment's text is still the deducted item.
+    deducted = deduction.any().over("_order", "_ii")
+    return cands.filter(~deducted | ((pl.col("outstanding_minor") < 0) & (~deducted).any().over("_order")))
+
+
 def _structured_candidates(pays: pl.DataFrame, inv: pl.DataFrame) -> pl.DataFrame:
     """(payment, invoice, field) where a structured reference equals the invoice's KID."""
     with_ref = pays.filter(pl.col("reference").is_not_null())
     rf = with_ref.filter(pl.col("reference").str.slice(0, 2).str.to_uppercase() == "RF")
-    extras = pays.filter(pl.col("extra_references").is_not_null())
     keys = pl.concat([
         with_ref.select("_order", "creditor", reference_key("reference").alias("key"), pl.lit("reference=kid").alias("field")),
         rf.select("_order", "creditor", rf_body("reference").alias("key"), pl.lit("reference(RF)=kid").alias("field")),
-        extras.select("_order", "creditor", pl.col("extra_references").str.split(";").alias("key"),
-                      pl.lit("extra_reference=kid").alias("field")).explode("key").with_columns(reference_key("key")),
+        _extra_keys(pays, "kid").with_columns(reference_key("key")),
     ]).filter(pl.col("key").is_not_null() & (pl.col("key") != ""))
     kids = inv.filter(pl.col("kid").is_not_null()).select("creditor", reference_key("kid").alias("key"), "_ii")
-    return _join_keys(keys, kids, inv)
+    return _netted_deductions(_join_keys(keys, kids, inv), pays)
 
 
 def _number_candidates(pays: pl.DataFrame, inv: pl.DataFrame, cfg: pl.DataFrame) -> pl.DataFrame:
     """(payment, invoice, field) where an extra reference or a free-text token equals an invoice number."""
-    extras = pays.filter(pl.col("extra_references").is_not_null()).select(
-        "_order", "creditor", pl.col("extra_references").str.to_uppercase().str.split(";").alias("key"),
-        pl.lit("extra_reference=invoice_number").alias("field")).explode("key")
+    extras = _extra_keys(pays, "invoice_number", upper=True)
     tokens = pays.filter(pl.col("message").is_not_null()).select(
         "_order", "creditor", pl.col("message").str.to_uppercase().str.extract_all(GENERIC_TOKEN).alias("key"),
         pl.lit("message~invoice_number").alias("field"),
@@ -207,7 +241,7 @@ def _number_candidates(pays: pl.DataFrame, inv: pl.DataFrame, cfg: pl.DataFrame)
         fits = pl.when(pl.col("creditor") == creditor).then(pl.col("key").str.contains(f"(?i)^(?:{pattern})$")).otherwise(fits)
     keys = pl.concat([extras, tokens.filter(fits)]).filter(pl.col("key").is_not_null() & (pl.col("key") != ""))
     numbers = inv.select("creditor", pl.col("invoice_number").str.to_uppercase().alias("key"), "_ii")
-    return _join_keys(keys, numbers, inv)
+    return _netted_deductions(_join_keys(keys, numbers, inv), pays)
 
 
 def _tokens(frame: pl.DataFrame, ids: list[str], name: str) -> pl.DataFrame:
@@ -284,11 +318,8 @@ def _by_amount_and_name(rest: pl.DataFrame, inv: pl.DataFrame, pairs: pl.DataFra
 
 def _by_subset(rest: pl.DataFrame, inv: pl.DataFrame, pairs: pl.DataFrame, cfg: pl.DataFrame) -> pl.DataFrame:
     """Rule 4: exactly one set of a single customer's open items sums to the payment (bounded search, small sets only)."""
-    schema = {"_order": pl.UInt32, "rule": pl.String, "invoice_number": pl.String, "invoice_numbers": pl.String,
-              "candidates": pl.String, "outstanding_minor": pl.Int64, "invoice_currency": pl.String,
-              "fields": pl.String, "score": pl.Float64, "evidence": pl.String, "_multi": _ALLOC}
     if pairs.height == 0:
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=_SUBSET_SCHEMA)
     cust = pairs.join(inv.select("_ii", "creditor", "customer_number"), on="_ii")
     one = cust.group_by("_order").agg(pl.col("customer_number").drop_nulls().unique().alias("_c"), pl.col("creditor").first()
                                       ).filter(pl.col("_c").list.len() == 1).select(
@@ -301,36 +332,93 @@ def _by_subset(rest: pl.DataFrame, inv: pl.DataFrame, pairs: pl.DataFrame, cfg: 
                                                               pl.len().alias("_n"))
     todo = todo.join(items, on=["creditor", "customer_number", "currency"]).filter(
         (pl.col("_n") >= 2) & (pl.col("_n") <= pl.col("_open_max")))
+    return _subset_decisions(todo, _subset_sums(todo))
+
+
+_SUBSET_FIELDS = "amount=sum(open items), payer_name~customer_name"
+_SUBSET_SCHEMA = {"_order": pl.UInt32, "rule": pl.String, "invoice_number": pl.String, "invoice_numbers": pl.String,
+                  "candidates": pl.String, "outstanding_minor": pl.Int64, "invoice_currency": pl.String,
+                  "fields": pl.String, "score": pl.Float64, "evidence": pl.String, "_multi": _ALLOC}
+_FOUND_SCHEMA = {"_order": pl.UInt32, "_sets": pl.List(pl.List(pl.UInt32)), "_found": pl.UInt32}
+_SETS_KEPT = 4  # a search stops after the 4th set found: one set decides, several are listed as the candidates
+# Customers with at most this many open items are searched by a join with every index set (at most 1,013 sets of 2..8
+# items each); the few with more (up to multi_invoice_open_max) by a bounded loop.
+_VECTOR_N = 10
+
+
+@functools.lru_cache(maxsize=8)
+def _index_sets(max_n: int, max_k: int) -> pl.DataFrame:
+    """Every set of 2..max_k indices of n items, n = 2..max_n: (_n, _k, _seq, _idx); `_seq` numbers the sets of one n
+    in the order the search takes them (smaller sets first, then lexicographic)."""
+    rows: dict[str, list] = {"_n": [], "_k": [], "_seq": [], "_idx": []}
+    for n in range(2, max_n + 1):
+        sets = [combo for k in range(2, min(max_k, n) + 1) for combo in combinations(range(n), k)]
+        rows["_n"] += [n] * len(sets)
+        rows["_k"] += [len(c) for c in sets]
+        rows["_seq"] += list(range(len(sets)))
+        rows["_idx"] += [list(c) for c in sets]
+    return pl.DataFrame(rows, schema={"_n": pl.UInt32, "_k": pl.Int64, "_seq": pl.UInt32, "_idx": pl.List(pl.UInt32)})
+
+
+def _subset_sums(todo: pl.DataFrame) -> pl.DataFrame:
+    """_FOUND_SCHEMA rows: per payment of `todo` with at least one set of 2.._kmax of its customer's open items summing
+    to it, the first _SETS_KEPT such sets (as index lists, in search order) and how many were found (capped)."""
+    small = todo.filter(pl.col("_n") <= _VECTOR_N)
+    parts = []
+    if small.height:
+        sets = _index_sets(_VECTOR_N, int(small.get_column("_kmax").max()))  # type: ignore[arg-type]
+        hits = small.select("_order", "amount_minor", "outstanding_minor", pl.col("_n").cast(pl.UInt32), "_kmax").join(
+            sets, on="_n").filter(
+            (pl.col("_k") <= pl.col("_kmax"))
+            & (pl.col("outstanding_minor").list.gather(pl.col("_idx")).list.sum() == pl.col("amount_minor")))
+        parts.append(hits.sort("_order", "_seq").group_by("_order", maintain_order=True).agg(
+            pl.col("_idx").head(_SETS_KEPT).alias("_sets"), pl.len().clip(0, _SETS_KEPT).cast(pl.UInt32).alias("_found")))
     rows = []
-    fields = "amount=sum(open items), payer_name~customer_name"
-    # Bounded Python over the few payments left here: at most C(open_max, k) sums each, k <= multi_invoice_max.
-    for order, amount, cur, nums, opens, kmax in todo.select(
-            "_order", "amount_minor", "currency", "invoice_number", "outstanding_minor", "_kmax").iter_rows():
-        found: list[tuple[int, ...]] = []
-        for k in range(2, min(kmax, len(nums)) + 1):
-            # The index sets and the amount sets in step: sum() of a tuple of ints stays in C.
-            for combo, amounts in zip(combinations(range(len(nums)), k), combinations(opens, k)):
+    # The rare customer with more open items: the same search as a bounded loop (sum() of a tuple of ints stays in C).
+    for order, amount, opens, kmax in todo.filter(pl.col("_n") > _VECTOR_N).select(
+            "_order", "amount_minor", "outstanding_minor", "_kmax").iter_rows():
+        found: list[list[int]] = []
+        for k in range(2, min(kmax, len(opens)) + 1):
+            for combo, amounts in zip(combinations(range(len(opens)), k), combinations(opens, k)):
                 if sum(amounts) == amount:
-                    found.append(combo)
-                    if len(found) > 3:
+                    found.append(list(combo))
+                    if len(found) >= _SETS_KEPT:
                         break
-            if len(found) > 3:
+            if len(found) >= _SETS_KEPT:
                 break
-        if not found:
-            continue
-        sets = [[nums[i] for i in combo] for combo in found]
-        if len(found) == 1:
-            rows.append({"_order": order, "rule": "multi_invoice", "invoice_number": sets[0][0],
-                         "invoice_numbers": ", ".join(sets[0]), "candidates": None, "outstanding_minor": amount,
-                         "invoice_currency": cur, "fields": fields, "score": 1.0,
-                         "evidence": f"{_EVIDENCE['multi_invoice']} ({fields})",
-                         "_multi": [{"invoice_number": nums[i], "amount_minor": opens[i]} for i in found[0]]})
-        else:
-            rows.append({"_order": order, "rule": "ambiguous", "invoice_number": None, "invoice_numbers": None,
-                         "candidates": " | ".join("+".join(s) for s in sets), "outstanding_minor": None,
-                         "invoice_currency": None, "fields": fields, "score": None,
-                         "evidence": f"several equally good candidates ({fields})", "_multi": None})
-    return pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+        if found:
+            rows.append({"_order": order, "_sets": found, "_found": len(found)})
+    parts.append(pl.DataFrame(rows, schema=_FOUND_SCHEMA))
+    return pl.concat([p.cast(_FOUND_SCHEMA) for p in parts])  # type: ignore[arg-type]
+
+
+def _subset_decisions(todo: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
+    """Rule 4's decisions from the sets found: exactly one -> multi_invoice over it; several -> ambiguous, listed."""
+    if found.height == 0:
+        return pl.DataFrame(schema=_SUBSET_SCHEMA)
+    res = found.join(todo.select("_order", "amount_minor", "currency", "invoice_number", "outstanding_minor"), on="_order")
+    one = res.filter(pl.col("_found") == 1).with_columns(pl.col("_sets").list.first().alias("_set"))
+    nums = pl.col("invoice_number").list.gather(pl.col("_set"))
+    multi = one.select("_order", nums.alias("invoice_number"),
+                       pl.col("outstanding_minor").list.gather(pl.col("_set")).alias("amount_minor")).explode(
+        "invoice_number", "amount_minor").group_by("_order", maintain_order=True).agg(
+        pl.struct("invoice_number", "amount_minor").alias("_multi"))
+    single = one.join(multi, on="_order").select(
+        "_order", pl.lit("multi_invoice").alias("rule"), nums.list.first().alias("invoice_number"),
+        nums.list.join(", ").alias("invoice_numbers"), pl.lit(None, pl.String).alias("candidates"),
+        pl.col("amount_minor").alias("outstanding_minor"), pl.col("currency").alias("invoice_currency"),
+        pl.lit(_SUBSET_FIELDS).alias("fields"), pl.lit(1.0).alias("score"),
+        pl.lit(f"{_EVIDENCE['multi_invoice']} ({_SUBSET_FIELDS})").alias("evidence"), "_multi")
+    several = res.filter(pl.col("_found") > 1).explode("_sets").select(
+        "_order", pl.col("invoice_number").list.gather(pl.col("_sets")).list.join("+").alias("_set")).group_by(
+        "_order", maintain_order=True).agg(pl.col("_set").str.join(" | ").alias("candidates"))
+    ambiguous = several.select(
+        "_order", pl.lit("ambiguous").alias("rule"), pl.lit(None, pl.String).alias("invoice_number"),
+        pl.lit(None, pl.String).alias("invoice_numbers"), "candidates", pl.lit(None, pl.Int64).alias("outstanding_minor"),
+        pl.lit(None, pl.String).alias("invoice_currency"), pl.lit(_SUBSET_FIELDS).alias("fields"),
+        pl.lit(None, pl.Float64).alias("score"),
+        pl.lit(f"several equally good candidates ({_SUBSET_FIELDS})").alias("evidence"), pl.lit(None, _ALLOC).alias("_multi"))
+    return pl.concat([single.cast(_SUBSET_SCHEMA), ambiguous.cast(_SUBSET_SCHEMA)])  # type: ignore[arg-type]
 
 
 def _undecided(pays: pl.DataFrame, decided: pl.DataFrame) -> pl.DataFrame:
@@ -358,7 +446,9 @@ def match_payments(payments: pl.DataFrame, invoices: pl.DataFrame,
     due_date. `settings`: the creditors' matching tolerances (strict defaults for creditors not in it).
     """
     pays, inv = _prepare(payments, invoices)
-    cfg = _settings_frame(sorted(pays.get_column("creditor").drop_nulls().unique().to_list()), settings)
+    # Rules 3 and 4 need the settings of every creditor with open invoices (no other creditor's payment can match).
+    cfg = _settings_frame(sorted(set(inv.get_column("creditor").drop_nulls().unique().to_list()) | set(settings or {})),
+                          settings)
 
     by_ref = _named(_structured_candidates(pays, inv), pays, "reference")
     rest = _undecided(pays, by_ref)
@@ -390,25 +480,42 @@ def match_payments(payments: pl.DataFrame, invoices: pl.DataFrame,
 def _accumulate_partials(out: pl.DataFrame) -> pl.DataFrame:
     """Several payments of one run to one invoice: each sees what the earlier ones (by date, then file order) left open.
 
-    `out` is in payment order (`_order` = row number), so the running sums, computed on a narrow sorted copy, are
-    put back by sorting on `_order` again: no join of the wide frame.
+    Integers only, in numpy: the payments that name one invoice (`_ii`) are put in (invoice, date, file order) order by
+    one stable radix sort, each one's earlier payments summed by a running sum that restarts per invoice, and the sums
+    put back in payment order by index. `out` is in payment order (`_order` = row number).
     """
     ii = out.get_column("_ii")
-    if ii.null_count() == len(ii) or ii.drop_nulls().n_unique() == len(ii) - ii.null_count():
+    rows = np.flatnonzero(ii.is_not_null().to_numpy())
+    named = ii.drop_nulls().to_numpy()  # the invoices named, in the order of `rows`
+    if len(named) == 0 or np.bincount(named).max() == 1:
         return out  # no invoice paid twice in this run
-    key = pl.col("_ii")
-    paid = pl.when(key.is_not_null()).then(pl.col("_paid").fill_null(0)).otherwise(0)
-    running = paid.cum_sum()
-    start = pl.when(key.ne_missing(key.shift(1))).then(running - paid).forward_fill()
-    # One 64-bit sort key (invoice, then days into the run's date range), sorted stably: file order breaks ties.
-    days = pl.col("booking_date").cast(pl.Int32)
-    day_off = (days - days.min()).fill_null(0).clip(0, 65_535).cast(pl.UInt64)
-    sort_key = (key.cast(pl.UInt64) * 65_536 + day_off).alias("_sk")
-    earlier = (out.select("_order", "_ii", "_paid", sort_key)
-               .sort("_sk", nulls_last=True, maintain_order=True)
-               .select("_order", (running - paid - start).alias("_earlier"))
-               .sort("_order").get_column("_earlier"))
-    return out.with_columns((pl.col("outstanding_minor") - earlier).alias("outstanding_minor"))
+    days = out.get_column("booking_date").cast(pl.Int32)
+    day_off = (days - days.min()).fill_null(0).clip(0, 65_535).cast(pl.UInt64).to_numpy()[rows]
+    order = _invoice_day_file_order(named, day_off)
+    invoice = named[order]
+    paid = out.get_column("_paid").fill_null(0).to_numpy()[rows][order]
+    before = np.cumsum(paid) - paid  # paid by every payment sorted before this one
+    first = np.r_[True, invoice[1:] != invoice[:-1]]
+    # What the invoice's payments sorted before this one paid: `before` less its value at the invoice's first payment.
+    earlier_sorted = before - before[np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))]
+    earlier = np.zeros(out.height, dtype=np.int64)
+    earlier[rows[order]] = earlier_sorted
+    return out.with_columns((pl.col("outstanding_minor") - pl.Series(earlier)).alias("outstanding_minor"))
+
+
+def _invoice_day_file_order(invoice: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The permutation that orders payments by invoice, then day, then file order (their position).
+
+    The three packed into one 64-bit key when they fit (they do for any real run) make every key unique, so polars'
+    parallel sort gives the order; otherwise a stable numpy sort of (invoice, day) keeps file order."""
+    position_bits = max(1, (len(invoice) - 1).bit_length())
+    day_bits = int(day.max()).bit_length() if len(day) else 0
+    invoice_bits = int(invoice.max()).bit_length() if len(invoice) else 0
+    if invoice_bits + day_bits + position_bits <= 64:
+        key = ((invoice.astype(np.uint64) << np.uint64(day_bits + position_bits))
+               | (day.astype(np.uint64) << np.uint64(position_bits)) | np.arange(len(invoice), dtype=np.uint64))
+        return pl.Series(key).arg_sort().to_numpy()
+    return np.argsort((invoice.astype(np.uint64) << np.uint64(16)) | day.astype(np.uint64), kind="stable")
 
 
 def allocations(matches: pl.DataFrame) -> pl.DataFrame:

@@ -40,15 +40,16 @@ def open_invoices(store: Store, run_id: str) -> pl.DataFrame:
 def match_run(store: Store, config: Config, run_id: str, candidates: pl.DataFrame) -> pl.DataFrame:
     """Match this run's candidate payments, route them, store `matches` and `match_allocations`; return the matches.
 
-    The returned frame has MATCH_SCHEMA plus `target` and `route_reason` (the plan sends a payment to `target`,
-    and only when it is not null).
+    `candidates` carry `payment_no` (the payment's number in the run), stored with each match. The returned frame has
+    MATCH_SCHEMA plus `target`, `route_reason` and `payment_no` (the plan sends a payment to `target`, and only when
+    it is not null).
     """
     settings = {c.name: c.matching for c in config.creditors}
     found = match_payments(candidates, open_invoices(store, run_id), settings)
     routed = route_matches(found, candidates, config)
     run = pl.lit(run_id).alias("run_id")
     with store.transaction():
-        store.insert_frame("matches", routed.select(*MATCH_SCHEMA, *ROUTE_COLUMNS).with_columns(run))
+        store.insert_frame("matches", routed.select(*MATCH_SCHEMA, *ROUTE_COLUMNS, "payment_no").with_columns(run))
         alloc = allocations(routed.filter(pl.col("rule").is_in(MATCHED_RULES)))
         store.insert_frame("match_allocations", alloc.with_columns(run))
     return routed.drop("_paid", "_multi")

@@ -21,12 +21,16 @@ __all__ = ["MATCHED_SQL", "report_frames", "write_run_workbook", "write_parquet"
 
 _MATCHED = "('reference', 'invoice_number', 'multi_invoice', 'amount_name')"
 
+# The payer's own breakdown by extra reference (BgMax TK22 +, TK23 -): the payer_breakdown macro (migration 0009).
+EXTRA_AMOUNTS_SQL = "payer_breakdown(p.extra_references, p.extra_reference_amounts)"
+
 MATCHED_SQL = f"""
 SELECT p.source_file, p.source_line, p.source_sheet, p.booking_date, p.payer_name, p.reference, m.invoice_number,
-       m.invoice_numbers, p.amount_minor, p.currency, m.outstanding_minor, m.rule, m.fields, m.score, m.evidence,
+       m.invoice_numbers, p.extra_references, {EXTRA_AMOUNTS_SQL} AS extra_reference_amounts, p.amount_minor,
+       p.currency, m.outstanding_minor, m.rule, m.fields, m.score, m.evidence,
        m.target, m.route_reason, o.state AS api_state, o.http_status, o.amili_id, o.settled_minor,
        p.payment_key AS stable_key
-FROM matches m JOIN payments p ON p.run_id = m.run_id AND p.payment_key = m.payment_key
+FROM matches m JOIN payments p ON p.run_id = m.run_id AND p.payment_no = m.payment_no
 LEFT JOIN run_items r ON r.run_id = m.run_id AND r.key = m.payment_key AND r.api = m.target
 LEFT JOIN outbox o ON o.api = r.api AND o.key = r.key
 WHERE m.run_id = $run_id AND m.rule IN {_MATCHED} AND p.duplicate_of IS NULL
@@ -36,13 +40,14 @@ ORDER BY p.source_file, p.source_line
 # Payments of the run that were not matched (or not sent), with why: for analysts, beside matched.parquet.
 _UNMATCHED_SQL = f"""
 SELECT p.source_file, p.source_line, p.source_sheet, p.booking_date, p.payer_name, p.reference, p.message,
-       p.extra_references, p.amount_minor, p.currency, p.creditor, p.account,
+       p.extra_references, {EXTRA_AMOUNTS_SQL} AS extra_reference_amounts, p.amount_minor, p.currency, p.creditor,
+       p.account,
        CASE WHEN p.held_back THEN 'held_back' WHEN p.duplicate_of IS NOT NULL THEN 'duplicate_payment'
             WHEN p.creditor IS NULL THEN 'unmatched_payment' WHEN m.rule = 'ambiguous' THEN 'ambiguous_match'
             ELSE 'unmatched_payment' END AS reason,
        m.candidates, p.duplicate_of, p.payment_key AS stable_key
 FROM payments p
-LEFT JOIN matches m ON m.run_id = p.run_id AND m.payment_key = p.payment_key AND p.duplicate_of IS NULL
+LEFT JOIN matches m ON m.run_id = p.run_id AND m.payment_no = p.payment_no AND p.duplicate_of IS NULL
 WHERE p.run_id = $run_id AND p.amount_minor > 0 AND (m.rule IS NULL OR m.rule NOT IN {_MATCHED})
 ORDER BY p.source_file, p.source_line
 """

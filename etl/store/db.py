@@ -93,6 +93,8 @@ def open_store(path: Path, *, read_only: bool = False) -> Store:
         raise StateError(f"{path}: cannot open the state database: {str(exc).splitlines()[0]}") from None
     except OSError as exc:
         raise StateError(f"{path}: cannot open the state database: {exc}") from None
+    # Results cross to polars as Arrow string views, which polars takes without copying the text (its own layout).
+    con.execute("SET produce_arrow_string_view = true")
     store = Store(con, path)
     if read_only:
         return store

@@ -63,3 +63,30 @@ def test_export_writes_every_table_to_parquet(tmp_path: Path) -> None:
     for table in tables:
         assert pl.read_parquet(tmp_path / "export" / f"{table}.parquet").height == manifest["tables"][table]
     assert not list((tmp_path / "export").glob("*.partial"))
+
+
+def test_payments_stored_before_migration_8_are_numbered_and_their_matches_linked(tmp_path: Path) -> None:
+    from etl.store.db import _migrations
+
+    db = tmp_path / "v7.duckdb"
+    con = duckdb.connect(str(db))
+    for number, sql in _migrations():
+        if number <= 7:
+            con.execute(sql)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '7')")
+    rows = [("r1", "a", 1, False, None), ("r1", "b", 2, False, None), ("r1", "a", 3, False, "bank.txt:1"),
+            ("r1", "c", 4, True, None), ("r2", "b", 1, False, None)]
+    for run_id, key, line, held_back, duplicate_of in rows:
+        con.execute("INSERT INTO payments (run_id, payment_key, source_file, source_sha256, source_line, format, "
+                    "amount_minor, currency, held_back, duplicate_of) VALUES (?, ?, 'bank.txt', 's', ?, 'ocr_giro', 100, "
+                    "'NOK', ?, ?)", [run_id, key, line, held_back, duplicate_of])
+    for run_id, key in (("r1", "a"), ("r1", "b"), ("r2", "b")):
+        con.execute("INSERT INTO matches (run_id, payment_key, creditor, rule) VALUES (?, ?, 'c', 'none')", [run_id, key])
+    con.close()
+    with open_store(db) as store:
+        numbered = store.execute("SELECT run_id, source_line, payment_no FROM payments ORDER BY run_id, source_line").fetchall()
+        linked = store.execute("SELECT m.run_id, m.payment_key, p.source_line FROM matches m JOIN payments p "
+                               "ON p.run_id = m.run_id AND p.payment_no = m.payment_no ORDER BY 1, 2").fetchall()
+    assert numbered == [("r1", 1, 0), ("r1", 2, 1), ("r1", 3, 2), ("r1", 4, 3), ("r2", 1, 0)]
+    # Each match belongs to the first sighting of its key in its run, never to the duplicate or another run's row.
+    assert linked == [("r1", "a", 1), ("r1", "b", 2), ("r2", "b", 1)]

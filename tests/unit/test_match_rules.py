@@ -6,9 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from etl.config import MatchingConfig, load_config
-from etl.match import allocations, match_payments, route_matches
+from etl.match import allocations, match_payments, route_matches, rules
 
 D = dt.date(2026, 11, 20)
 
@@ -126,3 +128,46 @@ def test_routing_one_target_per_payment_with_reason(tmp_path: Path) -> None:
 def test_payer_names_of_only_legal_forms_match_nothing() -> None:
     inv = _inv([{"invoice_number": "1", "amount_minor": 10_000, "customer_name": "AS"}])
     assert _one(_pay([{"payment_key": "p", "payer_name": "AS"}]), inv)["rule"] == "none"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=-3, max_value=6), min_size=2, max_size=9),
+       st.lists(st.integers(min_value=-3, max_value=12), min_size=1, max_size=6), st.integers(min_value=2, max_value=5))
+def test_the_set_search_by_join_agrees_with_the_loop(opens: list[int], amounts: list[int], kmax: int) -> None:
+    # Rule 4 searches small customers by a join with every index set and large ones by a loop: both must find the
+    # same sets in the same order (the first four), whatever the open amounts (repeats, credit notes, zeros).
+    todo = pl.DataFrame({"_order": list(range(len(amounts))), "amount_minor": amounts,
+                         "outstanding_minor": [opens] * len(amounts), "_n": [len(opens)] * len(amounts),
+                         "_kmax": [kmax] * len(amounts)},
+                        schema={"_order": pl.UInt32, "amount_minor": pl.Int64, "outstanding_minor": pl.List(pl.Int64),
+                                "_n": pl.UInt32, "_kmax": pl.Int64})
+    by_join = rules._subset_sums(todo).sort("_order")
+    original = rules._VECTOR_N
+    try:
+        rules._VECTOR_N = 0  # every payment through the loop
+        by_loop = rules._subset_sums(todo).sort("_order")
+    finally:
+        rules._VECTOR_N = original
+    assert by_join.to_dicts() == by_loop.to_dicts()
+
+
+def test_one_set_of_a_customers_items_decides_and_several_are_listed() -> None:
+    inv = _inv([{"invoice_number": str(i), "amount_minor": a} for i, a in enumerate([6_000, 4_000, 2_500])])
+    m = _one(_pay([{"payment_key": "p", "payer_name": "Kari Nordmann", "amount_minor": 8_500}]), inv)
+    assert (m["rule"], m["invoice_numbers"], m["outstanding_minor"]) == ("multi_invoice", "0, 2", 8_500)
+    pays = _pay([{"payment_key": "p", "payer_name": "Kari Nordmann", "amount_minor": 8_500}])
+    alloc = allocations(match_payments(pays, inv, {"a": MatchingConfig()}))
+    assert alloc.select("invoice_number", "amount_minor").rows() == [("0", 6_000), ("2", 2_500)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=5), st.integers(min_value=0, max_value=3)), max_size=40),
+       st.booleans())
+def test_partials_are_ordered_by_invoice_then_day_then_file_order(rows: list[tuple[int, int]], huge: bool) -> None:
+    import numpy as np
+
+    # `huge` invoice numbers do not fit the packed 64-bit key: the stable-sort branch must give the same order.
+    invoice = np.array([i + (2**50 if huge else 0) for i, _ in rows], dtype=np.uint64)
+    day = np.array([d for _, d in rows], dtype=np.uint64)
+    order = rules._invoice_day_file_order(invoice, day) if rows else []
+    assert list(order) == sorted(range(len(rows)), key=lambda i: (rows[i][0], rows[i][1], i))

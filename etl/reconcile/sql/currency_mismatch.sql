@@ -4,6 +4,6 @@ SELECT 'currency_mismatch' AS category, 'warning' AS severity, p.source_file, p.
        p.reference, m.invoice_number, p.amount_minor, p.currency, m.outstanding_minor AS expected_minor,
        NULL AS api, NULL AS api_status, 'invoice is in ' || m.invoice_currency AS detail, p.payment_key AS stable_key
 FROM payments p
-JOIN matches m ON m.run_id = $run_id AND m.payment_key = p.payment_key
+JOIN matches m ON m.run_id = $run_id AND m.payment_no = p.payment_no
 WHERE p.run_id = $run_id AND p.duplicate_of IS NULL AND m.rule IN ('reference', 'invoice_number', 'multi_invoice', 'amount_name') AND m.invoice_currency <> p.currency
 ORDER BY p.source_file, p.source_line

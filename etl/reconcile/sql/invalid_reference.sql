@@ -7,6 +7,6 @@ SELECT 'invalid_reference' AS category, 'warning' AS severity, p.source_file, p.
                                   THEN '; matched by ' || m.evidence ELSE '' END AS detail,
        p.payment_key AS stable_key
 FROM payments p
-LEFT JOIN matches m ON m.run_id = $run_id AND m.payment_key = p.payment_key
+LEFT JOIN matches m ON m.run_id = $run_id AND m.payment_no = p.payment_no
 WHERE p.run_id = $run_id AND p.reference_valid = FALSE AND p.duplicate_of IS NULL AND NOT p.held_back
 ORDER BY p.source_file, p.source_line
