@@ -132,7 +132,8 @@ def main() -> None:
         code = f"import netsgiro; netsgiro.parse(open({str(path)!r}, encoding='latin-1').read())"
         theirs, _, theirs_cpu = _measure("netsgiro.parse", [sys.executable, "-c", code], args.netsgiro_repeats)
         print(f"speed-up: {theirs / ours:.1f}x wall, {theirs_cpu / ours_cpu:.1f}x CPU (target >= 10x)")
-    print(f"target: whole process < 2 s -> {'met' if ours < 2 else 'NOT met'}")
+    # Not an issue target (issue 4 asks for >= 10x netsgiro and < 1.5 GB): our own goal for the nightly file.
+    print(f"our own goal: whole process < 2 s -> {'met' if ours < 2 else 'not yet'}")
 
 
 if __name__ == "__main__":

@@ -215,16 +215,26 @@ def _netted_deductions(cands: pl.DataFrame, pays: pl.DataFrame) -> pl.DataFrame:
     return cands.filter(~deducted | ((pl.col("outstanding_minor") < 0) & (~deducted).any().over("_order")))
 
 
+def _as_reference_key(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """`column` as text.reference_key normalises it; the column itself when nothing in it needs normalising (bank KIDs
+    and OCR numbers are digits: one scan instead of rewriting a million strings twice)."""
+    if frame.get_column(column).str.contains(r"[\s\u00a0\p{Ll}]").any():
+        return reference_key(column)
+    return pl.col(column)
+
+
 def _structured_candidates(pays: pl.DataFrame, inv: pl.DataFrame) -> pl.DataFrame:
     """(payment, invoice, field) where a structured reference equals the invoice's KID."""
     with_ref = pays.filter(pl.col("reference").is_not_null())
-    rf = with_ref.filter(pl.col("reference").str.slice(0, 2).str.to_uppercase() == "RF")
+    rf = with_ref.filter(pl.col("reference").str.contains("^(?i:rf)"))
     keys = pl.concat([
-        with_ref.select("_order", "creditor", reference_key("reference").alias("key"), pl.lit("reference=kid").alias("field")),
+        with_ref.select("_order", "creditor", _as_reference_key(with_ref, "reference").alias("key"),
+                        pl.lit("reference=kid").alias("field")),
         rf.select("_order", "creditor", rf_body("reference").alias("key"), pl.lit("reference(RF)=kid").alias("field")),
         _extra_keys(pays, "kid").with_columns(reference_key("key")),
     ]).filter(pl.col("key").is_not_null() & (pl.col("key") != ""))
-    kids = inv.filter(pl.col("kid").is_not_null()).select("creditor", reference_key("kid").alias("key"), "_ii")
+    kids = inv.filter(pl.col("kid").is_not_null())
+    kids = kids.select("creditor", _as_reference_key(kids, "kid").alias("key"), "_ii")
     return _netted_deductions(_join_keys(keys, kids, inv), pays)
 
 
@@ -263,20 +273,29 @@ def _name_pairs(rest: pl.DataFrame, inv: pl.DataFrame, cfg: pl.DataFrame) -> pl.
     i = inv.filter(pl.col("customer_name").is_not_null() & (pl.col("outstanding_minor") != 0)
                    & pl.col("creditor").is_in(p.get_column("creditor").unique().to_list())
                    & pl.col("customer_name").str.to_lowercase().str.contains_any(words))
-    it = _tokens(i, ["_ii", "creditor"], "customer_name")
-    common = it.group_by("creditor", "tok").len().filter(pl.col("len") <= _TOKEN_CAP).drop("len")
-    pairs = pt.join(it.join(common, on=["creditor", "tok"], how="semi"), on=["creditor", "tok"]).select(
-        "_order", "_ii", "creditor").unique(["_order", "_ii"])
+    if i.height == 0:
+        return empty
+    # A customer's invoices share its name: each distinct (creditor, name) is tokenised and compared once, as `_name`.
+    names = i.select("creditor", "customer_name").unique().with_row_index("_name")
+    bearer = i.select("_ii", "creditor", "customer_name").join(names, on=["creditor", "customer_name"]).select("_ii", "_name")
+    nt = _tokens(names, ["_name", "creditor"], "customer_name")
+    # A word shared by more than _TOKEN_CAP invoices says nothing: counted over the invoices bearing each name.
+    per_name = bearer.group_by("_name").len("_inv")
+    common = nt.join(per_name, on="_name").group_by("creditor", "tok").agg(pl.col("_inv").sum()).filter(
+        pl.col("_inv") <= _TOKEN_CAP).drop("_inv")
+    pairs = pt.join(nt.join(common, on=["creditor", "tok"], how="semi"), on=["creditor", "tok"]).select(
+        "_order", "_name", "creditor").unique(["_order", "_name"])
     if pairs.height == 0:
         return empty
     # Exact similarity on the candidate pairs only, counting every shared word (common ones too).
     n_p = pt.group_by("_order").len("_np")
-    n_i = it.join(pairs.select("_ii").unique(), on="_ii", how="semi").group_by("_ii").len("_ni")
-    shared = pairs.join(pt.select("_order", "tok"), on="_order").join(it.select("_ii", "tok"), on=["_ii", "tok"], how="semi")
-    shared = shared.group_by("_order", "_ii", "creditor").len("_shared")
-    sim = pl.col("_shared") / (pl.col("_np") + pl.col("_ni") - pl.col("_shared"))
-    return shared.join(n_p, on="_order").join(n_i, on="_ii").join(cfg.select("creditor", "_sim"), on="creditor").with_columns(
-        sim.alias("_sim_score")).filter(pl.col("_sim_score") >= pl.col("_sim")).select("_order", "_ii", "_sim_score")
+    n_n = nt.join(pairs.select("_name").unique(), on="_name", how="semi").group_by("_name").len("_nn")
+    shared = pairs.join(pt.select("_order", "tok"), on="_order").join(nt.select("_name", "tok"), on=["_name", "tok"], how="semi")
+    shared = shared.group_by("_order", "_name", "creditor").len("_shared")
+    sim = pl.col("_shared") / (pl.col("_np") + pl.col("_nn") - pl.col("_shared"))
+    scored = shared.join(n_p, on="_order").join(n_n, on="_name").join(cfg.select("creditor", "_sim"), on="creditor").with_columns(
+        sim.alias("_sim_score")).filter(pl.col("_sim_score") >= pl.col("_sim"))
+    return scored.join(bearer, on="_name").select("_order", "_ii", "_sim_score")
 
 
 def _by_amount_and_name(rest: pl.DataFrame, inv: pl.DataFrame, pairs: pl.DataFrame, cfg: pl.DataFrame) -> pl.DataFrame:
@@ -463,9 +482,11 @@ def match_payments(payments: pl.DataFrame, invoices: pl.DataFrame,
     base = pays.select("_order", "payment_key", "creditor", pl.col("amount_minor").alias("_paid"), "booking_date")
     out = base
     if found:
-        # Sorted on the row id first: the order-keeping left join then reads the right side in order (faster).
-        decided = pl.concat(found, how="diagonal_relaxed").sort("_order")
-        out = base.join(decided, on="_order", how="left", maintain_order="left")
+        # Every payment once (the undecided as bare row ids), sorted on the row id: then row i is payment i, and the
+        # decisions sit beside the payments without a join.
+        decided = pl.concat(found, how="diagonal_relaxed")
+        everyone = pl.concat([decided, _undecided(pays, decided).select("_order")], how="diagonal_relaxed").sort("_order")
+        out = base.hstack(everyone.drop("_order"))
     for c, t in {**MATCH_SCHEMA, "_ii": pl.UInt32(), "_multi": _ALLOC}.items():
         if c not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=t).alias(c))

@@ -171,3 +171,13 @@ def test_partials_are_ordered_by_invoice_then_day_then_file_order(rows: list[tup
     day = np.array([d for _, d in rows], dtype=np.uint64)
     order = rules._invoice_day_file_order(invoice, day) if rows else []
     assert list(order) == sorted(range(len(rows)), key=lambda i: (rows[i][0], rows[i][1], i))
+
+
+def test_references_written_loosely_are_normalised_before_they_are_compared() -> None:
+    # Lower case and spaces anywhere (also a no-break space) are normalised; a column of clean digits is taken as is.
+    inv = _inv([{"invoice_number": "1", "kid": "539007547034", "amount_minor": 10_000},
+                {"invoice_number": "2", "kid": "ab12", "amount_minor": 10_000}])
+    pays = _pay([{"payment_key": "p", "reference": "rf18 5390 0754 7034"}, {"payment_key": "q", "reference": "AB\u00a012"},
+                 {"payment_key": "r", "reference": "539007547034"}])
+    m = match_payments(pays, inv)
+    assert m.select("rule", "invoice_number").rows() == [("reference", "1"), ("reference", "2"), ("reference", "1")]
