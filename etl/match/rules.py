@@ -501,9 +501,9 @@ def match_payments(payments: pl.DataFrame, invoices: pl.DataFrame,
 def _accumulate_partials(out: pl.DataFrame) -> pl.DataFrame:
     """Several payments of one run to one invoice: each sees what the earlier ones (by date, then file order) left open.
 
-    Integers only, in numpy: the payments that name one invoice (`_ii`) are put in (invoice, date, file order) order by
-    one stable radix sort, each one's earlier payments summed by a running sum that restarts per invoice, and the sums
-    put back in payment order by index. `out` is in payment order (`_order` = row number).
+    Integers only: the payments that name one invoice (`_ii`) are put in (invoice, date, file order) order by one sort
+    (_invoice_day_file_order), each one's earlier payments summed by a running sum that restarts per invoice, and the
+    sums put back in payment order by index. `out` is in payment order (`_order` = row number).
     """
     ii = out.get_column("_ii")
     rows = np.flatnonzero(ii.is_not_null().to_numpy())
