@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -74,36 +75,35 @@ def _day(value: Any) -> dt.date | None:
     return None
 
 
-async def _ada(client: AdaClient, c: CreditorConfig) -> list[dict[str, Any]]:
-    rows = []
+def _minor(amount: Any) -> int | None:
+    """An amount Amili sent as a decimal, in minor units; None when it sent none."""
+    return decimal_to_minor(amount) if amount is not None else None
+
+
+async def _eve_items(client: AdaClient, resource: str, c: CreditorConfig) -> AsyncIterator[dict[str, Any]]:
+    """Every item of an ADA (Eve) list resource for the creditor, page by page until there is no `next` link."""
     where = orjson.dumps({"creditor": c.ada_creditor}).decode()
     for page in range(1, _MAX_PAGES):
-        body = await _get(client, "creditor--payments", {"where": where, "max_results": "100", "page": str(page)})
-        for d in body.get("_items") or []:
-            rows.append({"api": "ada.creditor-payments", "creditor": c.name, "key": d.get("creditor_payment_reference"),
-                         "amili_id": d.get("_id"), "amount_minor": decimal_to_minor(d["amount"]) if d.get("amount") is not None else None,
-                         "currency": d.get("currency"), "status": d.get("status") or d.get("_payment_status"),
-                         "booked": _day(d.get("bank_transaction_date"))})
+        body = await _get(client, resource, {"where": where, "max_results": "100", "page": str(page)})
+        for item in body.get("_items") or []:
+            yield item
         if "next" not in (body.get("_links") or {}):
             break
-    return rows
+
+
+async def _ada(client: AdaClient, c: CreditorConfig) -> list[dict[str, Any]]:
+    return [{"api": "ada.creditor-payments", "creditor": c.name, "key": d.get("creditor_payment_reference"),
+             "amili_id": d.get("_id"), "amount_minor": _minor(d.get("amount")), "currency": d.get("currency"),
+             "status": d.get("status") or d.get("_payment_status"), "booked": _day(d.get("bank_transaction_date"))}
+            async for d in _eve_items(client, "creditor--payments", c)]
 
 
 async def _ada_payouts(client: AdaClient, c: CreditorConfig) -> list[dict[str, Any]]:
     """ADA payout specification rows: what Amili paid out per creditor payment (key = ADA's payment id)."""
-    rows = []
-    where = orjson.dumps({"creditor": c.ada_creditor}).decode()
-    for page in range(1, _MAX_PAGES):
-        body = await _get(client, "finance--payout-specifications", {"where": where, "max_results": "100", "page": str(page)})
-        for d in body.get("_items") or []:
-            total = d.get("total_amount", d.get("amount"))
-            rows.append({"api": "ada.payout-specifications", "creditor": c.name, "key": d.get("creditor_payment"),
-                         "amili_id": d.get("_id"), "amount_minor": decimal_to_minor(total) if total is not None else None,
-                         "currency": d.get("currency"), "status": d.get("finance_category"),
-                         "booked": _day(d.get("booking_date"))})
-        if "next" not in (body.get("_links") or {}):
-            break
-    return rows
+    return [{"api": "ada.payout-specifications", "creditor": c.name, "key": d.get("creditor_payment"),
+             "amili_id": d.get("_id"), "amount_minor": _minor(d.get("total_amount", d.get("amount"))),
+             "currency": d.get("currency"), "status": d.get("finance_category"), "booked": _day(d.get("booking_date"))}
+            async for d in _eve_items(client, "finance--payout-specifications", c)]
 
 
 async def _arm(client: ArmClient, c: CreditorConfig) -> list[dict[str, Any]]:
@@ -114,7 +114,7 @@ async def _arm(client: ArmClient, c: CreditorConfig) -> list[dict[str, Any]]:
             amounts = d.get("currencyAmounts") or {}
             rows.append({"api": "arm.documents", "creditor": c.name, "key": f"{c.arm_client_no}:{d.get('documentNo')}",
                          "amili_id": d.get("arItemId"),
-                         "amount_minor": decimal_to_minor(amounts["inclVat"]) if amounts.get("inclVat") is not None else None,
+                         "amount_minor": _minor(amounts.get("inclVat")),
                          "currency": d.get("currency"), "status": None, "booked": _day(d.get("documentDate"))})
         if page >= int(body.get("pageCount") or 1):
             break
@@ -141,10 +141,8 @@ async def _collection(client: CollectionClient, c: CreditorConfig, start: dt.dat
     for _ in range(_MAX_PAGES):
         body = await _get(client, "settlements", params)
         for d in body.get("data") or []:
-            amount = d.get("amount")
             rows.append({"api": "collection.settlements", "creditor": c.name, "key": _text(d.get("uniqueSourcePaymentId")),
-                         "amili_id": _text(d.get("settlementId")),
-                         "amount_minor": decimal_to_minor(amount) if amount is not None else None,
+                         "amili_id": _text(d.get("settlementId")), "amount_minor": _minor(d.get("amount")),
                          "currency": d.get("currency"), "status": d.get("collectionType"),
                          "booked": _day(d.get("settlementDate")), "batch_id": _text(d.get("batchId")),
                          "invoice_number": _text(d.get("invoiceNumber")), "case_number": _text(d.get("caseNumber")),
