@@ -19,7 +19,7 @@ from etl.errors import InputError
 from etl.mapping import Layout, MappingSet
 from etl.sources.base import FORMATS, SourceResult
 from etl.sources.bgmax import read_bgmax
-from etl.sources.common import SourceError, failed_result
+from etl.sources.common import SourceError, failed_result, format_kind
 from etl.sources.csv_excel import read_bank_csv, read_bank_xlsx
 from etl.sources.detect import detect_format
 from etl.sources.invoices import read_invoices_csv, read_invoices_xlsx
@@ -55,10 +55,6 @@ READERS: dict[str, Reader] = {
 }
 
 _SKIP_SUFFIXES = {".toml", ".json", ".md", ".py", ".pyc"}
-
-
-def _kind(fmt: str) -> str:
-    return "invoices" if fmt.startswith("invoices_") else "payments"
 
 
 def read_source(path: Path, mappings: MappingSet) -> SourceResult:
@@ -103,7 +99,7 @@ def _read(path: Path, data: bytes, mappings: MappingSet, sha256: str) -> SourceR
     if found is None:
         return failed_result(path, sha256, "unrecognised", _unrecognised(path, data, mappings))
     fmt, layout = found
-    kind = _kind(fmt)
+    kind = format_kind(fmt)
     reader = READERS.get(fmt)
     if reader is None:
         return failed_result(

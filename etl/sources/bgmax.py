@@ -25,8 +25,8 @@ from pathlib import Path
 import polars as pl
 
 from etl.money import format_minor
-from etl.sources.base import PAYMENT_SCHEMA, SourceResult
-from etl.sources.common import SourceError, digits_expr, first_broken_rule, problems_frame, verdict, with_lineage
+from etl.sources.base import SourceResult
+from etl.sources.common import SourceError, digits_expr, first_broken_rule, problems_frame, reader_result, verdict
 from etl.sources.keys import occurrence_expr
 from etl.sources.text import lines_frame
 
@@ -74,7 +74,6 @@ def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
     posts = _with_context(posts)
     rows = _payments(posts)
     checks, control = _control_totals(posts, truncated)
-    rows = with_lineage(rows, PAYMENT_SCHEMA, path=path, sha256=sha256, fmt=FORMAT)
     if truncated:
         checks.insert(0, f"line {posts['source_line'][-1]}: the file ends without an end post (TK70): truncated?")
     status, message = verdict(path, checks)
@@ -103,13 +102,8 @@ def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
             + pl.lit(f" characters long ({_LEN} expected): what follows position {_LEN} is ignored")
         ),
     )
-    return SourceResult(
-        path=path,
-        format=FORMAT,
-        kind="payments",
-        sha256=sha256,
-        rows=rows,
-        raw=raw,
+    return reader_result(
+        path, sha256, FORMAT, rows, raw,
         status=status,
         message=message,
         problems=row_problems,

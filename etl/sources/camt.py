@@ -32,8 +32,8 @@ import polars as pl
 from lxml import etree
 
 from etl.money import format_minor
-from etl.sources.base import BALANCE_SCHEMA, PAYMENT_SCHEMA, PROBLEM_SCHEMA, SourceResult, empty_frame
-from etl.sources.common import SourceError, verdict, with_lineage
+from etl.sources.base import BALANCE_SCHEMA, PROBLEM_SCHEMA, SourceResult, empty_frame
+from etl.sources.common import SourceError, reader_result, verdict
 from etl.sources.keys import occurrence_expr, stable_key_expr
 
 __all__ = ["read_camt053", "read_camt054", "read_camt", "parse_options"]
@@ -499,13 +499,8 @@ def read_camt(path: Path, data: bytes, sha256: str, fmt: str) -> SourceResult:
     net = int(rows["amount_minor"].sum() or 0) if rows.height else 0
     control = {"computed_count": rows.height, "computed_total_minor": net, "entries": reader.entries,
                "skipped_entries": reader.skipped}
-    return SourceResult(
-        path=path,
-        format=fmt,
-        kind="payments",
-        sha256=sha256,
-        rows=with_lineage(rows, PAYMENT_SCHEMA, path=path, sha256=sha256, fmt=fmt),
-        raw=raw,
+    return reader_result(
+        path, sha256, fmt, rows, raw,
         status=status,
         message=message,
         problems=problems,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -19,6 +20,8 @@ from etl.sources.base import (
 __all__ = [
     "SourceError",
     "with_lineage",
+    "format_kind",
+    "reader_result",
     "failed_result",
     "problems_frame",
     "first_row",
@@ -61,6 +64,18 @@ def with_lineage(
         if name in schema and name not in rows.columns:
             extra[name] = pl.lit(None, dtype=schema[name])
     return rows.with_columns(**extra).select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+
+
+def format_kind(fmt: str) -> str:
+    """What a format's rows are: "invoices" for the invoice exports, else "payments"."""
+    return "invoices" if fmt.startswith("invoices_") else "payments"
+
+
+def reader_result(path: Path, sha256: str, fmt: str, rows: pl.DataFrame, raw: pl.DataFrame, **fields: Any) -> SourceResult:
+    """A reader's result: `rows` with the lineage columns, in the schema of the format's kind; `fields` as given."""
+    kind = format_kind(fmt)
+    return SourceResult(path=path, format=fmt, kind=kind, sha256=sha256, raw=raw,
+                        rows=with_lineage(rows, KIND_SCHEMA[kind], path=path, sha256=sha256, fmt=fmt), **fields)
 
 
 def failed_result(

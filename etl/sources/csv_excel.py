@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 
 from etl.mapping import Layout
-from etl.sources.base import PAYMENT_SCHEMA, SourceResult
-from etl.sources.common import with_lineage
+from etl.sources.base import SourceResult
+from etl.sources.common import reader_result
 from etl.sources.keys import occurrence_expr, stable_key_expr
 from etl.sources.tables import Table, map_table, read_csv_table, read_xlsx_table
 
@@ -34,15 +34,7 @@ def _bank_result(path: Path, sha256: str, fmt: str, layout: Layout, table: Table
         .drop("__iso")
         .collect(engine="streaming")  # morsels hash in parallel: 0.4 s for 1M keys, 0.8 s in one piece
     )
-    return SourceResult(
-        path=path,
-        format=fmt,
-        kind="payments",
-        sha256=sha256,
-        rows=with_lineage(rows, PAYMENT_SCHEMA, path=path, sha256=sha256, fmt=fmt),
-        raw=table.raw,
-        layout=layout.name,
-    )
+    return reader_result(path, sha256, fmt, rows, table.raw, layout=layout.name)
 
 
 def read_bank_csv(path: Path, data: bytes, sha256: str, layout: Layout) -> SourceResult:

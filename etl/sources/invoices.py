@@ -16,7 +16,7 @@ import polars as pl
 from etl.mapping import Layout
 from etl.mapping.apply import LINE_PREFIX
 from etl.sources.base import INVOICE_LINE_SCHEMA, INVOICE_SCHEMA, SourceResult
-from etl.sources.common import with_lineage
+from etl.sources.common import reader_result
 from etl.sources.tables import Table, map_table, read_csv_table, read_xlsx_table
 
 __all__ = ["read_invoices_csv", "read_invoices_xlsx", "group_lines"]
@@ -62,16 +62,7 @@ def _invoice_result(path: Path, sha256: str, fmt: str, layout: Layout, table: Ta
     lines = None
     if layout.line_columns:
         rows, lines = group_lines(rows)
-    return SourceResult(
-        path=path,
-        format=fmt,
-        kind="invoices",
-        sha256=sha256,
-        rows=with_lineage(rows, INVOICE_SCHEMA, path=path, sha256=sha256, fmt=fmt),
-        raw=table.raw,
-        layout=layout.name,
-        lines=lines,
-    )
+    return reader_result(path, sha256, fmt, rows, table.raw, layout=layout.name, lines=lines)
 
 
 def read_invoices_csv(path: Path, data: bytes, sha256: str, layout: Layout) -> SourceResult:

@@ -20,8 +20,8 @@ import polars as pl
 from mt940.models import Transactions
 
 from etl.money import format_minor
-from etl.sources.base import BALANCE_SCHEMA, PAYMENT_SCHEMA, SourceResult, empty_frame
-from etl.sources.common import SourceError, verdict, with_lineage
+from etl.sources.base import BALANCE_SCHEMA, SourceResult, empty_frame
+from etl.sources.common import SourceError, reader_result, verdict
 from etl.sources.keys import occurrence_expr, stable_key_expr
 
 __all__ = ["read_mt940"]
@@ -91,13 +91,8 @@ def read_mt940(path: Path, data: bytes, sha256: str) -> SourceResult:
         schema={"source_line": pl.Int64, "record": pl.String},
     )
     status, message = verdict(path, checks)
-    return SourceResult(
-        path=path,
-        format=FORMAT,
-        kind="payments",
-        sha256=sha256,
-        rows=with_lineage(frame, PAYMENT_SCHEMA, path=path, sha256=sha256, fmt=FORMAT),
-        raw=raw,
+    return reader_result(
+        path, sha256, FORMAT, frame, raw,
         status=status,
         message=message,
         control={"computed_count": frame.height, "computed_total_minor": int(frame["amount_minor"].sum() or 0),

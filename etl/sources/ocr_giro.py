@@ -32,8 +32,8 @@ import numpy as np
 import polars as pl
 
 from etl.money import format_minor
-from etl.sources.base import PAYMENT_SCHEMA, SourceResult
-from etl.sources.common import SourceError, ddmmyy_expr, verdict, with_lineage
+from etl.sources.base import SourceResult
+from etl.sources.common import SourceError, ddmmyy_expr, reader_result, verdict
 from etl.sources.keys import stable_key_expr
 from etl.sources.text import lines_frame
 
@@ -163,17 +163,7 @@ def _read(path: Path, sha256: str, recs: _Records) -> SourceResult:
             0, f"line {last_line}: the file ends without an end-of-transmission record (89): truncated?{tail}"
         )
     status, message = verdict(path, problems)
-    return SourceResult(
-        path=path,
-        format=FORMAT,
-        kind="payments",
-        sha256=sha256,
-        rows=with_lineage(rows, PAYMENT_SCHEMA, path=path, sha256=sha256, fmt=FORMAT),
-        raw=recs.raw(),
-        status=status,
-        message=message,
-        control=control,
-    )
+    return reader_result(path, sha256, FORMAT, rows, recs.raw(), status=status, message=message, control=control)
 
 
 def _fixed_records(data: bytes, raw: Callable[[], pl.DataFrame]) -> _Records | None:
