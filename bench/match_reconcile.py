@@ -25,9 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import polars as pl
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import etl  # noqa: E402,F401  (before polars: the allocator settings the command line runs with)
+import polars as pl  # noqa: E402
 
 from etl.config import load_config  # noqa: E402
 from etl.match import MATCH_SCHEMA, ROUTE_COLUMNS, allocations, match_payments, route_matches  # noqa: E402

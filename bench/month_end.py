@@ -17,9 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import polars as pl
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import etl  # noqa: E402,F401  (before polars: the allocator settings the command line runs with)
+import polars as pl  # noqa: E402
 
 from etl.bundled import bundled_dir  # noqa: E402
 from etl.config import load_config  # noqa: E402
