@@ -1,4 +1,4 @@
-"""Readers: one per input format, each a pure function (path, bytes, sha256[, layout]) -> SourceResult.
+"""Readers: one per input format, each a pure function (path, bytes[, layout]) -> SourceResult.
 
 `read_source` reads a file once, sniffs its format by content and dispatches; a known problem with the
 file becomes a result with status unreadable / unrecognised / held_back, never an exception.
@@ -41,7 +41,7 @@ def _lazy(module: str, name: str) -> Reader:
     return reader
 
 
-# format -> reader. Fixed formats take (path, data, sha256); layout formats also take the Layout.
+# format -> reader. Fixed formats take (path, data); layout formats also take the Layout.
 READERS: dict[str, Reader] = {
     "ocr_giro": _lazy("etl.sources.ocr_giro", "read_ocr_giro"),
     "bgmax": read_bgmax,
@@ -62,58 +62,53 @@ def read_source(path: Path, mappings: MappingSet) -> SourceResult:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return failed_result(path, "", "unreadable", f"{path}: cannot read the file: {exc.strerror or exc}")
+        return failed_result(path, "unreadable", f"{path}: cannot read the file: {exc.strerror or exc}")
     # The file's sha256 is needed only in the result: it is computed in a thread while the file is sniffed and read
-    # (hashlib releases the GIL on large buffers: 0.15-0.2 s of a 100 MB file off the critical path), and the
-    # readers' placeholder is replaced by it at the end.
+    # (hashlib releases the GIL on large buffers: 0.15-0.2 s of a 100 MB file off the critical path), then written
+    # into the result and its rows' lineage, which the readers leave empty.
     with ThreadPoolExecutor(max_workers=1) as pool:
         digest = pool.submit(_sha256_hex, data)
-        result = _read(path, data, mappings, _SHA256_PENDING)
+        result = _read(path, data, mappings)
         sha256 = digest.result()
-    rows = result.rows
-    if "source_sha256" in rows.columns:
-        rows = rows.with_columns(pl.lit(sha256, pl.String).alias("source_sha256"))
+    rows = result.rows.with_columns(pl.lit(sha256, pl.String).alias("source_sha256"))
     return dataclasses.replace(result, sha256=sha256, rows=rows)
-
-
-_SHA256_PENDING = "sha256-pending"
 
 
 def _sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read(path: Path, data: bytes, mappings: MappingSet, sha256: str) -> SourceResult:
-    """read_source once the bytes are in hand; `sha256` is what the readers put in the lineage columns."""
+def _read(path: Path, data: bytes, mappings: MappingSet) -> SourceResult:
+    """read_source once the bytes are in hand, without the file's sha256."""
     if not data or data.isspace():  # (not data.strip(): that copies the whole file)
-        return failed_result(path, sha256, "unreadable", f"{path}: the file is empty")
+        return failed_result(path, "unreadable", f"{path}: the file is empty")
     if is_utf16(data):  # Excel's "Unicode text": read as UTF-8 from here on (sha256 is the file's)
         try:
             data = utf16_to_utf8(data)
         except SourceError as exc:
-            return failed_result(path, sha256, "unreadable", exc.message(path))
+            return failed_result(path, "unreadable", exc.message(path))
     try:
         found = detect_format(data, mappings)
     except Exception as exc:  # e.g. a corrupt workbook: the file's problem, reported, never a crash
-        return failed_result(path, sha256, "unreadable", f"{path}: cannot be read: {_first_line(exc)}")
+        return failed_result(path, "unreadable", f"{path}: cannot be read: {_first_line(exc)}")
     if found is None:
-        return failed_result(path, sha256, "unrecognised", _unrecognised(path, data, mappings))
+        return failed_result(path, "unrecognised", _unrecognised(path, data, mappings))
     fmt, layout = found
     kind = format_kind(fmt)
     reader = READERS.get(fmt)
     if reader is None:
         return failed_result(
-            path, sha256, "unreadable", f"{path}: recognised as {fmt}, which is not supported yet", fmt=fmt, kind=kind
+            path, "unreadable", f"{path}: recognised as {fmt}, which is not supported yet", fmt=fmt, kind=kind
         )
-    return _run(reader, path, data, sha256, fmt, kind, layout)
+    return _run(reader, path, data, fmt, kind, layout)
 
 
 def _run(
-    reader: Reader, path: Path, data: bytes, sha256: str, fmt: str, kind: str, layout: Layout | None
+    reader: Reader, path: Path, data: bytes, fmt: str, kind: str, layout: Layout | None
 ) -> SourceResult:
     """Call a reader, turning any failure into an 'unreadable' result that names the file (and line)."""
     name = layout.name if layout else None
-    args = (path, data, sha256) if layout is None else (path, data, sha256, layout)
+    args = (path, data) if layout is None else (path, data, layout)
     try:
         return reader(*args)
     except SourceError as exc:
@@ -122,7 +117,7 @@ def _run(
         message = f"{path}: {exc}"
     except Exception as exc:  # a file no reader expected: say so plainly, keep the nightly run going
         message = f"{path}: cannot be read as {fmt}: {type(exc).__name__}: {_first_line(exc)}"
-    return failed_result(path, sha256, "unreadable", message, fmt=fmt, kind=kind, layout=name)
+    return failed_result(path, "unreadable", message, fmt=fmt, kind=kind, layout=name)
 
 
 def _first_line(exc: BaseException) -> str:

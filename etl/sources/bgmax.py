@@ -54,7 +54,7 @@ def _text(start: int, end: int) -> pl.Expr:
     return pl.when(t != "").then(t)
 
 
-def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
+def read_bgmax(path: Path, data: bytes) -> SourceResult:
     """Read a BgMax file: TK20/TK21 payments with their deposit's date and currency; totals checked."""
     raw = lines_frame(data)
     # Tabs are rare: only then expand them (in C, over the whole text); raw keeps the lines as they were.
@@ -103,7 +103,7 @@ def read_bgmax(path: Path, data: bytes, sha256: str) -> SourceResult:
         ),
     )
     return reader_result(
-        path, sha256, FORMAT, rows, raw,
+        path, FORMAT, rows, raw,
         status=status,
         message=message,
         problems=row_problems,

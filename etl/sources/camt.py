@@ -75,14 +75,14 @@ def parse_options() -> dict[str, bool]:
             "huge_tree": False}
 
 
-def read_camt053(path: Path, data: bytes, sha256: str) -> SourceResult:
+def read_camt053(path: Path, data: bytes) -> SourceResult:
     """Read a camt.053 bank statement (see read_camt)."""
-    return read_camt(path, data, sha256, "camt053")
+    return read_camt(path, data, "camt053")
 
 
-def read_camt054(path: Path, data: bytes, sha256: str) -> SourceResult:
+def read_camt054(path: Path, data: bytes) -> SourceResult:
     """Read a camt.054 debit/credit notification (see read_camt)."""
-    return read_camt(path, data, sha256, "camt054")
+    return read_camt(path, data, "camt054")
 
 
 def _p(path: str) -> str:
@@ -471,7 +471,7 @@ def _walk(data: bytes, reader: _Reader) -> None:
                 del parent[0]
 
 
-def read_camt(path: Path, data: bytes, sha256: str, fmt: str) -> SourceResult:
+def read_camt(path: Path, data: bytes, fmt: str) -> SourceResult:
     """Read a camt.053 / camt.054 file: one payment row per TxDtls, balances and entry sums checked."""
     refuse_dtd(data)
     reader = _Reader(fmt)
@@ -500,7 +500,7 @@ def read_camt(path: Path, data: bytes, sha256: str, fmt: str) -> SourceResult:
     control = {"computed_count": rows.height, "computed_total_minor": net, "entries": reader.entries,
                "skipped_entries": reader.skipped}
     return reader_result(
-        path, sha256, fmt, rows, raw,
+        path, fmt, rows, raw,
         status=status,
         message=message,
         problems=problems,

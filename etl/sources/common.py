@@ -53,11 +53,12 @@ class SourceError(InputError):
         return f"{path}: {where}{self.problem}"
 
 
-def with_lineage(
-    rows: pl.DataFrame, schema: dict[str, pl.DataType], *, path: Path, sha256: str, fmt: str
-) -> pl.DataFrame:
-    """Add the lineage columns and return exactly `schema`'s columns, in order, with its types."""
-    extra = {"source_file": pl.lit(str(path)), "source_sha256": pl.lit(sha256), "format": pl.lit(fmt)}
+def with_lineage(rows: pl.DataFrame, schema: dict[str, pl.DataType], *, path: Path, fmt: str) -> pl.DataFrame:
+    """Add the lineage columns and return exactly `schema`'s columns, in order, with its types.
+
+    `source_sha256` stays empty: the file's hash is read_source's to add (it is computed beside the reader).
+    """
+    extra = {"source_file": pl.lit(str(path)), "source_sha256": pl.lit(None, dtype=pl.String), "format": pl.lit(fmt)}
     if "source_sheet" not in rows.columns:
         extra["source_sheet"] = pl.lit(None, dtype=pl.String)
     for name in OPTIONAL_PAYMENT_COLUMNS:  # only some formats have them
@@ -71,16 +72,18 @@ def format_kind(fmt: str) -> str:
     return "invoices" if fmt.startswith("invoices_") else "payments"
 
 
-def reader_result(path: Path, sha256: str, fmt: str, rows: pl.DataFrame, raw: pl.DataFrame, **fields: Any) -> SourceResult:
-    """A reader's result: `rows` with the lineage columns, in the schema of the format's kind; `fields` as given."""
+def reader_result(path: Path, fmt: str, rows: pl.DataFrame, raw: pl.DataFrame, **fields: Any) -> SourceResult:
+    """A reader's result: `rows` with the lineage columns, in the schema of the format's kind; `fields` as given.
+
+    The file's sha256 (the result's and the rows' `source_sha256`) is left for read_source to fill in.
+    """
     kind = format_kind(fmt)
-    return SourceResult(path=path, format=fmt, kind=kind, sha256=sha256, raw=raw,
-                        rows=with_lineage(rows, KIND_SCHEMA[kind], path=path, sha256=sha256, fmt=fmt), **fields)
+    return SourceResult(path=path, format=fmt, kind=kind, sha256="", raw=raw,
+                        rows=with_lineage(rows, KIND_SCHEMA[kind], path=path, fmt=fmt), **fields)
 
 
 def failed_result(
     path: Path,
-    sha256: str,
     status: str,
     message: str,
     *,
@@ -94,7 +97,7 @@ def failed_result(
         path=path,
         format=fmt,
         kind=kind,
-        sha256=sha256,
+        sha256="",
         rows=empty_frame(KIND_SCHEMA[kind]),
         raw=raw if raw is not None else pl.DataFrame(schema={"source_line": pl.Int64()}),
         status=status,

@@ -21,7 +21,7 @@ def _iso_dates(dates: pl.Series) -> pl.Series:
     return dates.replace_strict(distinct, distinct.cast(pl.String), default=None, return_dtype=pl.String)
 
 
-def _bank_result(path: Path, sha256: str, fmt: str, layout: Layout, table: Table) -> SourceResult:
+def _bank_result(path: Path, fmt: str, layout: Layout, table: Table) -> SourceResult:
     rows = map_table(table, layout)
     # A CSV line has no id of its own: hash its facts, plus its occurrence among identical lines, so twin
     # payments stay apart and the same payment in two overlapping exports gets the same key (DESIGN.md).
@@ -34,14 +34,14 @@ def _bank_result(path: Path, sha256: str, fmt: str, layout: Layout, table: Table
         .drop("__iso")
         .collect(engine="streaming")  # morsels hash in parallel: 0.4 s for 1M keys, 0.8 s in one piece
     )
-    return reader_result(path, sha256, fmt, rows, table.raw, layout=layout.name)
+    return reader_result(path, fmt, rows, table.raw, layout=layout.name)
 
 
-def read_bank_csv(path: Path, data: bytes, sha256: str, layout: Layout) -> SourceResult:
+def read_bank_csv(path: Path, data: bytes, layout: Layout) -> SourceResult:
     """A bank CSV / text export in `layout`."""
-    return _bank_result(path, sha256, "bank_csv", layout, read_csv_table(data, layout))
+    return _bank_result(path, "bank_csv", layout, read_csv_table(data, layout))
 
 
-def read_bank_xlsx(path: Path, data: bytes, sha256: str, layout: Layout) -> SourceResult:
+def read_bank_xlsx(path: Path, data: bytes, layout: Layout) -> SourceResult:
     """A bank .xlsx export in `layout` (source_sheet = the sheet, source_line = the sheet row)."""
-    return _bank_result(path, sha256, "bank_xlsx", layout, read_xlsx_table(data, layout))
+    return _bank_result(path, "bank_xlsx", layout, read_xlsx_table(data, layout))

@@ -57,19 +57,19 @@ def group_lines(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return invoices, lines
 
 
-def _invoice_result(path: Path, sha256: str, fmt: str, layout: Layout, table: Table) -> SourceResult:
+def _invoice_result(path: Path, fmt: str, layout: Layout, table: Table) -> SourceResult:
     rows = map_table(table, layout)
     lines = None
     if layout.line_columns:
         rows, lines = group_lines(rows)
-    return reader_result(path, sha256, fmt, rows, table.raw, layout=layout.name, lines=lines)
+    return reader_result(path, fmt, rows, table.raw, layout=layout.name, lines=lines)
 
 
-def read_invoices_csv(path: Path, data: bytes, sha256: str, layout: Layout) -> SourceResult:
+def read_invoices_csv(path: Path, data: bytes, layout: Layout) -> SourceResult:
     """An invoice CSV export in `layout`."""
-    return _invoice_result(path, sha256, "invoices_csv", layout, read_csv_table(data, layout))
+    return _invoice_result(path, "invoices_csv", layout, read_csv_table(data, layout))
 
 
-def read_invoices_xlsx(path: Path, data: bytes, sha256: str, layout: Layout) -> SourceResult:
+def read_invoices_xlsx(path: Path, data: bytes, layout: Layout) -> SourceResult:
     """An invoice .xlsx export in `layout` (cells may be numbers or dates: all read as text)."""
-    return _invoice_result(path, sha256, "invoices_xlsx", layout, read_xlsx_table(data, layout))
+    return _invoice_result(path, "invoices_xlsx", layout, read_xlsx_table(data, layout))

@@ -70,7 +70,7 @@ def _date(value: object) -> dt.date | None:
     return dt.date(value.year, value.month, value.day) if value is not None else None  # type: ignore[attr-defined]
 
 
-def read_mt940(path: Path, data: bytes, sha256: str) -> SourceResult:
+def read_mt940(path: Path, data: bytes) -> SourceResult:
     """Read an MT940 file: one row per :61:, per-statement balances checked (held back when they do not tie)."""
     text = _decode(data).replace("\r\n", "\n").replace("\r", "\n")
     starts = [m.start() for m in _STATEMENT.finditer(text)]
@@ -92,7 +92,7 @@ def read_mt940(path: Path, data: bytes, sha256: str) -> SourceResult:
     )
     status, message = verdict(path, checks)
     return reader_result(
-        path, sha256, FORMAT, frame, raw,
+        path, FORMAT, frame, raw,
         status=status,
         message=message,
         control={"computed_count": frame.height, "computed_total_minor": int(frame["amount_minor"].sum() or 0),

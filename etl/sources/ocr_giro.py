@@ -123,7 +123,7 @@ def _digits(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return value, ~bad
 
 
-def read_ocr_giro(path: Path, data: bytes, sha256: str) -> SourceResult:
+def read_ocr_giro(path: Path, data: bytes) -> SourceResult:
     """Read a Nets OCR giro file: payments of service 09, control totals checked (held back when they do not tie).
 
     The raw lines (every physical line as text, for rejects) are split by polars in a second thread while the
@@ -134,17 +134,17 @@ def read_ocr_giro(path: Path, data: bytes, sha256: str) -> SourceResult:
         fixed = _fixed_records(data, lines.result)
         if fixed is not None:
             try:
-                result = _read(path, sha256, fixed)
+                result = _read(path, fixed)
             except SourceError:
                 if lines.result().height == fixed.n:
                     raise
             else:
                 if lines.result().height == fixed.n:
                     return result
-        return _read(path, sha256, _line_records(data, lines.result()))
+        return _read(path, _line_records(data, lines.result()))
 
 
-def _read(path: Path, sha256: str, recs: _Records) -> SourceResult:
+def _read(path: Path, recs: _Records) -> SourceResult:
     truncated = _check_structure(recs)
     last_line = int(recs.line[-1])
     cut_off = truncated and recs.length is not None and bool(recs.length[-1] != _LEN)
@@ -163,7 +163,7 @@ def _read(path: Path, sha256: str, recs: _Records) -> SourceResult:
             0, f"line {last_line}: the file ends without an end-of-transmission record (89): truncated?{tail}"
         )
     status, message = verdict(path, problems)
-    return reader_result(path, sha256, FORMAT, rows, recs.raw(), status=status, message=message, control=control)
+    return reader_result(path, FORMAT, rows, recs.raw(), status=status, message=message, control=control)
 
 
 def _fixed_records(data: bytes, raw: Callable[[], pl.DataFrame]) -> _Records | None:

@@ -54,7 +54,7 @@ def _file(payments: list[tuple[int, list[tuple[str, str, int]]]], date: str = "2
 def _read(tmp_path: Path, data: bytes, name: str = "bg.txt"):
     path = tmp_path / name
     path.write_bytes(data)
-    return read_bgmax(path, data, "sha")
+    return read_bgmax(path, data)
 
 
 def _signed(amounts: str | None) -> list[int]:
