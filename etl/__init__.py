@@ -4,8 +4,9 @@ import os
 
 __version__ = "0.1.0"
 
-# polars' allocator (jemalloc) hands freed pages back to the system at once by default (muzzy decay 0), and a night's
-# million-row frames then fault the same memory in again: 1.1M page faults less and matching a fifth faster on the
-# 1M-payment bench when freed pages are kept for 10 s (docs/performance.md). Read once, when polars first allocates,
-# so this must run before polars is imported; a value the operator set wins.
+# polars starts its allocator (jemalloc) with dirty_decay_ms:500,muzzy_decay_ms:1000 (pola-rs/polars#18088: memory
+# held by long-lived processes), then appends what this variable says, and later entries win. A nightly run's
+# million-row frames free and take the same memory again within seconds, and handing it back in between costs a page
+# fault per 4 KB: keeping freed pages for 10 s takes 1.1M faults and a fifth of matching's time off the 1M-payment
+# bench (docs/performance.md). Read when polars is imported, so this runs first; a value the operator set wins.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:10000,muzzy_decay_ms:10000")
