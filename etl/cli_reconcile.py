@@ -16,7 +16,8 @@ __all__ = ["reconcile"]
 @click.option("--period", required=True, metavar="YYYY-MM", help="The month to close, e.g. 2026-11.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
 @click.option("--no-readback", is_flag=True,
-              help="Do not read Amili back (missing_in_amili and unknown_in_amili are then not checked).")
+              help="Do not read Amili back: missing_in_amili, unknown_in_amili and settled amounts are then not "
+                   "checked, last month's such breaks are carried as still open, and the month is incomplete (exit 3).")
 def reconcile(config_path: Path, period: str, out: Path | None, no_readback: bool) -> None:
     """Month-end over every run of PERIOD: breaks aged and marked new / persisting / resolved.
 
@@ -26,8 +27,9 @@ def reconcile(config_path: Path, period: str, out: Path | None, no_readback: boo
     = closing balance of every bank statement that carries balances, and writes OUT/period-YYYY-MM/
     (discrepancies.xlsx, discrepancies.csv, summary.json, breaks.parquet).
 
-    Exits 0 when nothing is open, 1 when breaks are open, 3 when a run of the period was incomplete (or there
-    was none), 75 when Amili could not be read back.
+    Exits 0 when nothing is open, 1 when breaks are open, 3 when the month could not be checked in full (a run
+    of the period incomplete or none at all, --no-readback, or Collection payments still within the settlement lag:
+    the reasons are printed and in summary.json totals.incomplete_because), 75 when Amili could not be read back.
     """
     from etl.cli import _load, _now
     from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT
@@ -49,11 +51,8 @@ def reconcile(config_path: Path, period: str, out: Path | None, no_readback: boo
         click.echo(f"  {cat:<26} {n:>6}")
     if not result.balances_checked:
         click.echo("  statement balances: not checked (no statement_balances table)")
-    if result.settlements and result.settlements["payments_not_yet_due"]:
-        from etl.reconcile.readback import settlement_window
-
-        click.echo(f"  Collection: {result.settlements['payments_not_yet_due']} payment(s) within the settlement lag, "
-                   f"not judged yet: rerun on or after {settlement_window(*period_bounds(period)[:2])[1]}")
+    for reason in t["incomplete_because"].values():  # why the month is incomplete, and what to do about it
+        click.echo(f"  incomplete: {reason}")
     click.echo(f"workbook: {folder / 'discrepancies.xlsx'}")
     code = {"clean": EXIT_CLEAN, "discrepancies": EXIT_DISCREPANCIES}.get(summary["status"], EXIT_INPUT)
     sys.exit(code)

@@ -9,12 +9,18 @@ The period's open breaks are (each a query in sql/period/):
 - Collection payments against the settlements read back: confirmed but never settled within the settlement lag
   (settlement_missing.sql, as missing_in_amili; still unsettled from an earlier month: settlement_missing_carried.sql),
   settled for another amount (settlement_mismatch.sql, as settled_amount_mismatch), settled under a
-  uniqueSourcePaymentId we never sent (settlement_unknown.sql, as unknown_in_amili); settlement_counts.sql says what
-  was covered (and counts settlements paid to Amili directly),
+  uniqueSourcePaymentId we never sent or Amili rejected (settlement_unknown.sql, as unknown_in_amili);
+  settlement_counts.sql says what was covered (and counts settlements paid to Amili directly),
+- last period's unknown_in_amili breaks, still unknown: open until we send the key or Amili no longer holds the
+  item, never resolved because the read-back window moved on (unknown_carried.sql),
+- last period's read-back breaks (missing_in_amili, unknown_in_amili, payout and settlement mismatches) of what was
+  not read this period (all of them under --no-readback): carried unchanged, still open (readback_carried.sql),
 - statements whose opening balance + movements != closing balance, or whose opening differs from the previous
   statement's closing (statement_balances.sql), as control_total_mismatch.
 Compared with last period's open breaks: in both -> persisting (first seen kept), only now -> new, only last period
 (and of a kind that is carried) -> resolved. Age = days from first seen to the last day of the period.
+What the month could not check (Amili not read back, Collection payments still within the settlement lag) is listed
+in PeriodResult.unchecked: such a month is `incomplete`, never `clean` (etl/report/period_report.py).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 import polars as pl
@@ -56,6 +62,8 @@ class PeriodResult:
     readback_rows: int
     balances_checked: bool
     settlements: dict[str, int] | None = None  # settlement_counts.sql's row; None when nothing was read back
+    # What could not be checked, by reason ('readback', 'settlement_lag'): a sentence for the accountant each.
+    unchecked: dict[str, str] = field(default_factory=dict)
 
 
 def period_bounds(period: str) -> tuple[dt.date, dt.date, str]:
@@ -134,15 +142,26 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
     balances_checked = _has_table(store, "statement_balances")
     balances = period_query(store, "statement_balances", params) if balances_checked else pl.DataFrame()
     parts = [period_query(store, name, params) for name in ("open_breaks", "carried_breaks", "unpaid_invoice")]
-    if readback is not None:
-        from etl.reconcile.readback import readback_scope
+    from etl.reconcile.readback import readback_scope
 
-        params["scope"] = readback_scope(config)
+    scope = readback_scope(config)
+    unchecked: dict[str, str] = {}
+    params["scope"] = scope if readback is not None else []  # what was read: nothing without a read-back
+    if readback is not None:
         params |= settlement_params(start, end, today or dt.datetime.now(dt.timezone.utc).date())
+        # Fresh answers first: a carried row only stands for a break this month's read did not find again.
         parts += [period_query(store, name, params) for name in (
             "missing_in_amili", "unknown_in_amili", "payout_mismatch", "settlement_missing",
-            "settlement_missing_carried", "settlement_mismatch", "settlement_unknown")]
+            "settlement_missing_carried", "settlement_mismatch", "settlement_unknown", "unknown_carried")]
         settlements = period_query(store, "settlement_counts", params).row(0, named=True)
+        if settlements["payments_not_yet_due"]:
+            unchecked["settlement_lag"] = (
+                f"Collection: {settlements['payments_not_yet_due']} payment(s) within the settlement lag, not judged "
+                f"yet: rerun on or after {params['read_to']}")
+    elif scope:
+        unchecked["readback"] = ("Amili not read back (--no-readback): missing_in_amili, unknown_in_amili and settled "
+                                 "amounts not checked; last month's such breaks are carried unchanged, still open")
+    parts.append(period_query(store, "readback_carried", params))
     if balances.height:
         parts.append(_balance_breaks(balances))
     cols = ["category", "break_key", "first_seen", *[c for c in DISCREPANCY_COLUMNS if c != "category"]]
@@ -171,4 +190,4 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
     with store.transaction():
         store.execute("DELETE FROM period_breaks WHERE period = ?", [period])
         store.insert_frame("period_breaks", breaks.drop("severity", "stable_key").with_columns(pl.lit(period).alias("period")))
-    return PeriodResult(period, breaks, balances, runs, read_rows, balances_checked, settlements)
+    return PeriodResult(period, breaks, balances, runs, read_rows, balances_checked, settlements, unchecked)

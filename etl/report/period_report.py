@@ -2,6 +2,7 @@
 
 Same contracts as a run's report: discrepancies.csv has the contract's columns (one row per OPEN break);
 summary.json has run_id (`period-YYYY-MM`), status, counts, files, totals, sent (all zero: month-end sends nothing).
+A month that could not be checked in full is `incomplete`, never `clean`; totals.incomplete_because says why.
 """
 
 from __future__ import annotations
@@ -22,13 +23,27 @@ from etl.report.tables import write_csv, write_summary
 from etl.report.workbook import Sheet, write_workbook
 from etl.store import Store
 
-__all__ = ["period_status", "period_summary", "write_period_report"]
+__all__ = ["incomplete_reasons", "period_status", "period_summary", "write_period_report"]
+
+_UNFINISHED = ("incomplete", "failed", "running", "interrupted")
+
+
+def incomplete_reasons(result: PeriodResult) -> dict[str, str]:
+    """Why the month could not be checked in full, by reason ('runs', 'readback', 'settlement_lag'); empty when it was."""
+    reasons: dict[str, str] = {}
+    if not result.runs.height:
+        reasons["runs"] = "no run in the period"
+    else:
+        unfinished = result.runs.filter(pl.col("status").is_in(_UNFINISHED)).get_column("run_id").to_list()
+        if unfinished:
+            reasons["runs"] = f"{len(unfinished)} run(s) not complete: {', '.join(map(str, unfinished))}"
+    return reasons | result.unchecked
 
 
 def period_status(result: PeriodResult) -> str:
-    """incomplete when a run of the period was (or there was none); else discrepancies when a break is open; else clean."""
-    statuses = set(result.runs.get_column("status").to_list()) if result.runs.height else set()
-    if not result.runs.height or statuses & {"incomplete", "failed", "running", "interrupted"}:
+    """incomplete when something could not be checked (a run incomplete or none, Amili not read back, Collection
+    payments within the settlement lag); else discrepancies when a break is open; else clean."""
+    if incomplete_reasons(result):
         return "incomplete"
     return "discrepancies" if result.breaks.filter(pl.col("status") != "resolved").height else "clean"
 
@@ -62,6 +77,8 @@ def period_summary(store: Store, result: PeriodResult) -> dict[str, Any]:
             # the period's confirmed payments judged against them or not yet due (docs/month-end.md, the lag rule).
             "collection_settlements": result.settlements,
             "statements_checked": int(result.balances.height) if result.balances_checked else None,
+            # Why the status is `incomplete` (empty otherwise): what to do is in each sentence.
+            "incomplete_because": incomplete_reasons(result),
         },
         "sent": {api: 0 for api in APIS},
     }

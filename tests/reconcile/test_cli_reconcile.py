@@ -63,6 +63,13 @@ def test_month_end_reads_amili_back_and_finds_unknown_and_missing(tmp_path: Path
     assert len(missing) == 23 + 10
     assert all(r["source_file"] and r["source_line"] for r in missing)  # lineage back to the file and line
 
+    # Without reading Amili back nothing of that can be checked: the month is incomplete, never clean.
+    blind = _cli("reconcile", "--config", str(config), "--period", period, "--out", str(out), "--no-readback")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert blind.returncode == 3 and summary["status"] == "incomplete", blind.stdout + blind.stderr
+    assert set(summary["totals"]["incomplete_because"]) == {"readback"}
+    assert "incomplete: Amili not read back (--no-readback)" in blind.stdout
+
 
 def test_bad_period_is_one_line_exit_2(tmp_path: Path, sandbox) -> None:
     proc = _cli("reconcile", "--config", str(_config(tmp_path, sandbox.base_url)), "--period", "11-2026")

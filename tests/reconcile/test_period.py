@@ -11,6 +11,7 @@ import pytest
 from etl.config import load_config
 from etl.errors import ConfigError
 from etl.reconcile.period import period_bounds, reconcile_period
+from etl.reconcile.readback import READBACK_SCHEMA
 from etl.report.period_report import period_status
 from tests.conftest import SAMPLE
 from tests.reconcile.support import outbox, run
@@ -38,7 +39,8 @@ def test_new_persisting_resolved_and_age(store, config) -> None:
     store.execute("UPDATE outbox SET state = 'confirmed' WHERE key = 'p-old'")  # November's rerun got the answer
     run(store, "nov", dt.datetime(2026, 11, 2, 6))
     _disc(store, "nov", "unmatched_payment", "u-new")
-    november = reconcile_period(store, config, "2026-11", None)
+    nothing_held = lambda config, start, end: pl.DataFrame(schema=READBACK_SCHEMA)  # noqa: E731 (read back: empty)
+    november = reconcile_period(store, config, "2026-11", nothing_held)
     got = {(r["category"], r["break_key"]): r for r in november.breaks.to_dicts()}
     assert set(got) == {("unmatched_payment", "u-old"), ("unmatched_payment", "u-new"), ("pending", "p-old")}
     old, new, resolved = got["unmatched_payment", "u-old"], got["unmatched_payment", "u-new"], got["pending", "p-old"]

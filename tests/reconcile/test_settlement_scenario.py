@@ -132,13 +132,15 @@ def test_collection_settlements_reconciled_at_month_end(tmp_path: Path) -> None:
                 {"organizationId": ORG, "settlementId": "S-LATE", "settlementDate": (end + dt.timedelta(days=3)).isoformat(),
                  "amount": f"{lost['amount_minor'] / 100:.2f}", "currency": "NOK", "uniqueSourcePaymentId": lost["key"]}]})
             settled_late = reconcile_period(store, cfg, following, read_back, today=next_read)
-        # The command, in its own process, run today: nothing is judged missing yet and it says when to rerun.
+        # The command, in its own process, run today: nothing is judged missing yet, so the month is incomplete (exit
+        # 3, never clean) and it says when to rerun.
         cli = _cli_reconcile(tmp_path, sb.base_url, period)
-    assert cli.returncode == 1 and "Traceback" not in cli.stderr, cli.stdout + cli.stderr
+    assert cli.returncode == 3 and "Traceback" not in cli.stderr, cli.stdout + cli.stderr
     assert (f"Collection: 3 payment(s) within the settlement lag, not judged yet: rerun on or after "
             f"{settlement_window(start, end)[1]}") in cli.stdout
     cli_summary = json.loads((tmp_path / "month" / f"period-{period}" / "summary.json").read_text(encoding="utf-8"))
     assert cli_summary["totals"]["collection_settlements"]["payments_not_yet_due"] == 3
+    assert cli_summary["status"] == "incomplete" and set(cli_summary["totals"]["incomplete_because"]) == {"settlement_lag"}
     assert "missing_in_amili" not in cli_summary["counts"]
 
     assert "missing_in_amili" not in set(early.breaks.get_column("category").to_list())
@@ -175,4 +177,6 @@ def test_collection_settlements_reconciled_at_month_end(tmp_path: Path) -> None:
 
     lost_break = f"collection.payments:{lost['key']}"
     assert status(still, "missing_in_amili") == [(lost_break, "persisting", period)]
+    # The stranger's settlement is dated in the month before: out of the next month's window, yet not resolved.
+    assert status(still, "unknown_in_amili") == [("collection.settlements:NOT-OURS-1", "persisting", period)]
     assert status(settled_late, "missing_in_amili") == [(lost_break, "resolved", period)]
