@@ -35,7 +35,8 @@ from etl.match import MATCH_SCHEMA, ROUTE_COLUMNS, allocations, match_payments, 
 from etl.reconcile import reconcile_run  # noqa: E402
 from etl.store import open_store  # noqa: E402
 
-RUN = "bench"
+RUN = "20261120T020000Z-b3e1"  # shaped as new_run_id makes them
+SOURCE_FILE = "/srv/amili/inbox/nordlys-no/2026-11-20/OCR.D201126.txt"  # a path as long as a real inbox's
 FIRST = ["Kari", "Ola", "Ingrid", "Knut", "Åsa", "Lars", "Marit", "Björn", "Sigrid", "Nils"]
 
 
@@ -79,7 +80,10 @@ def payments(n: int, inv: pl.DataFrame) -> pl.DataFrame:
     frame = target.with_columns(kind.alias("_kind"), other.alias("_other"), pl.int_range(n).alias("_i"))
     return frame.select(
         pl.col("_i").cast(pl.Int64).alias("payment_no"),
-        (pl.lit("P") + pl.col("_i").cast(pl.String)).alias("payment_key"), "creditor",
+        # Keys shaped as the readers make them (etl/sources/keys.py: prefix + 24 hex digits): long enough that DuckDB
+        # and polars store them out of line, as in a real run.
+        (pl.lit("OCR-") + pl.col("_i").hash(9).cast(pl.String).str.zfill(24).str.slice(0, 24)).alias("payment_key"),
+        "creditor",
         pl.when(k < 86).then(pl.col("kid")).alias("reference"),
         pl.when(k.is_between(86, 91)).then(pl.lit("Faktura ") + pl.col("invoice_number"))
         .when(k == 95).then(pl.lit("Fakt ") + pl.col("invoice_number") + " og " + pl.col("_other"))
@@ -94,7 +98,8 @@ def payments(n: int, inv: pl.DataFrame) -> pl.DataFrame:
 def _store_rows(store, pays: pl.DataFrame, matches: pl.DataFrame) -> None:
     """The payments and matches tables as the pipeline fills them (lineage columns synthetic)."""
     p = pays.with_row_index("source_line", offset=1).select(
-        pl.lit(RUN).alias("run_id"), "payment_no", "payment_key", pl.lit("bank.txt").alias("source_file"), pl.lit("s").alias("source_sha256"),
+        pl.lit(RUN).alias("run_id"), "payment_no", "payment_key", pl.lit(SOURCE_FILE).alias("source_file"),
+        pl.lit("0" * 64).alias("source_sha256"),
         pl.col("source_line").cast(pl.Int64), pl.lit("ocr_giro").alias("format"), "creditor", pl.lit("1").alias("account"),
         "booking_date", "amount_minor", "currency", "reference", pl.lit(True).alias("reference_valid"), "message",
         "payer_name", pl.lit(False).alias("held_back"), pl.lit(None, pl.String).alias("duplicate_of"))
