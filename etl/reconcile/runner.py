@@ -78,8 +78,8 @@ _COLS = ", ".join(DISCREPANCY_COLUMNS)
 # Report order: category (CATEGORIES), then file and line; api and key break the ties the way each question orders.
 # That is unique: each question answers at most one row per file and line, or per (api, key). The detail is not a
 # sort key: sorting on a long text would cost more than the rest of the sort.
-_REPORT_ORDER = ("array_position($categories, category), source_file NULLS LAST, source_line NULLS LAST, "
-                 "api NULLS LAST, stable_key NULLS LAST")
+_CATEGORY = pl.Enum(CATEGORIES)
+_REPORT_ORDER = (pl.col("category").cast(_CATEGORY), "source_file", "source_line", "api", "stable_key")
 
 
 def _union_sql() -> str:
@@ -91,16 +91,17 @@ def _union_sql() -> str:
 def reconcile_run(store: Store, run_id: str) -> pl.DataFrame:
     """All discrepancies of `run_id`, stored in the discrepancies table and returned in report order.
 
-    The questions run as one DuckDB statement (one plan, in parallel) whose rows go straight into the table, unsorted
-    and without crossing to Python; the report order is then one sorted read of what was stored. Crossing to polars and
-    back to insert took a third longer for a million rows.
+    The questions run as one DuckDB statement (one plan, in parallel) whose rows go straight into the table, without
+    crossing to Python; what was stored is then read once and put in report order by polars, which moves its string
+    views where DuckDB's sort copies every text (a million rows: a third less time than crossing to polars and back
+    to insert, and 0.1 s less than DuckDB's ORDER BY).
     """
     with store.transaction():
         store.execute("DELETE FROM discrepancies WHERE run_id = $run_id", {"run_id": run_id})
         store.execute(f"INSERT INTO discrepancies ({_COLS}, run_id) SELECT {_COLS}, $run_id FROM ({_union_sql()})",
                       {"run_id": run_id})
-    return store.frame(f"SELECT {_COLS} FROM discrepancies WHERE run_id = $run_id ORDER BY {_REPORT_ORDER}",
-                       {"run_id": run_id, "categories": list(CATEGORIES)})
+    found = store.frame(f"SELECT {_COLS} FROM discrepancies WHERE run_id = $run_id", {"run_id": run_id})
+    return found.sort(*_REPORT_ORDER, nulls_last=True, maintain_order=False)
 
 
 def control_totals(store: Store, run_id: str) -> pl.DataFrame:
