@@ -94,7 +94,9 @@ def open_store(path: Path, *, read_only: bool = False) -> Store:
     except OSError as exc:
         raise StateError(f"{path}: cannot open the state database: {exc}") from None
     # Results cross to polars as Arrow string views, which polars takes without copying the text (its own layout).
+    # DuckDB produces them only from Arrow format 1.4 on (its default output is 1.0): both settings are needed.
     con.execute("SET produce_arrow_string_view = true")
+    con.execute("SET arrow_output_version = '1.5'")
     store = Store(con, path)
     if read_only:
         return store
