@@ -72,7 +72,7 @@ def run_query(store: Store, name: str, run_id: str) -> pl.DataFrame:
     return store.frame(_sql(name), {"run_id": run_id})
 
 
-# A question's own trailing ORDER BY: dropped when it runs inside the union (the union is sorted once, as a whole).
+# A question's own trailing ORDER BY: dropped when it runs inside the union (reconcile_run sorts the whole once).
 _TRAILING_ORDER = re.compile(r"\bORDER BY\b[^;()]*;?\s*$", re.IGNORECASE)
 _COLS = ", ".join(DISCREPANCY_COLUMNS)
 # Report order: category (CATEGORIES), then file and line; api and key break the ties the way each question orders.
@@ -101,7 +101,8 @@ def reconcile_run(store: Store, run_id: str) -> pl.DataFrame:
         store.execute(f"INSERT INTO discrepancies ({_COLS}, run_id) SELECT {_COLS}, $run_id FROM ({_union_sql()})",
                       {"run_id": run_id})
     found = store.frame(f"SELECT {_COLS} FROM discrepancies WHERE run_id = $run_id", {"run_id": run_id})
-    return found.sort(*_REPORT_ORDER, nulls_last=True, maintain_order=False)
+    # Every row is in CATEGORIES (the questions answer only those): an unknown category fails the cast, loudly.
+    return found.sort(*_REPORT_ORDER, nulls_last=True)
 
 
 def control_totals(store: Store, run_id: str) -> pl.DataFrame:
