@@ -19,10 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import etl  # noqa: E402,F401  (before polars: the allocator settings the command line runs with)
 import polars as pl  # noqa: E402
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from month_end import build  # noqa: E402
 
