@@ -25,7 +25,13 @@ from etl.store import Store
 
 __all__ = ["incomplete_reasons", "period_status", "period_summary", "write_period_report"]
 
-_UNFINISHED = ("incomplete", "failed", "running", "interrupted")
+# A run that ended in one of these was checked in full; any other status (incomplete, failed, still running) was not.
+_FINISHED = ("clean", "discrepancies")
+
+
+def _unfinished_runs(result: PeriodResult) -> list[str]:
+    """The period's runs that did not finish with a full check."""
+    return result.runs.filter(~pl.col("status").is_in(_FINISHED)).get_column("run_id").to_list()
 
 
 def incomplete_reasons(result: PeriodResult) -> dict[str, str]:
@@ -34,7 +40,7 @@ def incomplete_reasons(result: PeriodResult) -> dict[str, str]:
     if not result.runs.height:
         reasons["runs"] = "no run in the period"
     else:
-        unfinished = result.runs.filter(pl.col("status").is_in(_UNFINISHED)).get_column("run_id").to_list()
+        unfinished = _unfinished_runs(result)
         if unfinished:
             reasons["runs"] = f"{len(unfinished)} run(s) not complete: {', '.join(map(str, unfinished))}"
     return reasons | result.unchecked
@@ -65,8 +71,7 @@ def period_summary(store: Store, result: PeriodResult) -> dict[str, Any]:
         "files": files.to_dicts() if files.height else [],
         "totals": {
             "runs": len(run_ids),
-            "runs_incomplete": int(result.runs.filter(pl.col("status") != "discrepancies").filter(
-                pl.col("status") != "clean").height) if result.runs.height else 0,
+            "runs_incomplete": len(_unfinished_runs(result)) if result.runs.height else 0,
             "breaks_new": int(by_status.get("new", 0)),
             "breaks_persisting": int(by_status.get("persisting", 0)),
             "breaks_resolved": int(by_status.get("resolved", 0)),
