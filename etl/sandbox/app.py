@@ -14,15 +14,18 @@ from etl.sandbox import ada, arm, auth, collection, introspection, openapi
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, api_error_handler
 from etl.sandbox.faults import FaultPlan, quiet_dropped_connections
-from etl.sandbox.middleware import ApiGate
+from etl.sandbox.middleware import ApiGate, RequestHook
 from etl.sandbox.ratelimit import RateLimiter
 from etl.sandbox.state import State
 
 __all__ = ["create_app", "sandbox_state"]
 
 
-def create_app(config: SandboxConfig | None = None) -> Starlette:
-    """The sandbox as an ASGI app; ValueError for a bad fault spec, rate limit or seed file."""
+def create_app(config: SandboxConfig | None = None, hook: RequestHook | None = None) -> Starlette:
+    """The sandbox as an ASGI app; ValueError for a bad fault spec, rate limit or seed file.
+
+    `hook` (tests only) is told of every API request when it arrives and once it was processed.
+    """
     config = config or SandboxConfig()
     plan = FaultPlan(config.faults, config.fault_seed, config.post_store_500_share)
     limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
@@ -49,6 +52,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         limiter=limiter,
         latency_s=config.latency_ms / 1000.0,
         timeout_sleep_s=config.timeout_sleep_s,
+        hook=hook,
     )
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -11,6 +11,7 @@ import uvicorn
 from etl.sandbox.app import create_app, sandbox_state
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.faults import quiet_dropped_connections
+from etl.sandbox.middleware import RequestHook
 from etl.sandbox.state import State
 
 __all__ = ["EmbeddedSandbox", "serve"]
@@ -26,8 +27,10 @@ class EmbeddedSandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout_s: float = 10.0,
+        hook: RequestHook | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
+        self.hook = hook
         self.host = host
         self.port = port
         self.startup_timeout_s = startup_timeout_s
@@ -47,7 +50,7 @@ class EmbeddedSandbox:
         """Start serving and wait until the socket is listening; RuntimeError if it does not come up."""
         if self._thread is not None:
             raise RuntimeError("sandbox already started")
-        app = create_app(self.config)
+        app = create_app(self.config, self.hook)
         uv_config = uvicorn.Config(
             app,
             host=self.host,

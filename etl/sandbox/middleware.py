@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,7 +13,12 @@ from etl.sandbox.faults import ConnectionDropped, Fault, FaultPlan, drop_connect
 from etl.sandbox.ratelimit import RateLimiter
 from etl.sandbox.state import State
 
-__all__ = ["ApiGate"]
+__all__ = ["ApiGate", "RequestHook"]
+
+# Called with ("received" | "processed", method, path) for every API request (not logins, not /_sandbox):
+# "received" before the handler runs, "processed" after it stored its work and before the answer is sent.
+# Tests use it to act on an observed event (kill a client at its n-th request) instead of at a moment in time.
+RequestHook = Callable[[str, str, str], None]
 
 # Only the three API families are limited and faulted; logins (/auth, ADA's api-code) and /_sandbox never are.
 _GATED = frozenset({"arm", "collection", "ada"})
@@ -33,6 +38,7 @@ class ApiGate:
         limiter: RateLimiter | None,
         latency_s: float,
         timeout_sleep_s: float,
+        hook: RequestHook | None = None,
     ) -> None:
         self.app = app
         self.state = state
@@ -41,6 +47,7 @@ class ApiGate:
         self.limiter = limiter
         self.latency_s = latency_s
         self.timeout_sleep_s = timeout_sleep_s
+        self.hook = hook
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request by route template and status; gate API requests."""
@@ -80,11 +87,24 @@ class ApiGate:
                 return None
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
+        if self.hook is not None:
+            self.hook("received", scope["method"], scope["path"])
         fault = self.plan.draw() if self.plan else None
-        if fault is None:
+        if fault is not None:
+            return await self._faulted(fault, scope, receive, send)
+        if self.hook is None:
             await self.app(scope, receive, send)
             return None
-        return await self._faulted(fault, scope, receive, send)
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        await self.app(scope, receive, hold)
+        self.hook("processed", scope["method"], scope["path"])
+        for message in held:
+            await send(message)
+        return None
 
     async def _faulted(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> str | None:
         held: list[Message] = []

@@ -135,10 +135,16 @@ def outbox(config: Config) -> pl.DataFrame:
         return store.frame("SELECT api, key, state, message, http_status, attempts FROM outbox ORDER BY api, key")
 
 
-if __name__ == "__main__":  # the crash test's run: python -m tests.e2e.delivery_support CONFIG RUN_ID N
+def _announce_and_hold(hold: bool) -> None:
+    """Say that the intents are recorded; with `hold`, wait for a line on stdin (the crash test kills it there)."""
+    print("delivering", flush=True)
+    if hold:
+        sys.stdin.readline()
+
+
+if __name__ == "__main__":  # the crash test's run: python -m tests.e2e.delivery_support CONFIG RUN_ID N [hold]
     cfg = load(Path(sys.argv[1]))
     from etl.amili import Progress
 
-    # The crash test kills at random moments counted from the start of delivery (the line below).
     run_delivery(cfg, sys.argv[2], int(sys.argv[3]), progress=Progress(enabled=False),
-                 before=lambda: print("delivering", flush=True))
+                 before=lambda: _announce_and_hold(sys.argv[4:5] == ["hold"]))
