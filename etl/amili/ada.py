@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from etl.amili.client import ApiClient
-from etl.amili.outcome import Outcome, error_message
+from etl.amili.outcome import DUPLICATE, Outcome, error_message, names_duplicate
 from etl.amili.transport import Response
 from etl.money import decimal_to_minor
 
@@ -38,17 +38,21 @@ class AdaClient(ApiClient):
         return items[0] if items else None
 
     async def create_payment(self, payment: dict[str, Any]) -> Outcome:
-        """POST one creditor payment and read back what Amili settled."""
+        """POST one creditor payment and read back what Amili settled; a refusal of our reference as held is DUPLICATE."""
         resp = await self.call("POST", "creditor--payments", json=payment)
         body = resp.body
-        if resp.status == 201 and isinstance(body, dict):
-            return await self.answered(body, resp.status)
-        if resp.status == 422 and isinstance(body, dict) and only_not_unique(body.get("_issues")):
-            # Already there (an earlier attempt got through): read it back instead of calling it rejected.
-            found = await self.find_payment(str(payment.get("creditor_payment_reference")))
-            if found:
-                return self.outcome_of(found, 200)
+        if 200 <= resp.status < 300:
+            return await self.answered(body, resp.status) if isinstance(body, dict) else \
+                Outcome("confirmed", resp.status, "stored", body=body)
+        if (resp.status == 422 and isinstance(body, dict) and only_not_unique(body.get("_issues"))) or \
+                names_duplicate(resp.status, body):
+            return Outcome(DUPLICATE, resp.status, error_message(body), body=body)
         return Outcome("rejected", resp.status, error_message(body), body=body)
+
+    async def lookup(self, reference: str) -> Outcome | None:
+        """The outcome of the payment Amili holds under our reference, or None when it holds none."""
+        found = await self.find_payment(reference)
+        return self.outcome_of(found, 200) if found is not None else None
 
     async def answered(self, answer: dict[str, Any], status: int) -> Outcome:
         """The outcome of a created payment. `completed` means settled in full; anything else (a `warning`: more

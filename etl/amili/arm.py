@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from etl.amili.client import ApiClient
-from etl.amili.outcome import Outcome, error_message
+from etl.amili.outcome import DUPLICATE, Outcome, error_message, names_duplicate
 from etl.amili.ratelimit import TokenBucket
 from etl.amili.transport import Response, Transport
 from etl.amili.auth import NorwayAuth
@@ -46,9 +46,12 @@ class ArmClient(ApiClient):
         """POST one document; a documentNo Amili already holds with the same data counts as delivered."""
         resp = await self.call("POST", "documents", json={"metadata": {"userId": _USER}, "document": document})
         body = resp.body
-        if resp.status in (200, 201) and isinstance(body, dict):
+        if 200 <= resp.status < 300:
+            body = body if isinstance(body, dict) else {}
             return Outcome("confirmed", resp.status, str(body.get("message") or body.get("result") or ""),
                            ar_item_id({"clientNo": self.client_no, **body}), body=body)
+        if names_duplicate(resp.status, body):
+            return Outcome(DUPLICATE, resp.status, error_message(body), body=body)
         return Outcome("rejected", resp.status, error_message(body), body=body)
 
     async def find_document(self, document_no: str) -> Outcome | None:
@@ -80,6 +83,8 @@ class ArmClient(ApiClient):
                 continue
             result = str(item.get("result") or "")
             state = "confirmed" if result in _BATCH_OK else "rejected"
+            if state == "rejected" and names_duplicate(400, item):
+                state = DUPLICATE  # held already (an earlier attempt of ours): the caller confirms it by a lookup
             outcomes[str(item["documentNo"])] = Outcome(
                 state, resp.status, f"{result}: {item.get('message') or ''}".strip(": "),
                 ar_item_id({"clientNo": self.client_no, **item}) if state == "confirmed" else None, body=item)
@@ -98,7 +103,7 @@ class ArmClient(ApiClient):
     # --- payment reservations ----------------------------------------------------------------------------
 
     async def create_reservation(self, reservation: dict[str, Any] | bytes) -> Outcome:
-        """POST one payment reservation; a repeated paymentId with the same data is answered, not stored twice.
+        """POST one payment reservation: confirmed on any 2xx; a refusal naming the paymentId as used is DUPLICATE.
 
         `reservation` may be the pre-encoded request body (bytes), so the hot path encodes nothing per item.
         """
@@ -108,10 +113,13 @@ class ArmClient(ApiClient):
             resp = await self.call("POST", "paymentreservations",
                                    json={"metadata": {"userId": _USER}, "paymentreservation": reservation})
         body = resp.body
-        if resp.status in (200, 201):
+        if 200 <= resp.status < 300:
             msg = str(body.get("message", "")) if isinstance(body, dict) else ""
             pid = body.get("paymentId") if isinstance(body, dict) else None
             return Outcome("confirmed", resp.status, msg, str(pid) if pid else None, body=body)
+        if names_duplicate(resp.status, body):
+            # The docs say paymentId must be unique: a refusal that names it as used means "delivered before".
+            return Outcome(DUPLICATE, resp.status, error_message(body), body=body)
         return Outcome("rejected", resp.status, error_message(body), body=body)
 
     @staticmethod
@@ -125,4 +133,4 @@ class ArmClient(ApiClient):
         """POST one all-or-nothing batch of autopostings. Not idempotent: only unprocessed failures are repeated."""
         body = {"metadata": {"userId": _USER, "suppressWarnings": False, "validateOnly": validate_only},
                 "postings": postings}
-        return await self.call("POST", f"autopostings/{method}", json=body, idempotent=validate_only)
+        return await self.call("POST", f"autopostings/{method}", json=body, idempotent=validate_only or None)

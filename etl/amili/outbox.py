@@ -15,7 +15,7 @@ from etl.store import Store
 
 __all__ = [
     "APIS", "PLANNED_SCHEMA", "OUTCOME_SCHEMA", "UNFINISHED", "record_intents", "mark_sent", "record_outcome",
-    "record_outcomes", "open_batch", "acknowledge_batch", "close_batch", "batch_remote_ids", "unfinished_items",
+    "record_outcomes", "open_batch", "acknowledge_batch", "close_batch", "batch_remote_ids", "claimed_remote_ids", "unfinished_items",
     "add_run_items",
 ]
 
@@ -209,6 +209,13 @@ def batch_remote_ids(store: Store, batch_keys: list[str]) -> dict[str, str | Non
     rows = store.execute("SELECT batch_key, remote_id FROM outbox_batches WHERE batch_key IN (SELECT unnest($k))",
                          {"k": batch_keys}).fetchall()
     return dict(rows)
+
+
+def claimed_remote_ids(store: Store, api: str) -> set[str]:
+    """Every batch id of Amili's that one of our batches of `api` is known to be (so no other chunk claims it)."""
+    rows = store.execute("SELECT remote_id FROM outbox_batches WHERE api = $api AND remote_id IS NOT NULL",
+                         {"api": api}).fetchall()
+    return {r[0] for r in rows}
 
 
 UNFINISHED = ("intent", "sent", "acknowledged", "unknown")

@@ -33,7 +33,9 @@ stamina.instrumentation.set_on_retry_hooks([])
 
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
 # Answers that prove the request was not processed: safe to repeat even when a repeat would not be idempotent.
-_NOT_PROCESSED = {429, 503}
+# Only 429 (and a refused connection, below): a 503 or 502 may come from a proxy after the service stored the
+# item, so after one the item's fate is unknown and it is looked up, not repeated (docs/delivery.md).
+_NOT_PROCESSED = {429}
 _WAIT_INITIAL_S = 0.05
 _WAIT_MAX_S = 5.0
 
@@ -57,11 +59,12 @@ class TransientError(Exception):
 
 @dataclass(frozen=True)
 class Response:
-    """An HTTP answer reduced to what the clients need."""
+    """An HTTP answer reduced to what the clients need; `parsed` is False when a body was there but not JSON."""
 
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    parsed: bool = True
 
 
 def full_jitter(attempt: int, initial: float = _WAIT_INITIAL_S, cap: float = _WAIT_MAX_S) -> float:
@@ -84,13 +87,14 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
 
 
-def _decode(resp: httpx.Response) -> Any:
+def _decode(resp: httpx.Response) -> tuple[Any, bool]:
+    """The body as JSON, or its first 500 characters and False when it is not JSON."""
     if not resp.content:
-        return None
+        return None, True
     try:
-        return orjson.loads(resp.content)
+        return orjson.loads(resp.content), True
     except orjson.JSONDecodeError:
-        return resp.text[:500]
+        return resp.text[:500], False
 
 
 def _backoff_hook(exc: Exception) -> bool | float:
@@ -188,7 +192,8 @@ class Transport:
                 status=resp.status_code,
                 processed_maybe=resp.status_code not in _NOT_PROCESSED,
             )
-        return Response(resp.status_code, _decode(resp), dict(resp.headers))
+        body, parsed = _decode(resp)
+        return Response(resp.status_code, body, dict(resp.headers), parsed)
 
     async def _attempt(self, n: int, method: str, url: str, limiter: TokenBucket | None, idempotent: bool,
                        kwargs: dict[str, Any]) -> Response:
@@ -207,9 +212,9 @@ class Transport:
                       **kwargs: Any) -> Response:
         """`once` with retries: full-jitter exponential backoff, Retry-After honoured, capped by attempts and time.
 
-        `idempotent=False` (ARM autopostings) repeats only failures that prove the request was not processed
-        (429, 503, connection refused). Raises AmiliUnavailableError when the retries are spent, or at once for
-        a failure that must not be repeated.
+        `idempotent=False` (every POST that delivers an item) repeats only failures that prove the request was
+        not processed (429, a refused connection); any other failure raises AnswerLostError at once.
+        Raises AmiliUnavailableError when the retries are spent.
         """
         started = time.monotonic()
         try:

@@ -9,8 +9,8 @@ import orjson
 import polars as pl
 
 from etl.amili.ada import AdaClient, only_not_unique
-from etl.amili.delivery.engine import LOOKUP_FIRST, Run, post_batch, singles
-from etl.amili.outcome import Outcome, error_message
+from etl.amili.delivery.engine import LOOKUP_FIRST, Run, deliver_one, post_batch, singles
+from etl.amili.outcome import Outcome, error_message, names_duplicate
 from etl.config import CreditorConfig
 
 
@@ -20,12 +20,10 @@ async def deliver_ada(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> None:
     ada = run.clients.ada(c)
 
     async def send(row: dict[str, Any]) -> tuple[Outcome, bool]:
+        # ADA may store a repeated creditor_payment_reference again: never resent before a lookup by it.
         payment = orjson.loads(row["payload"])
-        if row["state"] in LOOKUP_FIRST:
-            found = await ada.find_payment(str(payment["creditor_payment_reference"]))
-            if found is not None:
-                return ada.outcome_of(found, 200), False
-        return await ada.create_payment(payment), True
+        reference = str(payment["creditor_payment_reference"])
+        return await deliver_one(row, lambda: ada.create_payment(payment), lambda: ada.lookup(reference))
 
     size = run.config.http.ada_batch_size
     if size <= 0:
@@ -39,6 +37,7 @@ async def deliver_ada(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> None:
     payload_of = {k: orjson.loads(p) for k, p in rows.select("key", "payload").iter_rows()}
     keys_all = list(payload_of)
     queue = [keys_all[i:i + size] for i in range(0, len(keys_all), size)]
+    to_look_up: list[str] = []
 
     async def worker() -> None:
         while queue:  # a worker that puts innocent payments back keeps going, so none is left behind
@@ -46,31 +45,41 @@ async def deliver_ada(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> None:
             resp = await post_batch(run, api, c.name, keys, lambda: ada.create_bulk([payload_of[k] for k in keys]))
             if resp is None:
                 continue
-            done, innocent = await _ada_bulk_results(ada, resp.status, resp.body, keys)
+            done, innocent, unsure = await _ada_bulk_results(ada, resp.status, resp.body, keys)
             run.record(api, done)
+            to_look_up.extend(unsure)
             if innocent:
                 queue.insert(0, innocent)
 
     await asyncio.gather(*(worker() for _ in range(min(run.config.http.concurrency, len(queue)))))
+    # Lists whose answer was lost or unclear: every payment looked up, sent alone only if ADA does not have it.
+    unsure = set(run.take_lost(api)) | set(to_look_up)
+    if unsure:
+        await singles(run, api, rows.filter(pl.col("key").is_in(list(unsure))).with_columns(
+            pl.lit("unknown").alias("state")), send)
 
 
-async def _ada_bulk_results(ada: AdaClient, status: int, body: Any, keys: list[str]) -> tuple[list[tuple[str, Outcome]], list[str]]:
-    """Outcomes of one bulk answer, and the innocent payments of a refused list (to send again without the culprits)."""
+async def _ada_bulk_results(ada: AdaClient, status: int, body: Any,
+                            keys: list[str]) -> tuple[list[tuple[str, Outcome]], list[str], list[str]]:
+    """Outcomes of one bulk answer, the innocent payments of a refused list (to send again without the culprits),
+    and the payments to look up one by one (an answer that does not say what was stored)."""
     items = body.get("_items") if isinstance(body, dict) else None
-    if not (isinstance(items, list) and len(items) == len(keys) and status in (201, 422)):
-        return [(k, Outcome("rejected", status, error_message(body), body=body)) for k in keys], []
-    if status == 201:
-        return list(zip(keys, await asyncio.gather(*(ada.answered(i, 201) for i in items)))), []
-    done, innocent, already = [], [], []
-    for k, item in zip(keys, items):
-        issues = item.get("_issues") if isinstance(item, dict) else None
-        if not issues:
-            innocent.append(k)
-        elif only_not_unique(issues):
-            already.append(k)  # an earlier attempt got through (a lost answer): read it back
-        else:
-            done.append((k, Outcome("rejected", 422, error_message({"_issues": issues}), body=item)))
-    found = await asyncio.gather(*(ada.find_payment(k) for k in already))
-    done += [(k, ada.outcome_of(f, 200) if f else Outcome("unknown", 422, "not unique, yet not found"))
-             for k, f in zip(already, found)]
-    return done, innocent
+    readable = isinstance(items, list) and len(items) == len(keys) and all(isinstance(i, dict) for i in items)
+    if 200 <= status < 300:
+        if readable:
+            return list(zip(keys, await asyncio.gather(*(ada.answered(i, status) for i in items)))), [], []
+        return [], [], keys  # stored, but the answer does not say as what: read back
+    if status == 422 and readable:
+        done, innocent, already = [], [], []
+        for k, item in zip(keys, items):
+            issues = item.get("_issues")
+            if not issues:
+                innocent.append(k)
+            elif only_not_unique(issues):
+                already.append(k)  # an earlier attempt got through (a lost answer): read it back
+            else:
+                done.append((k, Outcome("rejected", 422, error_message({"_issues": issues}), body=item)))
+        return done, innocent, already
+    if names_duplicate(status, body):
+        return [], [], keys  # some reference is held already, the answer does not say which: one by one
+    return [(k, Outcome("rejected", status, error_message(body), body=body)) for k in keys], [], []

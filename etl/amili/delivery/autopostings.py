@@ -43,21 +43,40 @@ async def deliver_autopostings(run: Run, c: CreditorConfig, rows: pl.DataFrame) 
         queue = retry + queue
 
 
+_APPLIED = ("CREATED", "POSTED", "OK", "PROCESSED")
+_FAILED_WORDS = ("FAIL", "REJECT", "ERROR")
+
+
 def _autoposting_results(status: int, body: Any, keys: list[str]) -> tuple[list[tuple[str, Outcome]], list[list[str]]]:
-    """Outcomes of one batch answer, and the batches to send again (innocent postings, or halves to bisect)."""
-    if status in (200, 201):
-        return [(k, Outcome("confirmed", status, "posted", body=None)) for k in keys], []
+    """Outcomes of one batch answer, and the batches to send again (innocent postings, or halves to bisect).
+
+    Read per posting whatever the status: ARM may answer a refused batch with 200 and a `resultType` per posting,
+    so a 200 alone never confirms a posting that its own result says was not applied.
+    """
     items = body.get("autoPostings") if isinstance(body, dict) else None
+    ok = 200 <= status < 300
     if isinstance(items, list) and len(items) == len(keys) and all(isinstance(i, dict) for i in items):
-        done, innocent = [], []
+        done: list[tuple[str, Outcome]] = []
+        innocent: list[str] = []
+        culprits = 0
         for k, item in zip(keys, items):
-            if item.get("resultType") == "BATCH-REJECTED":
+            kind = str(item.get("resultType") or "").upper()
+            result = str(item.get("result") or "").upper()
+            if kind == "BATCH-REJECTED":
                 innocent.append(k)
+            elif ok and (kind == "OK" or (not kind and result in _APPLIED)):
+                done.append((k, Outcome("confirmed", status, str(item.get("message") or "posted"), body=item)))
             else:
-                done.append((k, Outcome("rejected", status, f"{item.get('resultType')}: {item.get('message')}", body=item)))
-        if done:  # at least one culprit named: resend the innocent together
+                culprits += 1
+                done.append((k, Outcome("rejected", status, f"{kind or result}: {item.get('message')}", body=item)))
+        if culprits or not innocent:  # culprits named (or nothing to resend): the innocent go again together
             return done, ([innocent] if innocent else [])
-    if len(keys) == 1 or status not in (400, 422):
+        keys = innocent  # every posting "batch-rejected" and none named: bisect below
+    elif ok:
+        verdict = f"{body.get('status', '')} {body.get('result', '')}".upper() if isinstance(body, dict) else ""
+        if not any(word in verdict for word in _FAILED_WORDS):
+            return [(k, Outcome("confirmed", status, "posted", body=None)) for k in keys], []
+    if len(keys) == 1 or not (status in (400, 422) or ok):
         return [(k, Outcome("rejected", status, error_message(body), body=body)) for k in keys], []
     half = len(keys) // 2  # no per-posting results: bisect until the culprits stand alone
     return [], [keys[:half], keys[half:]]

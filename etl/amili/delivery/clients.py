@@ -49,7 +49,7 @@ class Clients:
                 raise ConfigError(f"creditor {c.name!r}: collection.base_url and collection.org_id are required")
             self._made["collection", c.name] = CollectionClient(
                 self.transport, self._norway_auth(c), c.collection_base_url, c.collection_org_id,
-                self._limiter("collection"))
+                self._limiter("collection"), c.collection_idempotency_header)
         return self._made["collection", c.name]
 
     def ada(self, c: CreditorConfig) -> AdaClient:

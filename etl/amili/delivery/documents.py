@@ -9,9 +9,9 @@ import orjson
 import polars as pl
 
 from etl.amili.arm import ArmClient
-from etl.amili.delivery.engine import LOOKUP_FIRST, Run, make_batch_key, poll, post_batch, singles
+from etl.amili.delivery.engine import LOOKUP_FIRST, Run, deliver_one, make_batch_key, poll, post_batch, settle_wait, singles
 from etl.amili.outbox import acknowledge_batch, batch_remote_ids, close_batch
-from etl.amili.outcome import Outcome, error_message
+from etl.amili.outcome import DUPLICATE, Outcome, error_message, names_duplicate
 from etl.config import CreditorConfig
 from etl.errors import AmiliUnavailableError
 
@@ -24,21 +24,29 @@ async def deliver_documents(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> 
     rows = rows.filter(~pl.col("key").is_in(polled))
     if rows.height == 0:
         return
-    if rows.height < run.config.http.document_batch_min:
-        async def send(row: dict[str, Any]) -> tuple[Outcome, bool]:
-            doc = orjson.loads(row["payload"])
-            if row["state"] in LOOKUP_FIRST:
-                found = await arm.find_document(str(doc["documentNo"]))
-                if found is not None:
-                    return found, False
-            return await arm.create_document(doc), True
 
-        await singles(run, api, rows, send)
+    async def send(row: dict[str, Any]) -> tuple[Outcome, bool]:
+        doc = orjson.loads(row["payload"])
+        document_no = str(doc["documentNo"])
+        return await deliver_one(row, lambda: arm.create_document(doc), lambda: arm.find_document(document_no))
+
+    # An item whose earlier attempt may have got through never goes into a new batch: it is looked up one by one
+    # (ARM may store a repeated documentNo twice). One that went out in a batch whose answer was lost may still
+    # be processing at ARM: its lookup waits `lookup_settle_s` first, so "not found" means not there.
+    doubtful = rows.filter(pl.col("state").is_in(list(LOOKUP_FIRST)))
+    fresh = rows.filter(~pl.col("state").is_in(list(LOOKUP_FIRST)))
+    if doubtful.height:
+        if doubtful.get_column("batch_key").is_not_null().any():
+            await settle_wait(run)
+        await singles(run, api, doubtful, send)
+    if fresh.height == 0:
         return
-    # A resend of a document batch is safe: ARM answers an identical documentNo with EXISTS, never twice.
+    if fresh.height < run.config.http.document_batch_min:
+        await singles(run, api, fresh, send)
+        return
     # Batches are posted one after the other and polled side by side.
     polls: list[asyncio.Task[None]] = []
-    for chunk in rows.iter_slices(run.config.http.document_batch_size):
+    for chunk in fresh.iter_slices(run.config.http.document_batch_size):
         keys = chunk.get_column("key").to_list()
         docs = [orjson.loads(p) for p in chunk.get_column("payload").to_list()]
         batch_key = make_batch_key(api, c.name, keys)
@@ -46,7 +54,14 @@ async def deliver_documents(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> 
         if resp is None:
             continue
         uuid = resp.body.get("batchUuid") if isinstance(resp.body, dict) else None
-        if resp.status not in (200, 201, 202) or not uuid:
+        if (200 <= resp.status < 300 and not uuid) or names_duplicate(resp.status, resp.body):
+            # Taken, but we cannot follow the batch (or refused as held already): look its documents up instead.
+            run.lost.setdefault(api, []).extend(keys)
+            run.record(api, [(k, Outcome("unknown", resp.status, "batch answer without a batchUuid, to be looked up"))
+                             for k in keys])
+            close_batch(run.store, batch_key, run.clock())
+            continue
+        if not uuid:
             msg = error_message(resp.body)
             run.record(api, [(k, Outcome("rejected", resp.status, msg, body=resp.body)) for k in keys])
             close_batch(run.store, batch_key, run.clock())
@@ -55,6 +70,12 @@ async def deliver_documents(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> 
         polls.append(asyncio.create_task(
             _poll_document_batch(run, arm, batch_key, str(uuid), dict(zip(_document_nos(chunk), keys)))))
     await asyncio.gather(*polls)
+    lost = run.take_lost(api)
+    if lost:
+        # Batches whose answer was lost: looked up (after ARM had time to process them), sent alone if absent.
+        await settle_wait(run)
+        await singles(run, api, fresh.filter(pl.col("key").is_in(lost)).with_columns(pl.lit("unknown").alias("state")),
+                      send)
 
 
 def _document_nos(rows: pl.DataFrame) -> list[str]:
@@ -100,6 +121,18 @@ async def _poll_document_batch(run: Run, arm: ArmClient, batch_key: str, uuid: s
     results = []
     for doc_no, key in by_doc_no.items():
         o = outcomes.get(doc_no)
+        if o is not None and o.state == DUPLICATE:
+            o = await _held_already(run, arm, doc_no, o)
         results.append((key, o if o is not None else Outcome("unknown", None, f"not in the result of batch {uuid}")))
     run.record(api, results)
     close_batch(run.store, batch_key, run.clock())
+
+
+async def _held_already(run: Run, arm: ArmClient, doc_no: str, refused: Outcome) -> Outcome:
+    """A batch item refused because ARM holds its documentNo already (an earlier attempt): found, or unknown."""
+    try:
+        found = await arm.find_document(doc_no)
+    except AmiliUnavailableError as exc:
+        run.failed("arm", exc)
+        found = None
+    return found or Outcome("unknown", refused.http_status, f"refused as held already, not found yet: {refused.message}")

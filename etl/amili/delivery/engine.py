@@ -16,7 +16,7 @@ import polars as pl
 
 from etl.amili.delivery.clients import Clients
 from etl.amili.outbox import OUTCOME_SCHEMA, mark_sent, open_batch, record_outcomes
-from etl.amili.outcome import Outcome
+from etl.amili.outcome import DUPLICATE, Outcome
 from etl.amili.progress import Progress
 from etl.amili.transport import AnswerLostError, Response
 from etl.config import Config
@@ -32,6 +32,9 @@ LOOKUP_FIRST = ("sent", "acknowledged", "unknown")
 _CHUNK = 128  # single-request endpoints: items marked sent this many at a time, ahead of use
 _FLUSH_ITEMS = 200  # ... and their answers recorded at least every this many items
 _FLUSH_S = 0.5  # ... or this often
+# A single item whose answer was lost is looked up and, if Amili does not have it, sent again at most this many
+# times in one run; after that it stays unknown for the next run (which looks it up first).
+_ROUNDS = 3
 
 
 @dataclass
@@ -70,6 +73,7 @@ class Run:
         self.down: set[str] = set()
         self._posted: dict[str, set[str]] = {}  # keys POSTed per API (an innocent resent is still one item)
         self.unreached: set[str] = set()  # document keys that met an unreachable Amili (their payments wait too)
+        self.lost: dict[str, list[str]] = {}  # keys per API whose batch POST's answer was lost (looked up later)
 
     def posted(self, api: str, keys: list[str]) -> None:
         """Count items this run POSTed (report.sent)."""
@@ -106,6 +110,10 @@ class Run:
         self.report.unavailable.extend([str(exc)] * len(keys))
         self.unreached.update(keys)
         return [(k, Outcome("unknown", None, str(exc)[:1000])) for k in keys]
+
+    def take_lost(self, api: str) -> list[str]:
+        """The keys of `api` whose batch answer was lost since the last call (to look up, then resend if absent)."""
+        return self.lost.pop(api, [])
 
     def skipped(self, api: str, keys: list[str]) -> None:
         """Items not tried because their family is down: they stay as they are, pending for a rerun."""
@@ -175,18 +183,63 @@ async def post_batch(run: Run, api: str, creditor: str, keys: list[str], call: C
     try:
         resp = await call()
     except AnswerLostError as exc:
-        run.record(api, run.unavailable(family, exc, keys))
+        # The request may have been applied: its items are unknown until a lookup says otherwise, never resent blind.
+        run.failed(family, exc)
+        run.lost.setdefault(api, []).extend(keys)
+        run.record(api, [(k, Outcome("unknown", None, f"answer lost, to be looked up: {exc}"[:1000])) for k in keys])
         return None
     except AmiliUnavailableError as exc:
-        lost = run.unavailable(family, exc, keys)
-        if api == "arm.autopostings":
-            # Not idempotent, so only 429 / 503 / refused connections got here: nothing was applied, they may go again.
-            lost = [(k, Outcome("intent", None, o.message)) for k, o in lost]
+        # Only failures that prove nothing was processed (429, refused connections) get here after the retries.
+        lost = [(k, Outcome("intent", None, o.message)) for k, o in run.unavailable(family, exc, keys)]
         run.record(api, lost)
         return None
     run.answered(family)
     run.posted(api, keys)
     return resp
+
+
+async def deliver_one(row: dict[str, Any], create: Callable[[], Awaitable[Outcome]],
+                      lookup: Callable[[], Awaitable[Outcome | None]] | None) -> tuple[Outcome, bool]:
+    """Send one item so that Amili holds it once: (its outcome, whether a POST went out).
+
+    An item whose earlier attempt may have got through (state sent / acknowledged / unknown) is looked up first;
+    a lost answer is looked up before the item goes again. `lookup` None means the API has no lookup but refuses
+    a repeated key (ARM paymentId): then the item is simply sent again. A refusal that names the key as held
+    already (DUPLICATE) is "delivered before": confirmed by the lookup, or as it stands when there is none.
+    """
+    doubtful = row["state"] in LOOKUP_FIRST
+    posted = False
+    lost: Exception | None = None
+    for _ in range(_ROUNDS):
+        if doubtful and lookup is not None:
+            found = await lookup()
+            if found is not None:
+                return found, posted
+        try:
+            outcome = await create()
+        except AnswerLostError as exc:
+            posted, doubtful, lost = True, True, exc
+            continue
+        posted = True
+        if outcome.state != DUPLICATE:
+            return outcome, posted
+        if lookup is None:
+            return Outcome("confirmed", outcome.http_status, f"delivered before (Amili: {outcome.message})"[:1000],
+                           body=outcome.body), posted
+        found = await lookup()
+        return found or Outcome("unknown", outcome.http_status,
+                                f"refused as a duplicate, yet not found by the lookup: {outcome.message}"[:1000]), posted
+    if lookup is not None:
+        found = await lookup()
+        if found is not None:
+            return found, posted
+    return Outcome("unknown", None, f"answer lost {_ROUNDS} times, last: {lost}; looked up before any resend"[:1000]), posted
+
+
+async def settle_wait(run: Run) -> None:
+    """Wait long enough for Amili to finish an asynchronous batch it may have taken, before a lookup that finds
+    nothing is trusted to mean 'not there' (`http.lookup_settle_s`)."""
+    await asyncio.sleep(run.config.http.lookup_settle_s)
 
 
 async def poll(run: Run, check: Callable[[], Awaitable[bool]]) -> bool:
