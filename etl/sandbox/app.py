@@ -49,6 +49,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         limiter=limiter,
         latency_s=config.latency_ms / 1000.0,
         timeout_sleep_s=config.timeout_sleep_s,
+        admin_token=config.admin_token,
     )
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
