@@ -29,8 +29,8 @@ def _env() -> dict[str, str]:
 
 
 @contextmanager
-def serving(*args: str, env: dict[str, str] | None = None, admin: str | None = None) -> Iterator[str]:
-    """Run the command on a free port until the block ends (SIGTERM, as a CI would stop it)."""
+def serving(*args: str, env: dict[str, str] | None = None, admin: str | None = None, output: list[bytes] | None = None) -> Iterator[str]:
+    """Run the command on a free port until the block ends (SIGTERM, as a CI would stop it); its output into `output`."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -50,6 +50,8 @@ def serving(*args: str, env: dict[str, str] | None = None, admin: str | None = N
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a clean shutdown
+        if output is not None:
+            output.extend(proc.communicate())
 
 
 def _reserve(base: str) -> httpx.Response:
@@ -136,7 +138,8 @@ def test_logins_file_binds_a_second_login_to_its_tenants(tmp_path: Path) -> None
         'arm_clients = [3001]\ncollection_orgs = ["org-b"]\nada_creditors = ["creditor-b"]\n'
     )
     env = {"ERP_B_SECRET": secret, "ERP_B_CODE": code}
-    with serving("--logins", str(logins), env=env) as base:
+    output: list[bytes] = []
+    with serving("--logins", str(logins), env=env, output=output) as base:
         form = {"grant_type": "client_credentials", "client_id": "erp-b", "client_secret": secret}
         b = {"Authorization": f"Bearer {httpx.post(f'{base}/auth/token', data=form).raise_for_status().json()['access_token']}"}
         default = {"Authorization": f"Bearer {httpx.post(f'{base}/auth/token', data={**form, 'client_id': 'sandbox', 'client_secret': 'ci-secret'}).json()['access_token']}"}
@@ -146,6 +149,8 @@ def test_logins_file_binds_a_second_login_to_its_tenants(tmp_path: Path) -> None
         assert httpx.get(f"{base}/collection/v1/orgs/org-b/batches", headers=default).status_code == 403
         ada = httpx.post(f"{base}/ada/authenticates/api-code", json={"api_code": code}).raise_for_status().json()["access_token"]
         assert httpx.post(f"{base}/ada/creditor--payments", json=[{"creditor": "other"}], headers={"X-API-Key": ada}).status_code == 403
+    assert b"sandbox on http://" in output[1]  # the start line: output was captured
+    assert not [o for o in output if secret.encode() in o or code.encode() in o or ada.encode() in o]
 
 
 def test_bad_logins_files_are_one_line_errors_without_secrets(tmp_path: Path) -> None:

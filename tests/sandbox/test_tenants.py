@@ -241,3 +241,19 @@ def test_secrets_are_not_in_reprs() -> None:
     text = repr(config)
     for secret in ("cred-secret-1", "code-secret-2", "admin-secret-3", SECRET_B, CODE_B, "BEGIN PUBLIC KEY"):
         assert secret not in text
+
+
+def test_non_loopback_hosts_need_allow_remote_and_an_admin_token() -> None:
+    with pytest.raises(ValueError, match="allow-remote"):
+        EmbeddedSandbox(host="0.0.0.0").start()
+    with pytest.raises(ValueError, match="admin token"):
+        SandboxConfig(allow_remote=True)
+
+
+def test_the_admin_token_guards_sandbox_endpoints_in_python_too() -> None:
+    config = SandboxConfig(allow_remote=True, admin_token="adm")
+    with EmbeddedSandbox(config) as sb, httpx.Client(base_url=sb.base_url) as c:
+        r = c.get("/_sandbox/ledger")
+        assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+        assert c.get("/_sandbox/ledger", headers={"Authorization": "Bearer adm"}).status_code == 200
+        assert c.get("/arm/clients/2218/documents", headers=bearer(c)).status_code == 200
