@@ -246,33 +246,45 @@ def sandbox() -> None:
 @click.option("--kid-check", is_flag=True, help="Refuse ARM documents whose KID fails both MOD10 and MOD11.")
 @click.option("--forbid", default="",
               help="Comma-separated ARM clientNos, Collection orgIds and ADA creditors every login is refused (403).")
+@click.option("--logins", "logins_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="TOML or JSON file of further logins, each bound to its own tenants (see docs/sandbox.md).")
+@click.option("--allow-remote", is_flag=True,
+              help="Allow a --host other than loopback; /_sandbox then needs AMILI_SANDBOX_ADMIN_TOKEN as a bearer token.")
 def sandbox_serve(host: str, port: int, faults: str | None, fault_seed: int, rate_limit: float | None,
                   latency_ms: int, seed_file: Path | None, state_file: Path | None, token_lifetime: float,
-                  batch_delay: float, autoposting_methods: str, kid_check: bool, forbid: str) -> None:
+                  batch_delay: float, autoposting_methods: str, kid_check: bool, forbid: str,
+                  logins_file: Path | None, allow_remote: bool) -> None:
     """Serve the sandbox until interrupted (Ctrl-C).
 
-    Logins accepted: client_id/client_secret and the ADA api code from AMILI_SANDBOX_CLIENT_ID,
-    AMILI_SANDBOX_CLIENT_SECRET and AMILI_SANDBOX_ADA_API_CODE, each "sandbox" when unset.
-    GET /openapi.json describes every endpoint; GET /_sandbox/health answers once it is up.
+    The default login: client_id/client_secret and the ADA api code from AMILI_SANDBOX_CLIENT_ID,
+    AMILI_SANDBOX_CLIENT_SECRET and AMILI_SANDBOX_ADA_API_CODE, each "sandbox" when unset; it owns every
+    tenant no login of --logins claims. GET /openapi.json describes every endpoint; GET /_sandbox/health
+    answers once it is up.
     """
     import os
 
     from etl.errors import ConfigError
     from etl.sandbox import Credentials, SandboxConfig, serve
+    from etl.sandbox.config import load_logins
 
     env = os.environ
     try:
+        default_key, logins = load_logins(logins_file, env) if logins_file else (None, ())
         config = SandboxConfig(
             faults=faults, fault_seed=fault_seed, rate_limit=rate_limit, latency_ms=latency_ms, seed_file=seed_file,
             state_file=state_file, token_lifetime_s=token_lifetime, batch_delay_s=batch_delay,
             autoposting_methods=tuple(m.strip() for m in autoposting_methods.split(",") if m.strip()), kid_check=kid_check,
             forbidden=tuple(f.strip() for f in forbid.split(",") if f.strip()),
             credentials=Credentials(env.get("AMILI_SANDBOX_CLIENT_ID", "sandbox"), env.get("AMILI_SANDBOX_CLIENT_SECRET", "sandbox"),
-                                    env.get("AMILI_SANDBOX_ADA_API_CODE", "sandbox")),
+                                    env.get("AMILI_SANDBOX_ADA_API_CODE", "sandbox"), default_key),
+            logins=logins,
+            # Read only with --allow-remote: on loopback /_sandbox stays open as the tests and scripts expect.
+            allow_remote=allow_remote, admin_token=(env.get("AMILI_SANDBOX_ADMIN_TOKEN") or None) if allow_remote else None,
         )
+        config.check_host(host)
         click.echo(f"amili-etl sandbox on http://{host}:{port} (Ctrl-C to stop)", err=True)
         serve(host, port, config)
-    except ValueError as exc:  # a bad fault spec, seed or state file: found before serving starts
+    except ValueError as exc:  # a bad fault spec, seed, state or logins file, or host: found before serving starts
         raise ConfigError(f"sandbox: {exc}") from exc
 
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from etl.sandbox.auth import require_access, require_ada_key
+from etl.sandbox.auth import own_items, owns, require_access, require_ada_key
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, JsonResponse, error_body, int_param, read_json
 from etl.sandbox.state import State
@@ -46,11 +46,11 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
     """The ADA endpoints under /ada."""
 
     async def post_payments(request: Request) -> Response:
-        require_ada_key(request, state)
+        token = require_ada_key(request, state)
         body = await read_json(request)
         for doc in body if isinstance(body, list) else [body]:
             if isinstance(doc, dict) and isinstance(doc.get("creditor"), str):
-                require_access(config, doc["creditor"])
+                require_access(config, token, "ada", doc["creditor"])
         if isinstance(body, list):
             return _post_bulk(state, body)
         if not isinstance(body, dict):
@@ -63,19 +63,19 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         return JsonResponse(_post_answer(stored), status_code=201)
 
     async def list_payments(request: Request) -> Response:
-        require_ada_key(request, state)
-        return _list(request, list(state.ada_payments.values()), "creditor--payments")
+        token = require_ada_key(request, state)
+        return _list(request, own_items(config, token, state.ada_payments), "creditor--payments")
 
     async def get_payment(request: Request) -> Response:
-        require_ada_key(request, state)
+        token = require_ada_key(request, state)
         doc = state.ada_payments.get(request.path_params["id"])
-        if doc is None:
+        if doc is None or not owns(config, token, "ada", doc["creditor"]):  # another creditor's: as if it did not exist
             raise ApiError(404, "The requested URL was not found on the server.")
         return JsonResponse(doc, headers={"ETag": f'"{doc["_etag"]}"'})
 
     async def list_payouts(request: Request) -> Response:
-        require_ada_key(request, state)
-        return _list(request, list(state.ada_payouts.values()), "finance--payout-specifications")
+        token = require_ada_key(request, state)
+        return _list(request, own_items(config, token, state.ada_payouts), "finance--payout-specifications")
 
     return [
         Route("/ada/creditor--payments", post_payments, methods=["POST"]),

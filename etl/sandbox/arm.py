@@ -40,10 +40,10 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
     """The ARM endpoints under /arm/clients/{clientno}/."""
 
     def begin(request: Request) -> int:
-        require_bearer(request, state)
+        token = require_bearer(request, state)
         run_due(state, config, time.time())
         clientno = _clientno(request)
-        require_access(config, clientno)
+        require_access(config, token, "arm", clientno)
         return clientno
 
     async def post_document(request: Request) -> Response:

@@ -32,9 +32,10 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
     async def post_payments(request: Request) -> Response:
         token = require_bearer(request, state)
         run_due(state, time.time())
-        require_access(config, request.path_params.get("orgId"))
+        require_access(config, token, "collection", request.path_params.get("orgId"))
         org_id = request.path_params["orgId"]
         body = await read_json(request)
+        require_access(config, token, "collection", body.get("organizationId") if isinstance(body, dict) else None)
         errors = _payment_errors(body, org_id)
         if errors:
             raise ApiError(422, errors[0]["message"], errors=errors[:_MAX_ERRORS])
@@ -74,19 +75,19 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         return _accepted(request, batch_id)
 
     async def get_batch(request: Request) -> Response:
-        require_bearer(request, state)
+        token = require_bearer(request, state)
         run_due(state, time.time())
         batch = state.collection_batches.get(request.path_params["batchId"])
         org_id = request.path_params.get("orgId")
-        require_access(config, org_id if org_id is not None else batch and batch["organizationId"])
+        require_access(config, token, "collection", org_id if org_id is not None else batch and batch["organizationId"])
         if batch is None or (org_id is not None and batch["organizationId"] != org_id):
             raise ApiError(404, "Batch not found")
         return JsonResponse({"summary": {"status": "SUCCESS"}, "data": _batch_view(batch)})
 
     async def list_batches(request: Request) -> Response:
-        require_bearer(request, state)
+        token = require_bearer(request, state)
         run_due(state, time.time())
-        require_access(config, request.path_params.get("orgId"))
+        require_access(config, token, "collection", request.path_params.get("orgId"))
         org_id = request.path_params["orgId"]
         # The docs spell these parameters in PascalCase; accept any case.
         query = {k.lower(): v for k, v in request.query_params.items()}
@@ -107,9 +108,9 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         return JsonResponse({"summary": {"status": "SUCCESS", "nextPageToken": next_token}, "data": [_batch_view(b) for b in page]})
 
     async def list_settlements(request: Request) -> Response:
-        require_bearer(request, state)
+        token = require_bearer(request, state)
         run_due(state, time.time())
-        require_access(config, request.path_params.get("orgId"))
+        require_access(config, token, "collection", request.path_params.get("orgId"))
         query = {k.lower(): v for k, v in request.query_params.items()}
         bounds = []
         for name in ("fromdate", "todate"):
@@ -131,9 +132,9 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         return JsonResponse({"summary": {"status": "SUCCESS", "nextPageToken": next_token}, "data": rows[offset : offset + size]})
 
     async def get_settlement(request: Request) -> Response:
-        require_bearer(request, state)
+        token = require_bearer(request, state)
         run_due(state, time.time())
-        require_access(config, request.path_params.get("orgId"))
+        require_access(config, token, "collection", request.path_params.get("orgId"))
         row = _org(state, request.path_params["orgId"]).get("settlements", {}).get(request.path_params["settlementId"])
         if row is None:
             raise ApiError(404, "Settlement not found")

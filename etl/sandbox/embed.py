@@ -50,7 +50,12 @@ class EmbeddedSandbox:
         """Start serving and wait until the socket is listening; RuntimeError if it does not come up."""
         if self._thread is not None:
             raise RuntimeError("sandbox already started")
+<<<<<<< HEAD
         app = create_app(self.config, self.hook)
+=======
+        self.config.check_host(self.host)
+        app = create_app(self.config)
+>>>>>>> tenant
         uv_config = uvicorn.Config(
             app,
             host=self.host,
@@ -80,6 +85,13 @@ class EmbeddedSandbox:
         port = self._server.servers[0].sockets[0].getsockname()[1]
         self.base_url = f"http://{self.host}:{port}"
 
+    @property
+    def state(self) -> State:
+        """The running sandbox's State (tests read issued tokens from it); RuntimeError before start."""
+        if self._state is None:
+            raise RuntimeError("sandbox not started")
+        return self._state
+
     def stop(self) -> None:
         """Stop serving, wait for the thread, and write the state file one last time."""
         if self._server is None or self._thread is None:
@@ -97,6 +109,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765, config: SandboxConfig | Non
     The state file is written at shutdown by the app's lifespan; uvicorn then re-raises the signal, so the
     process ends as killed by it (exit status 143 for SIGTERM in a shell), as uvicorn itself does.
     """
+    config = config or SandboxConfig()
+    config.check_host(host)  # ValueError before anything listens
     app = create_app(config)
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on", access_log=False, timeout_graceful_shutdown=2)

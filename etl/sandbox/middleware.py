@@ -1,4 +1,5 @@
-"""The ASGI gate in front of the routes: request statistics, then rate limit, latency and faults for API calls."""
+"""The ASGI gate in front of the routes: the admin token for /_sandbox, request statistics, then rate limit, latency
+and faults for API calls."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Sequence
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from etl.sandbox.auth import admin_allowed
 from etl.sandbox.envelopes import error_response, family_of
 from etl.sandbox.faults import ConnectionDropped, Fault, FaultPlan, drop_connection
 from etl.sandbox.ratelimit import RateLimiter
@@ -39,6 +41,7 @@ class ApiGate:
         latency_s: float,
         timeout_sleep_s: float,
         hook: RequestHook | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.app = app
         self.state = state
@@ -48,11 +51,20 @@ class ApiGate:
         self.latency_s = latency_s
         self.timeout_sleep_s = timeout_sleep_s
         self.hook = hook
+        self.admin_token = admin_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Count the request by route template and status; gate API requests."""
-        if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
+        """Count the request by route template and status; gate API requests; /_sandbox needs the admin token if set."""
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith("/_sandbox/"):
+            if admin_allowed(self.admin_token, _header(scope, b"authorization")):
+                await self.app(scope, receive, send)
+            else:
+                # A remote sandbox: seeding, reset and the ledger would let anyone rewrite or read every tenant.
+                headers = {"WWW-Authenticate": 'Bearer realm="sandbox admin"'}
+                await error_response(scope["path"], 401, "The sandbox admin token is required", headers=headers)(scope, receive, send)
             return
         status = "error"
 
@@ -147,6 +159,13 @@ class ApiGate:
             if match is Match.PARTIAL and partial is None:
                 partial = getattr(route, "path", None)
         return partial or "(unmatched)"
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
 
 
 def _client_key(scope: Scope) -> str:

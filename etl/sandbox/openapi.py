@@ -323,7 +323,7 @@ SCHEMAS: dict[str, Any] = {
 _ERR = {"arm": "ArmError", "collection": "CollectionError", "ada": "AdaError", "auth": "AuthError", "sandbox": "SandboxError"}
 _ERROR_TEXT = {
     400: "Malformed request",
-    401: "Missing, wrong or expired credentials",
+    401: "Missing, wrong or expired credentials (on /_sandbox: the admin token of a remote sandbox)",
     403: "The login has no access to this client, organisation or creditor",
     404: "Not found",
     409: "Conflict: the key was used with other data",
@@ -387,7 +387,11 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "POST /auth/token": _op("auth", "Norway token (client credentials, form body)", {200: "Token"}, (400, 401), body="TokenRequest"),
     "POST /ada/authenticates/api-code": _op("ada", "ADA access token from the api code", {200: "AdaToken"}, (400, 401), body="AdaApiCode"),
     "GET /ada/authenticates/api-code": _op(
-        "ada", "ADA access token from a signed JWT {api_code, exp} in X-API-Key (signature not verified)", {200: "AdaToken"}, (401,)
+        "ada",
+        "ADA access token from a JWT {api_code, exp <= now + 10 min} in X-API-Key, signed ES256/384/512 or RS256/384/512 "
+        "with the public key registered for the login",
+        {200: "AdaToken"},
+        (401,),
     ),
     f"POST {_ARM}/documents": _op(
         "arm", "Create one document", {201: "ArmDocumentCreated", 200: "ArmDocumentCreated"}, (400, 401, 404, 409, 422),
@@ -441,11 +445,11 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "GET /ada/finance--payout-specifications": _op(
         "ada", "Payout specification rows (one per settled payment)", {200: "AdaList"}, (400, 401), query=_ADA_LIST_QUERY, security="apiKey"
     ),
-    "GET /_sandbox/ledger": _op("sandbox", "Every accepted item and how often it came", {200: "Ledger"}, (), query=[("api", _STR)]),
-    "POST /_sandbox/seed": _op("sandbox", "Store cases, invoices and documents that exist at Amili", {200: "Seed"}, (400,), body="Seed"),
-    "POST /_sandbox/reset": _op("sandbox", "Forget all data, statistics, fault sequence and rate-limit buckets", {200: _OBJ}, ()),
-    "GET /_sandbox/stats": _op("sandbox", "Requests by route template and status", {200: _OBJ}, ()),
-    "GET /_sandbox/health": _op("sandbox", "Liveness", {200: _OBJ}, ()),
+    "GET /_sandbox/ledger": _op("sandbox", "Every accepted item and how often it came", {200: "Ledger"}, (401,), query=[("api", _STR)]),
+    "POST /_sandbox/seed": _op("sandbox", "Store cases, invoices and documents that exist at Amili", {200: "Seed"}, (400, 401), body="Seed"),
+    "POST /_sandbox/reset": _op("sandbox", "Forget all data, statistics, fault sequence and rate-limit buckets", {200: _OBJ}, (401,)),
+    "GET /_sandbox/stats": _op("sandbox", "Requests by route template and status", {200: _OBJ}, (401,)),
+    "GET /_sandbox/health": _op("sandbox", "Liveness", {200: _OBJ}, (401,)),
     "GET /openapi.json": _op("sandbox", "This document", {200: _OBJ}, ()),
 }
 

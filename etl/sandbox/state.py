@@ -19,7 +19,6 @@ _FORMAT = 1
 # All mutation happens on the server's single event loop and no handler awaits halfway through a
 # change, so no lock is needed.
 SECTIONS: tuple[str, ...] = (
-    "tokens",  # access token -> {"family": "bearer"|"ada", "client_id", "expires_at"}
     "arm",  # clientNo -> ARM client book (customers, documents, indexes, reservations, counters)
     "arm_batches",  # batchUuid -> ARM document batch
     "collection",  # orgId -> {"invoices", "by_number", "payments", "idempotency"}
@@ -32,13 +31,11 @@ SECTIONS: tuple[str, ...] = (
     "ledger",  # api|scope|key -> what was accepted and refused
     "counters",  # name -> last number handed out
 )
-_KEPT_ON_RESET = ("tokens",)
 
 
 class State:
-    """All sandbox data, the request statistics, and the writer of the optional state file."""
+    """All sandbox data, the issued tokens, the request statistics, and the writer of the optional state file."""
 
-    tokens: dict[str, Any]
     arm: dict[str, Any]
     arm_batches: dict[str, Any]
     collection: dict[str, Any]
@@ -56,6 +53,9 @@ class State:
         self.flush_s = flush_s
         # Requests by route template and status; runtime only, never persisted.
         self.stats: dict[str, dict[str, int]] = {}
+        # Access token -> {"family": "bearer"|"ada", "client_id", "expires_at", "tenants"}. Never persisted (a
+        # state file must hold no credentials) and kept on reset; after a restart clients log in again on the 401.
+        self.tokens: dict[str, Any] = {}
         self._dirty = False
         self._handle: asyncio.TimerHandle | None = None
         for name in SECTIONS:
@@ -69,19 +69,19 @@ class State:
             data = orjson.loads(path.read_bytes())
             if data.get("format") != _FORMAT:
                 raise ValueError(f"{path}: not a sandbox state file of format {_FORMAT}")
+            # A file written before tokens stopped being persisted may still hold them: they are ignored.
             for name in SECTIONS:
                 setattr(state, name, data.get(name, {}))
         return state
 
     def is_empty(self) -> bool:
-        """True when nothing but tokens is stored."""
-        return not any(getattr(self, name) for name in SECTIONS if name not in _KEPT_ON_RESET)
+        """True when no data is stored (tokens do not count)."""
+        return not any(getattr(self, name) for name in SECTIONS)
 
     def reset(self) -> None:
         """Forget all data and statistics; issued tokens stay valid so clients need not log in again."""
         for name in SECTIONS:
-            if name not in _KEPT_ON_RESET:
-                setattr(self, name, {})
+            setattr(self, name, {})
         self.stats = {}
         self.changed()
 

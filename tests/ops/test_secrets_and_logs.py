@@ -46,8 +46,11 @@ def test_no_secret_or_token_is_written_anywhere(tmp_path: Path) -> None:
             assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
             outputs += [proc.stdout, proc.stderr]
         time.sleep(0.2)
-    tokens = list(json.loads(sandbox_state.read_text(encoding="utf-8"))["tokens"])
+        tokens = list(sb.state.tokens)
     assert tokens, "the sandbox issued tokens"
+    # The sandbox's own state file holds none of them either.
+    saved = sandbox_state.read_bytes()
+    assert b'"tokens"' not in saved and not [t for t in tokens if t.encode() in saved]
     needles = [CLIENT_ID, CLIENT_SECRET, ADA_CODE, *tokens]
     files = _every_file(ours)
     assert any(p.suffix == ".parquet" for p in files) and any(p.suffix == ".jsonl" for p in files)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import time
 
 import httpx
-import orjson
 
 from etl.sandbox import Credentials, EmbeddedSandbox, SandboxConfig
 
@@ -87,17 +85,6 @@ def test_ada_requires_x_api_key_in_eve_shape(client: httpx.Client) -> None:
     assert r.status_code == 401
     assert r.json()["_status"] == "ERR"
     assert r.json()["_error"]["code"] == 401
-
-
-def test_ada_signed_jwt_login(client: httpx.Client) -> None:
-    def jwt(claims: dict[str, object]) -> str:
-        part = base64.urlsafe_b64encode(orjson.dumps(claims)).decode().rstrip("=")
-        return f"eyJhbGciOiJFUzI1NiJ9.{part}.c2lnbmF0dXJl"
-
-    ok = client.get("/ada/authenticates/api-code", headers={"X-API-Key": jwt({"api_code": "sandbox", "exp": time.time() + 600})})
-    assert ok.status_code == 200 and ok.json()["access_token"]
-    expired = client.get("/ada/authenticates/api-code", headers={"X-API-Key": jwt({"api_code": "sandbox", "exp": time.time() - 1})})
-    assert expired.status_code == 401
 
 
 def test_other_credentials_are_configurable() -> None:

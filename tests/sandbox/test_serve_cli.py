@@ -29,17 +29,19 @@ def _env() -> dict[str, str]:
 
 
 @contextmanager
-def serving(*args: str) -> Iterator[str]:
-    """Run the command on a free port until the block ends (SIGTERM, as a CI would stop it)."""
+def serving(*args: str, env: dict[str, str] | None = None, admin: str | None = None, output: list[bytes] | None = None) -> Iterator[str]:
+    """Run the command on a free port until the block ends (SIGTERM, as a CI would stop it); its output into `output`."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen(_command("--port", str(port), *args), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(_command("--port", str(port), *args), env={**_env(), **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {admin}"} if admin else {}
     try:
         for _ in range(200):
             try:
-                if httpx.get(f"{base}/_sandbox/health").status_code == 200:
+                if httpx.get(f"{base}/_sandbox/health", headers=headers).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -48,6 +50,8 @@ def serving(*args: str) -> Iterator[str]:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a clean shutdown
+        if output is not None:
+            output.extend(proc.communicate())
 
 
 def _reserve(base: str) -> httpx.Response:
@@ -84,3 +88,81 @@ def test_bad_options_are_one_line_errors_with_exit_2(tmp_path: Path) -> None:
         assert proc.returncode == 2, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
         assert proc.stderr.strip().splitlines()[-1].startswith("amili-etl: error: sandbox: "), proc.stderr
+
+
+def _fails(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run the command expecting exit 2 with a one-line error; returns that line."""
+    proc = subprocess.run(_command("--port", "9", *args), env={**_env(), **(env or {})}, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, (args, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("amili-etl: error: sandbox: "), proc.stderr
+    return last
+
+
+def test_a_non_loopback_host_needs_allow_remote_and_an_admin_token() -> None:
+    assert "--allow-remote" in _fails("--host", "0.0.0.0")
+    assert "--allow-remote" in _fails("--host", "192.0.2.10")
+    no_token = {k: v for k, v in _env().items() if k != "AMILI_SANDBOX_ADMIN_TOKEN"}
+    proc = subprocess.run(_command("--port", "9", "--host", "0.0.0.0", "--allow-remote"), env=no_token, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "AMILI_SANDBOX_ADMIN_TOKEN" in proc.stderr.strip().splitlines()[-1], proc.stderr
+
+
+def test_remote_sandbox_admin_endpoints_need_the_admin_token() -> None:
+    admin = "admin-QQZX-7c6b5a"
+    with serving("--host", "0.0.0.0", "--allow-remote", env={"AMILI_SANDBOX_ADMIN_TOKEN": admin}, admin=admin) as base:
+        for method, path in (("GET", "/_sandbox/health"), ("GET", "/_sandbox/ledger"), ("POST", "/_sandbox/reset"),
+                             ("GET", "/_sandbox/stats"), ("POST", "/_sandbox/seed")):
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": admin}):
+                r = httpx.request(method, f"{base}{path}", headers=headers, json={})
+                assert r.status_code == 401 and r.json() == {"error": "The sandbox admin token is required"}, (path, headers)
+            assert httpx.request(method, f"{base}{path}", headers={"Authorization": f"Bearer {admin}"}, json={}).status_code == 200
+        # The API itself is unchanged: its own logins, no admin token.
+        form = {"grant_type": "client_credentials", "client_id": "sandbox", "client_secret": "ci-secret"}
+        token = httpx.post(f"{base}/auth/token", data=form).raise_for_status().json()["access_token"]
+        assert httpx.get(f"{base}/arm/clients/2218/documents", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert httpx.get(f"{base}/openapi.json").status_code == 200
+
+
+def test_loopback_admin_endpoints_stay_open_even_with_the_variable_set() -> None:
+    with serving(env={"AMILI_SANDBOX_ADMIN_TOKEN": "x"}) as base:
+        assert httpx.get(f"{base}/_sandbox/ledger").status_code == 200
+
+
+def test_logins_file_binds_a_second_login_to_its_tenants(tmp_path: Path) -> None:
+    secret, code = "SECRET-QQZX-b7a6", "CODE-QQZX-c9d8"
+    logins = tmp_path / "logins.toml"
+    logins.write_text(
+        '[[login]]\nclient_id = "erp-b"\nclient_secret_env = "ERP_B_SECRET"\nada_api_code_env = "ERP_B_CODE"\n'
+        'arm_clients = [3001]\ncollection_orgs = ["org-b"]\nada_creditors = ["creditor-b"]\n'
+    )
+    env = {"ERP_B_SECRET": secret, "ERP_B_CODE": code}
+    output: list[bytes] = []
+    with serving("--logins", str(logins), env=env, output=output) as base:
+        form = {"grant_type": "client_credentials", "client_id": "erp-b", "client_secret": secret}
+        b = {"Authorization": f"Bearer {httpx.post(f'{base}/auth/token', data=form).raise_for_status().json()['access_token']}"}
+        default = {"Authorization": f"Bearer {httpx.post(f'{base}/auth/token', data={**form, 'client_id': 'sandbox', 'client_secret': 'ci-secret'}).json()['access_token']}"}
+        assert httpx.get(f"{base}/arm/clients/3001/documents", headers=b).status_code == 200
+        assert httpx.get(f"{base}/arm/clients/2218/documents", headers=b).status_code == 403
+        assert httpx.get(f"{base}/arm/clients/3001/documents", headers=default).status_code == 403
+        assert httpx.get(f"{base}/collection/v1/orgs/org-b/batches", headers=default).status_code == 403
+        ada = httpx.post(f"{base}/ada/authenticates/api-code", json={"api_code": code}).raise_for_status().json()["access_token"]
+        assert httpx.post(f"{base}/ada/creditor--payments", json=[{"creditor": "other"}], headers={"X-API-Key": ada}).status_code == 403
+    assert b"sandbox on http://" in output[1]  # the start line: output was captured
+    assert not [o for o in output if secret.encode() in o or code.encode() in o or ada.encode() in o]
+
+
+def test_bad_logins_files_are_one_line_errors_without_secrets(tmp_path: Path) -> None:
+    logins = tmp_path / "logins.toml"
+    logins.write_text('[[login]]\nclient_id = "erp-b"\nclient_secret_env = "ERP_B_UNSET"\n')
+    assert "ERP_B_UNSET" in _fails("--logins", str(logins))
+    logins.write_text('[[login]]\nclient_id = "erp-b"\nclient_secret = "SECRET-QQZX-1"\narm_clients = [1]\n'
+                      '[[login]]\nclient_id = "erp-c"\nclient_secret = "SECRET-QQZX-2"\narm_clients = [1]\n')
+    line = _fails("--logins", str(logins))
+    assert "another login" in line and "SECRET-QQZX" not in line
+    logins.write_text("not = [toml")
+    assert "cannot read the logins file" in _fails("--logins", str(logins))
+    json_logins = tmp_path / "logins.json"
+    json_logins.write_text('{"login": [{"client_id": "erp-b", "client_secret": "s", "colour": "red"}]}')
+    assert "unknown key(s) colour" in _fails("--logins", str(json_logins))

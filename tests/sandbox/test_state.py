@@ -32,13 +32,18 @@ def test_state_file_survives_a_restart(tmp_path: Path) -> None:
             "/arm/clients/2218/documents/batches",
             json={"metadata": {}, "documents": [_doc("B1")]},
         ).json()["batchUuid"]
-    # Written atomically on shutdown: one JSON file, no temp file left behind.
-    assert orjson.loads(state_file.read_bytes())["format"] == 1
+    # Written atomically on shutdown: one JSON file, no temp file left behind, and no access token in it.
+    saved = state_file.read_bytes()
+    assert orjson.loads(saved)["format"] == 1 and "tokens" not in orjson.loads(saved)
+    assert token.split()[1].encode() not in saved
     assert [p.name for p in state_file.parent.iterdir()] == ["sandbox.json"]
     time.sleep(0.06)  # the batch becomes due while the server is down
 
     with EmbeddedSandbox(config) as sb, httpx.Client(base_url=sb.base_url, headers={"Authorization": token}) as c:
-        again = c.post(RESERVATIONS, json=RESERVATION_EXAMPLE)  # the old token is still valid
+        # Tokens are not kept across a restart: the old one is refused, a client logs in again on the 401.
+        assert c.post(RESERVATIONS, json=RESERVATION_EXAMPLE).status_code == 401
+        arm_login(c)
+        again = c.post(RESERVATIONS, json=RESERVATION_EXAMPLE)
         assert again.status_code == 200
         item = ledger(c, "arm.paymentreservations")["PM285000350786"]
         assert (item["accepted"], item["duplicates_refused"]) == (1, 1)
@@ -47,6 +52,18 @@ def test_state_file_survives_a_restart(tmp_path: Path) -> None:
         # Numbering continues where it stopped.
         created = c.post("/arm/clients/2218/documents", json={"metadata": {}, "document": _doc("D2")}).json()
         assert created["referenceNo"] == 35080
+
+
+def test_tokens_in_an_older_state_file_are_ignored(tmp_path: Path) -> None:
+    from etl.sandbox.state import State
+
+    state_file = tmp_path / "old.json"
+    old = {"format": 1, "tokens": {"t0k3n": {"family": "bearer", "client_id": "sandbox", "expires_at": time.time() + 3600}}}
+    state_file.write_bytes(orjson.dumps(old))
+    state = State.open(state_file)
+    assert state.tokens == {} and state.is_empty()
+    with EmbeddedSandbox(SandboxConfig(state_file=state_file)) as sb, httpx.Client(base_url=sb.base_url) as c:
+        assert c.get("/arm/clients/2218/documents", headers={"Authorization": "Bearer t0k3n"}).status_code == 401
 
 
 def test_state_is_written_while_running(tmp_path: Path) -> None:
