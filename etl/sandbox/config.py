@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etl.sandbox.readings import DEFAULT_READING, check_reading
+
 __all__ = ["Credentials", "SandboxConfig"]
 
 
@@ -45,6 +47,9 @@ class SandboxConfig:
     post_store_500_share: float = 0.5
     # State file writes are debounced: at most one write per this many seconds.
     state_flush_s: float = 0.5
+    # How to read Amili's pages where they are silent (etl/sandbox/readings.py): lenient, strict-unique,
+    # no-dedup or as-documented. The client must be right under every one.
+    reading: str = DEFAULT_READING
 
     def __post_init__(self) -> None:
         # Callers (the CLI) may hand over plain strings and lists; normalise once here.
@@ -54,3 +59,4 @@ class SandboxConfig:
                 object.__setattr__(self, name, Path(value))
         object.__setattr__(self, "autoposting_methods", tuple(self.autoposting_methods))
         object.__setattr__(self, "forbidden", tuple(str(f) for f in self.forbidden))
+        check_reading(self.reading)
