@@ -131,12 +131,20 @@ def _refuse_repeats(state: State, body: dict[str, Any] | list[Any]) -> None:
             continue
         pair = _pair(doc["creditor"], reference)
         if pair in state.ada_index.get("reference", {}) or pair in seen:
-            state.ledger_refuse("ada.creditor-payments", doc["creditor"], reference)
+            state.ledger_refuse("ada.creditor-payments", doc["creditor"], reference, _minor_or_zero(doc.get("amount")), str(doc.get("currency") or ""))
             repeats.append(f"{reference!r} at index {index}" if isinstance(body, list) else repr(reference))
         seen.add(pair)
     if repeats:
         state.changed()
         raise ApiError(409, f"duplicate creditor_payment_reference {'; '.join(repeats)}")
+
+
+def _minor_or_zero(amount: Any) -> int:
+    # The repeat is refused before the document is validated, so its amount may be anything.
+    try:
+        return to_minor(amount)
+    except ValueError:
+        return 0
 
 
 def _post_bulk(state: State, docs: list[Any], unique: bool = True) -> Response:

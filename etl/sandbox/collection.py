@@ -318,7 +318,7 @@ def _refuse_repeats(state: State, book: dict[str, Any], org_id: str, payments: l
     for i, payment in enumerate(payments):
         source_id = payment["uniqueSourcePaymentId"]
         if source_id in taken:
-            state.ledger_refuse("collection.payments", org_id, source_id)
+            state.ledger_refuse("collection.payments", org_id, source_id, to_minor(payment["amount"]), str(payment["currency"]))
             errors.append({"field": f"payments[{i}].uniqueSourcePaymentId", "message": f"duplicate uniqueSourcePaymentId {source_id}"})
         taken.add(source_id)
     if errors:
