@@ -51,7 +51,8 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
                 prior = state.collection_batches[prior_id]
                 if refuses_repeats(config):
                     for payment in body["payments"]:
-                        state.ledger_refuse("collection.payments", org_id, payment["uniqueSourcePaymentId"])
+                        minor, currency = to_minor(payment["amount"]), str(payment["currency"])
+                        state.ledger_refuse("collection.payments", org_id, payment["uniqueSourcePaymentId"], minor, currency)
                     state.changed()
                     raise ApiError(409, f"Idempotency-Key {key!r} already exists (batch {prior_id})", field="Idempotency-Key")
                 if prior["digest"] != digest:

@@ -306,7 +306,7 @@ def test_collection_repeated_idempotency_key(reading_client: httpx.Client, readi
                 "errors": [{"field": "Idempotency-Key", "message": f"Idempotency-Key 'K-1' already exists (batch {first_id})"}],
             }
         assert found_ids == [first_id]
-        assert counts(c, "collection.payments") == {"P-1": (1, 1)}
+        assert counts(c, "collection.payments") == {"P-1": (1, 1), "P-9": (0, 1)}  # every refused payment counted
         return
     if reading == "no-dedup":
         # The header is ignored: every request is a new batch, no batch carries a key, the search finds none.
