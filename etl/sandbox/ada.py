@@ -131,7 +131,8 @@ def _refuse_repeats(state: State, body: dict[str, Any] | list[Any]) -> None:
             continue
         pair = _pair(doc["creditor"], reference)
         if pair in state.ada_index.get("reference", {}) or pair in seen:
-            state.ledger_refuse("ada.creditor-payments", doc["creditor"], reference, _minor_or_zero(doc.get("amount")), str(doc.get("currency") or ""))
+            minor, currency = _minor_or_zero(doc.get("amount")), str(doc.get("currency") or "")
+            state.ledger_refuse("ada.creditor-payments", doc["creditor"], reference, minor, currency)
             repeats.append(f"{reference!r} at index {index}" if isinstance(body, list) else repr(reference))
         seen.add(pair)
     if repeats:

@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 import orjson
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
