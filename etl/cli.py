@@ -250,11 +250,23 @@ def sandbox() -> None:
               help="TOML or JSON file of further logins, each bound to its own tenants (see docs/sandbox.md).")
 @click.option("--allow-remote", is_flag=True,
               help="Allow a --host other than loopback; /_sandbox then needs AMILI_SANDBOX_ADMIN_TOKEN as a bearer token.")
+@click.option("--reading", default="lenient", show_default=True, metavar="NAME",
+              help="How to answer where Amili's docs are silent: lenient, strict-unique, no-dedup or as-documented "
+                   "(described above; docs/sandbox.md, Readings).")
 def sandbox_serve(host: str, port: int, faults: str | None, fault_seed: int, rate_limit: float | None,
                   latency_ms: int, seed_file: Path | None, state_file: Path | None, token_lifetime: float,
                   batch_delay: float, autoposting_methods: str, kid_check: bool, forbid: str,
-                  logins_file: Path | None, allow_remote: bool) -> None:
+                  logins_file: Path | None, allow_remote: bool, reading: str) -> None:
     """Serve the sandbox until interrupted (Ctrl-C).
+
+    \b
+    Readings (--reading), the fair ways to read Amili's pages where they are silent:
+      lenient        today's guesses: a repeat is recognised and answered, never stored twice
+      strict-unique  every repeat refused with 409 (ARM paymentId and documentNo, Collection
+                     uniqueSourcePaymentId and Idempotency-Key, ADA creditor_payment_reference)
+      no-dedup       repeats stored again where the pages promise no uniqueness (ARM documents,
+                     Collection payments with the Idempotency-Key header ignored, ADA payments)
+      as-documented  every answer exactly as the pages print it; repeats as lenient
 
     The default login: client_id/client_secret and the ADA api code from AMILI_SANDBOX_CLIENT_ID,
     AMILI_SANDBOX_CLIENT_SECRET and AMILI_SANDBOX_ADA_API_CODE, each "sandbox" when unset; it owns every
@@ -274,7 +286,7 @@ def sandbox_serve(host: str, port: int, faults: str | None, fault_seed: int, rat
             faults=faults, fault_seed=fault_seed, rate_limit=rate_limit, latency_ms=latency_ms, seed_file=seed_file,
             state_file=state_file, token_lifetime_s=token_lifetime, batch_delay_s=batch_delay,
             autoposting_methods=tuple(m.strip() for m in autoposting_methods.split(",") if m.strip()), kid_check=kid_check,
-            forbidden=tuple(f.strip() for f in forbid.split(",") if f.strip()),
+            forbidden=tuple(f.strip() for f in forbid.split(",") if f.strip()), reading=reading,
             credentials=Credentials(env.get("AMILI_SANDBOX_CLIENT_ID", "sandbox"), env.get("AMILI_SANDBOX_CLIENT_SECRET", "sandbox"),
                                     env.get("AMILI_SANDBOX_ADA_API_CODE", "sandbox"), default_key),
             logins=logins,

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from etl.sandbox.auth import own_items, owns, require_access, require_ada_key
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, JsonResponse, error_body, int_param, read_json
+from etl.sandbox.readings import refuses_repeats, stores_repeats
 from etl.sandbox.state import State
 from etl.sandbox.values import minor_number, parse_rfc1123, rfc1123, seed_minor, sha1_of, to_minor
 
@@ -51,11 +52,14 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         for doc in body if isinstance(body, list) else [body]:
             if isinstance(doc, dict) and isinstance(doc.get("creditor"), str):
                 require_access(config, token, "ada", doc["creditor"])
+        if refuses_repeats(config) and (isinstance(body, dict) or (isinstance(body, list) and body)):
+            _refuse_repeats(state, body)
+        unique = not stores_repeats(config, "ada.creditor-payments")
         if isinstance(body, list):
-            return _post_bulk(state, body)
+            return _post_bulk(state, body, unique)
         if not isinstance(body, dict):
             raise ApiError(400, "Body must be a JSON object or a list of objects")
-        issues, case = _issues(state, body, set())
+        issues, case = _issues(state, body, set(), unique)
         if issues:
             _refuse_duplicate(state, body, issues)
             raise ApiError(422, "Insertion failure: 1 document(s) contain(s) error(s)", _issues=issues)
@@ -116,7 +120,35 @@ def seed_case(state: State, item: dict[str, Any]) -> dict[str, Any]:
 # --- creating -----------------------------------------------------------------------------------------
 
 
-def _post_bulk(state: State, docs: list[Any]) -> Response:
+def _refuse_repeats(state: State, body: dict[str, Any] | list[Any]) -> None:
+    """strict-unique: 409 when a creditor_payment_reference is already stored, or repeats inside one bulk list."""
+    docs = body if isinstance(body, list) else [body]
+    seen: set[str] = set()
+    repeats = []
+    for index, doc in enumerate(docs):
+        reference = doc.get("creditor_payment_reference") if isinstance(doc, dict) else None
+        if not (isinstance(reference, str) and isinstance(doc.get("creditor"), str)):
+            continue
+        pair = _pair(doc["creditor"], reference)
+        if pair in state.ada_index.get("reference", {}) or pair in seen:
+            minor, currency = _minor_or_zero(doc.get("amount")), str(doc.get("currency") or "")
+            state.ledger_refuse("ada.creditor-payments", doc["creditor"], reference, minor, currency)
+            repeats.append(f"{reference!r} at index {index}" if isinstance(body, list) else repr(reference))
+        seen.add(pair)
+    if repeats:
+        state.changed()
+        raise ApiError(409, f"duplicate creditor_payment_reference {'; '.join(repeats)}")
+
+
+def _minor_or_zero(amount: Any) -> int:
+    # The repeat is refused before the document is validated, so its amount may be anything.
+    try:
+        return to_minor(amount)
+    except ValueError:
+        return 0
+
+
+def _post_bulk(state: State, docs: list[Any], unique: bool = True) -> Response:
     """Eve's bulk insert: every document valid, or none stored."""
     if not docs:
         raise ApiError(400, "Empty bulk insert")
@@ -126,7 +158,7 @@ def _post_bulk(state: State, docs: list[Any]) -> Response:
         if not isinstance(doc, dict):
             checked.append(({"_schema": "must be of dict type"}, None))
             continue
-        checked.append(_issues(state, doc, seen))
+        checked.append(_issues(state, doc, seen, unique))
     failures = sum(1 for issues, _ in checked if issues)
     if failures:
         for doc, (issues, _) in zip(docs, checked, strict=True):
@@ -139,8 +171,10 @@ def _post_bulk(state: State, docs: list[Any]) -> Response:
     return JsonResponse({"_status": "OK", "_items": [_post_answer(s) for s in stored]}, status_code=201)
 
 
-def _issues(state: State, doc: dict[str, Any], seen: set[str]) -> tuple[dict[str, str], dict[str, Any] | None]:
-    """Eve/Cerberus-style issues for one document ({} when valid) and the case it pays."""
+def _issues(state: State, doc: dict[str, Any], seen: set[str], unique: bool = True) -> tuple[dict[str, str], dict[str, Any] | None]:
+    """Eve/Cerberus-style issues for one document ({} when valid) and the case it pays.
+
+    `unique` False (no-dedup): creditor_payment_reference has no unique rule, a repeat is another payment."""
     issues: dict[str, str] = {}
     for field in doc:
         if field not in _FIELDS:
@@ -170,7 +204,7 @@ def _issues(state: State, doc: dict[str, Any], seen: set[str]) -> tuple[dict[str
             issues[field] = _DATE_HINT
     case = None if issues.keys() & {"creditor", "case", "invoice_number"} else _find_case(state, doc, issues)
     reference = doc.get("creditor_payment_reference")
-    if isinstance(reference, str) and isinstance(doc.get("creditor"), str):
+    if unique and isinstance(reference, str) and isinstance(doc.get("creditor"), str):
         pair = _pair(doc["creditor"], reference)
         # Eve's `unique` rule; a repeat inside one bulk request is refused too (Eve itself would let it in).
         if pair in state.ada_index.get("reference", {}) or pair in seen:

@@ -52,11 +52,8 @@ def create_app(config: SandboxConfig | None = None, hook: RequestHook | None = N
         limiter=limiter,
         latency_s=config.latency_ms / 1000.0,
         timeout_sleep_s=config.timeout_sleep_s,
-<<<<<<< HEAD
         hook=hook,
-=======
         admin_token=config.admin_token,
->>>>>>> tenant
     )
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from etl.sandbox.auth import require_access, require_bearer
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, JsonResponse, error_body, int_param, read_json
+from etl.sandbox.readings import as_documented, conflict_status, refuses_repeats, stores_repeats
 from etl.sandbox.state import State
 from etl.sandbox.values import is_currency, is_iso_date, is_iso_datetime, kid_ok, minor_number, seed_minor, sha1_of, to_minor
 
@@ -128,7 +129,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         body = await read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("paymentreservation"), dict):
             raise ApiError(400, 'Body must be {"metadata": {...}, "paymentreservation": {...}}')
-        status, answer = reserve_payment(state, clientno, body["paymentreservation"])
+        status, answer = reserve_payment(state, clientno, body["paymentreservation"], config)
         return JsonResponse(answer, status_code=status)
 
     async def post_autopostings(request: Request) -> Response:
@@ -144,7 +145,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
             raise ApiError(400, 'Body must be {"metadata": {...}, "postings": [{...}, ...]} with at least one posting')
         if not isinstance(metadata, dict):
             raise ApiError(400, "metadata must be an object")
-        status, answer = autopost(state, clientno, method, metadata, postings)
+        status, answer = autopost(state, clientno, method, metadata, postings, config)
         return JsonResponse(answer, status_code=status)
 
     base = "/arm/clients/{clientno}"
@@ -172,14 +173,21 @@ def create_document(state: State, config: SandboxConfig, clientno: int, doc: Any
     book = _book(state, clientno)
     digest = sha1_of(doc)
     existing = book["documents"].get(document_no)
-    if existing is not None:
+    # no-dedup: a repeated documentNo is simply another document (stored under a copy slot, see _store_document).
+    if existing is not None and not stores_repeats(config, "arm.documents"):
         state.ledger_refuse("arm.documents", str(clientno), document_no)
         state.changed()
+        if refuses_repeats(config):
+            message = f"documentNo {document_no} already exists"
+            return 409, error_body("arm", 409, message, {"result": "DUPLICATE", "clientNo": clientno, "documentNo": document_no}), None
         if existing["digest"] == digest:
-            return 200, _created_answer(clientno, existing, "EXISTS", "Document already exists; not created again"), existing
+            # The page lists 201 as the only success of this endpoint; as-documented keeps to it.
+            status = 201 if as_documented(config) else 200
+            return status, _created_answer(clientno, existing, "EXISTS", "Document already exists; not created again"), existing
         differs = sorted(k for k in set(doc) | set(existing["payload"]) if doc.get(k) != existing["payload"].get(k))
         message = f"documentNo {document_no} already exists with different data (differs in: {', '.join(differs)})"
-        return 409, error_body("arm", 409, message, {"clientNo": clientno, "documentNo": document_no}), None
+        status = conflict_status(config)
+        return status, error_body("arm", status, message, {"clientNo": clientno, "documentNo": document_no}), None
     record = _store_document(
         state,
         book,
@@ -293,6 +301,8 @@ def _store_document(
     reference = int(reference_no) if reference_no is not None else book["next_reference"]
     if str(reference) in book["by_reference"]:
         raise ValueError(f"referenceNo {reference} is already used")
+    # Documents are kept by documentNo; another document with the same number (no-dedup) gets a copy slot.
+    slot = document_no if document_no not in book["documents"] else f"{document_no}\x1f{reference}"
     book["next_reference"] = max(book["next_reference"], reference + 1)
     record = {
         "clientNo": clientno,
@@ -310,12 +320,12 @@ def _store_document(
         "digest": digest,
         "payload": payload,
     }
-    book["documents"][document_no] = record
-    book["by_reference"][str(reference)] = document_no
-    book["by_aritem"][record["arItemId"]] = document_no
-    book["by_uuid"][record["documentUuid"]] = document_no
+    book["documents"][slot] = record
+    book["by_reference"][str(reference)] = slot
+    book["by_aritem"][record["arItemId"]] = slot
+    book["by_uuid"][record["documentUuid"]] = slot
     if kid:
-        book["by_kid"][kid] = document_no
+        book["by_kid"][kid] = slot
     state.changed()
     return record
 
@@ -416,8 +426,8 @@ def _list_response(request: Request, clientno: int, name: str, rows: list[dict[s
 # --- payment reservations -----------------------------------------------------------------------------
 
 
-def reserve_payment(state: State, clientno: int, pr: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Validate and store one payment reservation; a repeated paymentId is answered, not stored again."""
+def reserve_payment(state: State, clientno: int, pr: dict[str, Any], config: SandboxConfig) -> tuple[int, dict[str, Any]]:
+    """Validate and store one payment reservation; a repeated paymentId is answered (or refused), not stored again."""
     payment_id = pr.get("paymentId")
     if not isinstance(payment_id, str) or not payment_id.strip():
         raise ApiError(422, "paymentId is required and must be a non-empty string", clientNo=clientno)
@@ -427,9 +437,13 @@ def reserve_payment(state: State, clientno: int, pr: dict[str, Any]) -> tuple[in
     if prior is not None:
         state.ledger_refuse("arm.paymentreservations", str(clientno), payment_id)
         state.changed()
+        # paymentId "must be unique" (the page), so no reading stores it twice.
+        if refuses_repeats(config):
+            raise ApiError(409, f"paymentId {payment_id} already exists", clientNo=clientno, paymentId=payment_id)
         if prior["digest"] == digest:
             return 200, prior["answer"]
-        raise ApiError(409, f"paymentId {payment_id} is already used by a different payment reservation", clientNo=clientno, paymentId=payment_id)
+        message = f"paymentId {payment_id} is already used by a different payment reservation"
+        raise ApiError(conflict_status(config), message, clientNo=clientno, paymentId=payment_id)
     problems = []
     currency = pr.get("currency")
     if not is_currency(currency):
@@ -461,6 +475,8 @@ def reserve_payment(state: State, clientno: int, pr: dict[str, Any]) -> tuple[in
         "customerNo": customer_no,
         "paymentId": payment_id,
     }
+    if as_documented(config):
+        del answer["paymentId"]  # the page's body has no paymentId
     assert amount is not None and isinstance(currency, str)
     book["reservations"][payment_id] = {
         "digest": digest,
@@ -472,7 +488,7 @@ def reserve_payment(state: State, clientno: int, pr: dict[str, Any]) -> tuple[in
     }
     state.ledger_accept("arm.paymentreservations", str(clientno), payment_id, amount, currency)
     state.changed()
-    return 200, answer
+    return (201 if as_documented(config) else 200), answer
 
 
 def _resolve_target(book: dict[str, Any], pr: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -513,7 +529,9 @@ def _find_document(book: dict[str, Any], key: str, value: str) -> dict[str, Any]
 # --- autopostings -------------------------------------------------------------------------------------
 
 
-def autopost(state: State, clientno: int, method: str, metadata: dict[str, Any], postings: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+def autopost(
+    state: State, clientno: int, method: str, metadata: dict[str, Any], postings: list[dict[str, Any]], config: SandboxConfig
+) -> tuple[int, dict[str, Any]]:
     """Apply an all-or-nothing batch of autopostings (or only validate it) as ARM documents it."""
     book = _book(state, clientno)
     validate_only = bool(metadata.get("validateOnly")) or any(p.get("validateOnly") for p in postings)
@@ -538,8 +556,11 @@ def autopost(state: State, clientno: int, method: str, metadata: dict[str, Any],
         for r in results:
             if r["result"] != "FAILED":
                 r.update(result="FAILED", resultType="BATCH-REJECTED", message="Valid, but rejected because another posting in the batch failed")
-        answer = error_body("arm", 400, f"Batch rejected: {failed} of {len(postings)} posting(s) failed", {"clientNo": clientno, "autoPostings": results})
-        return 400, answer
+        message = f"Batch rejected: {failed} of {len(postings)} posting(s) failed"
+        if as_documented(config):
+            # The page lists 200 for postings processed (rejected ones marked per posting), 400 for a bad request.
+            return 200, {"status": "PROCESSED", "result": "FAILED", "message": message, "clientNo": clientno, "autoPostings": results}
+        return 400, error_body("arm", 400, message, {"clientNo": clientno, "autoPostings": results})
     if validate_only:
         return 200, {"status": "PROCESSED", "result": "VALIDATED", "message": "Posting(s) validated, nothing stored", "clientNo": clientno, "autoPostings": results}
     for posting, amount in checked:

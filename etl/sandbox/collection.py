@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -15,6 +16,7 @@ from starlette.routing import Route
 from etl.sandbox.auth import require_access, require_bearer
 from etl.sandbox.config import SandboxConfig
 from etl.sandbox.envelopes import ApiError, JsonResponse, int_param, read_json
+from etl.sandbox.readings import as_documented, conflict_status, keeps_idempotency_keys, refuses_repeats, stores_repeats
 from etl.sandbox.state import State
 from etl.sandbox.values import is_currency, is_iso_date, is_iso_datetime, iso_utc, minor_number, seed_minor, sha1_of, to_minor
 
@@ -36,22 +38,32 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         org_id = request.path_params["orgId"]
         body = await read_json(request)
         require_access(config, token, "collection", body.get("organizationId") if isinstance(body, dict) else None)
-        errors = _payment_errors(body, org_id)
+        errors = _payment_errors(body, org_id, integer_type=as_documented(config))
         if errors:
             raise ApiError(422, errors[0]["message"], errors=errors[:_MAX_ERRORS])
         book = _org(state, org_id)
-        key = request.headers.get("idempotency-key")
+        # no-dedup: the header (not on Amili's page) is ignored entirely: not kept, not searchable.
+        key = request.headers.get("idempotency-key") if keeps_idempotency_keys(config) else None
         digest = sha1_of(body)
         if key:
             prior_id = book["idempotency"].get(key)
             if prior_id is not None:
                 prior = state.collection_batches[prior_id]
+                if refuses_repeats(config):
+                    for payment in body["payments"]:
+                        minor, currency = to_minor(payment["amount"]), str(payment["currency"])
+                        state.ledger_refuse("collection.payments", org_id, payment["uniqueSourcePaymentId"], minor, currency)
+                    state.changed()
+                    raise ApiError(409, f"Idempotency-Key {key!r} already exists (batch {prior_id})", field="Idempotency-Key")
                 if prior["digest"] != digest:
-                    raise ApiError(409, f"Idempotency-Key {key!r} was already used with a different body", field="Idempotency-Key")
+                    status = conflict_status(config)
+                    raise ApiError(status, f"Idempotency-Key {key!r} was already used with a different body", field="Idempotency-Key")
                 for item in prior["succeeded"]:
                     state.ledger_refuse("collection.payments", org_id, item["uniqueSourcePaymentId"])
                 state.changed()
-                return _accepted(request, prior_id)
+                return _accepted(request, prior_id, config)
+        if refuses_repeats(config):
+            _refuse_repeats(state, book, org_id, body["payments"])
         batch_id = str(uuid.uuid4())
         now = time.time()
         state.collection_batches[batch_id] = {
@@ -64,6 +76,8 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
             "ready_at": now + config.batch_delay_s,
             "finished_at": None,
             "status": "QUEUED",
+            # Decided now, applied when the batch is processed: no-dedup stores a repeated uniqueSourcePaymentId again.
+            "dedup": not stores_repeats(config, "collection.payments"),
             "payments": body["payments"],
             "succeeded": [],
             "failed": [],
@@ -72,7 +86,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
             book["idempotency"][key] = batch_id
         state.pending.setdefault("collection", []).append(batch_id)
         state.changed()
-        return _accepted(request, batch_id)
+        return _accepted(request, batch_id, config)
 
     async def get_batch(request: Request) -> Response:
         token = require_bearer(request, state)
@@ -82,7 +96,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         require_access(config, token, "collection", org_id if org_id is not None else batch and batch["organizationId"])
         if batch is None or (org_id is not None and batch["organizationId"] != org_id):
             raise ApiError(404, "Batch not found")
-        return JsonResponse({"summary": {"status": "SUCCESS"}, "data": _batch_view(batch)})
+        return JsonResponse({"summary": {"status": "SUCCESS"}, "data": _batch_view(batch, as_documented(config))})
 
     async def list_batches(request: Request) -> Response:
         token = require_bearer(request, state)
@@ -105,7 +119,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         offset = _decode_token(query.get("pagetoken"))
         page = rows[offset : offset + size]
         next_token = _encode_token(offset + size) if offset + size < len(rows) else None
-        return JsonResponse({"summary": {"status": "SUCCESS", "nextPageToken": next_token}, "data": [_batch_view(b) for b in page]})
+        return JsonResponse({"summary": {"status": "SUCCESS", "nextPageToken": next_token}, "data": [_batch_view(b, as_documented(config)) for b in page]})
 
     async def list_settlements(request: Request) -> Response:
         token = require_bearer(request, state)
@@ -234,7 +248,7 @@ def _apply_payment(state: State, book: dict[str, Any], batch: dict[str, Any], pa
     org_id = batch["organizationId"]
     source_id = payment["uniqueSourcePaymentId"]
     invoice, problem = _find_invoice(book, payment)
-    if source_id in book["payments"]:
+    if source_id in book["payments"] and batch.get("dedup", True):
         # Stored once only; the repeat fails its item so the sender can see it was recognised.
         state.ledger_refuse("collection.payments", org_id, source_id)
         problem = DUPLICATE_MESSAGE
@@ -295,8 +309,28 @@ def _find_invoice(book: dict[str, Any], payment: dict[str, Any]) -> tuple[dict[s
     return (book["invoices"][found], None) if found else (None, f"invoice number {number} not found")
 
 
-def _payment_errors(body: Any, org_id: str) -> list[dict[str, Any]]:
-    """Structural problems that refuse the whole request with 422 (semantic ones fail items later)."""
+def _refuse_repeats(state: State, book: dict[str, Any], org_id: str, payments: list[dict[str, Any]]) -> None:
+    """strict-unique: 409 for a uniqueSourcePaymentId already stored, waiting in a queued batch, or repeated in the body."""
+    taken = set(book["payments"])
+    for batch in state.collection_batches.values():
+        if batch["organizationId"] == org_id and batch["status"] == "QUEUED":
+            taken.update(p["uniqueSourcePaymentId"] for p in batch["payments"])
+    errors = []
+    for i, payment in enumerate(payments):
+        source_id = payment["uniqueSourcePaymentId"]
+        if source_id in taken:
+            state.ledger_refuse("collection.payments", org_id, source_id, to_minor(payment["amount"]), str(payment["currency"]))
+            errors.append({"field": f"payments[{i}].uniqueSourcePaymentId", "message": f"duplicate uniqueSourcePaymentId {source_id}"})
+        taken.add(source_id)
+    if errors:
+        state.changed()
+        raise ApiError(409, errors[0]["message"], errors=errors[:_MAX_ERRORS])
+
+
+def _payment_errors(body: Any, org_id: str, *, integer_type: bool = False) -> list[dict[str, Any]]:
+    """Structural problems that refuse the whole request with 422 (semantic ones fail items later).
+
+    `integer_type` (as-documented): `type` must be an integer, as in the page's example (`"type": 0`)."""
     if not isinstance(body, dict):
         return [{"field": None, "message": "Body must be a JSON object"}]
     errors = []
@@ -318,6 +352,8 @@ def _payment_errors(body: Any, org_id: str) -> list[dict[str, Any]]:
             errors.append({"field": f"{at}.uniqueSourcePaymentId", "message": "uniqueSourcePaymentId is required"})
         if p.get("type") is not None and (isinstance(p["type"], bool) or not isinstance(p["type"], (str, int))):
             errors.append({"field": f"{at}.type", "message": "type must be a string (e.g. DIRECT_PAYMENT)"})
+        elif integer_type and p.get("type") is not None and not isinstance(p["type"], int):
+            errors.append({"field": f"{at}.type", "message": "type must be an integer (as in the example, \"type\": 0)"})
         # Types are checked here; values (amount > 0, a real currency code) fail the item when the batch is
         # processed, so the docs' own placeholder example (amount 0, currency "string") is accepted with 202.
         try:
@@ -333,7 +369,20 @@ def _payment_errors(body: Any, org_id: str) -> list[dict[str, Any]]:
     return errors
 
 
-def _batch_view(batch: dict[str, Any]) -> dict[str, Any]:
+def _batch_view(batch: dict[str, Any], documented: bool = False) -> dict[str, Any]:
+    if documented:
+        # as-documented: exactly the fields the pages name; items as bare as the pages show them.
+        return {
+            "batchId": batch["batchId"],
+            "type": "PAYMENT",
+            "status": batch["status"],
+            "createdAt": iso_utc(batch["created_at"]),
+            "finishedAt": iso_utc(batch["finished_at"]) if batch["finished_at"] is not None else None,
+            "organizationId": batch["organizationId"],
+            "createdBy": batch["createdBy"],
+            "succeeded": [{k: item[k] for k in ("invoiceId", "invoiceNumber", "caseId")} for item in batch["succeeded"]],
+            "failed": [{k: item.get(k) for k in ("invoiceId", "invoiceNumber", "message")} for item in batch["failed"]],
+        }
     return {
         "batchId": batch["batchId"],
         "type": "PAYMENT",
@@ -348,11 +397,15 @@ def _batch_view(batch: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _accepted(request: Request, batch_id: str) -> Response:
+def _accepted(request: Request, batch_id: str, config: SandboxConfig) -> Response:
     # The docs' example points batchUrl at the legacy /batches/{id} path; so does the sandbox.
     base = str(request.base_url).rstrip("/")
     data = {"batchId": batch_id, "batchUrl": f"{base}{PREFIX}/batches/{batch_id}"}
-    return JsonResponse({"summary": {"status": "SUCCESS"}, "data": data}, status_code=202)
+    body: Any = {"summary": {"status": "SUCCESS"}, "data": data}
+    if as_documented(config):
+        # The page prints the 202 example as a quoted JSON string (indented by two): the body is that string.
+        body = orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
+    return JsonResponse(body, status_code=202)
 
 
 def _org(state: State, org_id: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from etl.sandbox.readings import DEFAULT_READING, check_reading
+
 __all__ = ["Credentials", "Login", "SandboxConfig", "FAMILIES", "load_logins", "is_loopback"]
 
 # The three tenant kinds: ARM clientNo, Collection orgId, ADA creditor (keyed by the API family's name).
@@ -85,6 +87,9 @@ class SandboxConfig:
     post_store_500_share: float = 0.5
     # State file writes are debounced: at most one write per this many seconds.
     state_flush_s: float = 0.5
+    # How to read Amili's pages where they are silent (etl/sandbox/readings.py): lenient, strict-unique,
+    # no-dedup or as-documented. The client must be right under every one.
+    reading: str = DEFAULT_READING
     # Tenants claimed by configured logins, by family: derived, so the default login's check is one lookup.
     claimed: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False, default_factory=dict)
 
@@ -96,6 +101,7 @@ class SandboxConfig:
                 object.__setattr__(self, name, Path(value))
         object.__setattr__(self, "autoposting_methods", tuple(self.autoposting_methods))
         object.__setattr__(self, "forbidden", tuple(str(f) for f in self.forbidden))
+        check_reading(self.reading)
         object.__setattr__(self, "logins", tuple(self.logins))
         object.__setattr__(self, "claimed", _check_logins(self.credentials, self.logins))
         if self.allow_remote and not self.admin_token:

@@ -50,12 +50,8 @@ class EmbeddedSandbox:
         """Start serving and wait until the socket is listening; RuntimeError if it does not come up."""
         if self._thread is not None:
             raise RuntimeError("sandbox already started")
-<<<<<<< HEAD
-        app = create_app(self.config, self.hook)
-=======
         self.config.check_host(self.host)
-        app = create_app(self.config)
->>>>>>> tenant
+        app = create_app(self.config, self.hook)
         uv_config = uvicorn.Config(
             app,
             host=self.host,

@@ -71,7 +71,7 @@ def routes(config: SandboxConfig, state: State, plan: FaultPlan, limiter: RateLi
         return JsonResponse({"requests": state.stats})
 
     async def health(request: Request) -> Response:
-        return JsonResponse({"status": "ok"})
+        return JsonResponse({"status": "ok", "reading": config.reading})
 
     return [
         Route("/_sandbox/ledger", ledger, methods=["GET"]),

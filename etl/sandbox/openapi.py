@@ -109,7 +109,7 @@ SCHEMAS: dict[str, Any] = {
                     {
                         "index": _INT,
                         "documentNo": {"type": ["string", "null"]},
-                        "result": {"enum": ["CREATED", "EXISTS", "REJECTED", "CONFLICT"]},
+                        "result": {"enum": ["CREATED", "EXISTS", "REJECTED", "CONFLICT", "DUPLICATE"]},
                         "message": _STR,
                         "referenceNo": {"type": ["integer", "null"]},
                         "accountNo": {"type": ["integer", "null"]},
@@ -187,7 +187,8 @@ SCHEMAS: dict[str, Any] = {
             ),
         },
         ("status", "result", "message", "clientNo", "autoPostings"),
-        description="The 400 of a rejected batch has this shape too, with status ERROR and result REJECTED.",
+        description="The 400 of a rejected batch has this shape too, with status ERROR and result REJECTED; under the "
+        "as-documented reading a rejected batch is answered 200 with status PROCESSED and result FAILED.",
     ),
     # Collection.
     "CollectionPayment": _obj(
@@ -210,6 +211,13 @@ SCHEMAS: dict[str, Any] = {
     "CollectionAccepted": _obj(
         {"summary": _obj({"status": _STR}), "data": _obj({"batchId": _STR, "batchUrl": _STR}, ("batchId", "batchUrl"))}, ("summary", "data")
     ),
+    # as-documented: the page prints the 202 example as a quoted JSON string, so the body is that string.
+    "CollectionAcceptedString": {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": _ref("CollectionAccepted"),
+        "description": "as-documented reading: a JSON string whose content is the CollectionAccepted document",
+    },
     "CollectionBatch": _obj(
         {
             "batchId": _STR,
@@ -221,9 +229,15 @@ SCHEMAS: dict[str, Any] = {
             "createdBy": _STR,
             "idempotencyKey": {"type": ["string", "null"]},
             "succeeded": _list_of(_obj({"uniqueSourcePaymentId": _STR, "invoiceId": _STR, "invoiceNumber": _STR, "caseId": _STR})),
-            "failed": _list_of(_obj({"message": _STR}, description="The submitted payment plus message.")),
+            "failed": _list_of(
+                _obj(
+                    {"invoiceId": {"type": ["string", "null"]}, "invoiceNumber": {"type": ["string", "null"]}, "message": _STR},
+                    description="The submitted payment plus message (as-documented reading: invoiceId, invoiceNumber, message only).",
+                )
+            ),
         },
         ("batchId", "type", "status", "createdAt", "finishedAt", "organizationId", "createdBy", "succeeded", "failed"),
+        description="as-documented reading: no idempotencyKey, succeeded items without uniqueSourcePaymentId.",
     ),
     "CollectionBatchAnswer": _obj({"summary": _obj({"status": _STR}), "data": _ref("CollectionBatch")}, ("summary", "data")),
     "CollectionBatchList": _obj({"summary": _COLLECTION_PAGE, "data": _list_of(_ref("CollectionBatch"))}, ("summary", "data")),
@@ -326,7 +340,7 @@ _ERROR_TEXT = {
     401: "Missing, wrong or expired credentials (on /_sandbox: the admin token of a remote sandbox)",
     403: "The login has no access to this client, organisation or creditor",
     404: "Not found",
-    409: "Conflict: the key was used with other data",
+    409: "Conflict: the key was used with other data, or (strict-unique reading) was used before",
     422: "Invalid content",
     429: "Rate limited or injected fault (Retry-After)",
     500: "Injected fault",
@@ -394,7 +408,8 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         (401,),
     ),
     f"POST {_ARM}/documents": _op(
-        "arm", "Create one document", {201: "ArmDocumentCreated", 200: "ArmDocumentCreated"}, (400, 401, 404, 409, 422),
+        "arm", "Create one document (a repeat: 200 EXISTS; 201 EXISTS as-documented; 409 strict-unique; 201 no-dedup)",
+        {201: "ArmDocumentCreated", 200: "ArmDocumentCreated"}, (400, 401, 404, 409, 422),
         body="ArmDocumentRequest", security="bearer",
     ),
     f"GET {_ARM}/documents": _op("arm", "List documents", {200: "ArmList"}, (400, 401, 404), query=_ARM_LIST_QUERY, security="bearer"),
@@ -408,14 +423,17 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     f"GET {_ARM}/aritems": _op("arm", "List AR items", {200: "ArmList"}, (400, 401, 404), query=_ARM_LIST_QUERY, security="bearer"),
     f"GET {_ARM}/customers": _op("arm", "List customers", {200: "ArmList"}, (400, 401, 404), query=_ARM_LIST_QUERY, security="bearer"),
     f"POST {_ARM}/paymentreservations": _op(
-        "arm", "Create a payment reservation", {200: "PaymentReservationAnswer"}, (400, 401, 404, 409, 422),
+        "arm", "Create a payment reservation (201 when created under the as-documented reading; a repeat 200 or 409)",
+        {200: "PaymentReservationAnswer", 201: "PaymentReservationAnswer"}, (400, 401, 404, 409, 422),
         body="PaymentReservationRequest", security="bearer",
     ),
     f"POST {_ARM}/autopostings/{{autopostingmethod}}": _op(
-        "arm", "Autopostings, all or nothing", {200: "AutoPostingAnswer"}, (400, 401, 404), body="AutoPostingRequest", security="bearer"
+        "arm", "Autopostings, all or nothing (a rejected batch: 400, or 200 under the as-documented reading)", {200: "AutoPostingAnswer"},
+        (400, 401, 404), body="AutoPostingRequest", security="bearer"
     ),
     f"POST {_COL}/orgs/{{orgId}}/payments": _op(
-        "collection", "Register payments (async batch; Idempotency-Key header)", {202: "CollectionAccepted"}, (400, 401, 409, 422),
+        "collection", "Register payments (async batch; Idempotency-Key header; 409 for repeats under strict-unique)",
+        {202: {"oneOf": [_ref("CollectionAccepted"), _ref("CollectionAcceptedString")]}}, (400, 401, 409, 422),
         body="CollectionPaymentsRequest", security="bearer",
     ),
     f"GET {_COL}/orgs/{{orgId}}/batches": _op(
@@ -436,8 +454,8 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "collection", "One settlement", {200: "CollectionSettlementAnswer"}, (401, 404), security="bearer"
     ),
     "POST /ada/creditor--payments": _op(
-        "ada", "Create one payment, or a list of them (all or nothing)",
-        {201: {"oneOf": [_ref("AdaPostAnswer"), _ref("AdaBulkAnswer")]}}, (400, 401, 422),
+        "ada", "Create one payment, or a list of them (all or nothing; 409 for a repeated reference under strict-unique)",
+        {201: {"oneOf": [_ref("AdaPostAnswer"), _ref("AdaBulkAnswer")]}}, (400, 401, 409, 422),
         body={"oneOf": [_ref("AdaCreditorPayment"), _list_of(_ref("AdaCreditorPayment"), minItems=1)]}, security="apiKey",
     ),
     "GET /ada/creditor--payments": _op("ada", "List payments", {200: "AdaList"}, (400, 401), query=_ADA_LIST_QUERY, security="apiKey"),
@@ -449,7 +467,9 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "POST /_sandbox/seed": _op("sandbox", "Store cases, invoices and documents that exist at Amili", {200: "Seed"}, (400, 401), body="Seed"),
     "POST /_sandbox/reset": _op("sandbox", "Forget all data, statistics, fault sequence and rate-limit buckets", {200: _OBJ}, (401,)),
     "GET /_sandbox/stats": _op("sandbox", "Requests by route template and status", {200: _OBJ}, (401,)),
-    "GET /_sandbox/health": _op("sandbox", "Liveness", {200: _OBJ}, (401,)),
+    "GET /_sandbox/health": _op(
+        "sandbox", "Liveness and the reading being played", {200: _obj({"status": _STR, "reading": _STR}, ("status", "reading"))}, (401,)
+    ),
     "GET /openapi.json": _op("sandbox", "This document", {200: _OBJ}, ()),
 }
 

@@ -107,11 +107,20 @@ class State:
                 "duplicates_refused": 0,
             }
         else:
+            if entry["accepted"] == 0:  # known so far only from a refusal (strict-unique): now the real amount
+                entry.update(amount_minor=minor, currency=currency)
             entry["accepted"] += 1
 
-    def ledger_refuse(self, api: str, scope: str, key: str) -> None:
-        """Record that the item `key` came again and was refused as a duplicate (no-op if never accepted)."""
+    def ledger_refuse(self, api: str, scope: str, key: str, minor: int | None = None, currency: str = "") -> None:
+        """Record that the item `key` came again and was refused as a duplicate.
+
+        A no-op if `key` was never accepted, unless `minor` is given (strict-unique refuses a key still waiting
+        in a queued batch, or repeated inside one request): then the entry starts with `accepted` 0."""
         entry = self.ledger.get(_ledger_id(api, scope, key))
+        if entry is None and minor is not None:
+            self.ledger_accept(api, scope, key, minor, currency)
+            entry = self.ledger[_ledger_id(api, scope, key)]
+            entry["accepted"] = 0
         if entry is not None:
             entry["duplicates_refused"] += 1
 

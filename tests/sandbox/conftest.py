@@ -10,7 +10,7 @@ import pytest
 
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
 
-from .support import BATCH_DELAY_S, ada_login, arm_login
+from .support import BATCH_DELAY_S, ada_login, arm_login, sandbox_per_reading
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +54,22 @@ def openapi(_session_client: httpx.Client) -> dict[str, Any]:
     r = _session_client.get("/openapi.json")
     r.raise_for_status()
     return dict(r.json())
+
+
+# One sandbox per reading for the session (started when a test first asks for it), reset before each test.
+any_reading_sandbox = sandbox_per_reading(batch_delay_s=BATCH_DELAY_S)
+
+
+@pytest.fixture
+def reading(any_reading_sandbox: EmbeddedSandbox) -> str:
+    """The name of the reading the test runs under."""
+    return any_reading_sandbox.config.reading
+
+
+@pytest.fixture
+def reading_client(any_reading_sandbox: EmbeddedSandbox) -> Iterator[httpx.Client]:
+    """A plain client on the sandbox of the reading this test runs under, reset first (log in with
+    support.arm_login / ada_login)."""
+    with httpx.Client(base_url=any_reading_sandbox.base_url, timeout=5) as c:
+        c.post("/_sandbox/reset").raise_for_status()
+        yield c

@@ -6,6 +6,10 @@ import copy
 from typing import Any
 
 import httpx
+import pytest
+
+from etl.sandbox import EmbeddedSandbox, SandboxConfig
+from etl.sandbox.readings import READINGS as _READINGS
 
 # Batches finish quickly so the async flows can be tested in well under a second.
 BATCH_DELAY_S = 0.15
@@ -247,3 +251,24 @@ def schema_problems(openapi: dict[str, Any], method: str, template: str, status:
     schema = responses[str(status)]["content"]["application/json"]["schema"]
     validator = Draft202012Validator({**schema, "components": openapi["components"]})
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+
+
+# --- readings: the fair ways to read the pages where they are silent (etl/sandbox/readings.py) ------
+
+READINGS: tuple[str, ...] = tuple(_READINGS)
+
+
+def sandbox_per_reading(*, scope: str = "session", readings: tuple[str, ...] = READINGS, **config: Any) -> Any:
+    """A pytest fixture, parametrised over `readings`, that yields an EmbeddedSandbox playing each one.
+
+    Assign it to a name in a test module or conftest (`any_reading = sandbox_per_reading(seed_file=...)`);
+    every test that asks for that name runs once per reading. `config` goes to SandboxConfig. To run a
+    test under some readings only: `@pytest.mark.parametrize("any_reading", ["no-dedup"], indirect=True)`.
+    """
+
+    @pytest.fixture(scope=scope, params=readings, ids=readings)  # type: ignore[call-overload]
+    def _sandbox(request: pytest.FixtureRequest) -> Any:
+        with EmbeddedSandbox(SandboxConfig(reading=request.param, **config)) as sb:
+            yield sb
+
+    return _sandbox

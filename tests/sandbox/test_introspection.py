@@ -79,7 +79,7 @@ def test_stats_by_route_template_and_status(arm: httpx.Client) -> None:
 
 
 def test_health(client: httpx.Client) -> None:
-    assert client.get("/_sandbox/health").json() == {"status": "ok"}
+    assert client.get("/_sandbox/health").json() == {"status": "ok", "reading": "lenient"}
 
 
 def test_seed_amounts_may_be_decimal_strings(ada: httpx.Client) -> None:
