@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from etl.amili.auth import NorwayAuth
 from etl.amili.client import ApiClient
 from etl.amili.outcome import Outcome, error_message
@@ -60,7 +62,7 @@ class CollectionClient(ApiClient):
         super().__init__(transport, auth, f"{base_url}/orgs/{org_id}", limiter)
         self.org_id = org_id
 
-    async def post_payments(self, payments: list[dict[str, Any]], idempotency_key: str) -> Response:
+    async def post_payments(self, payments: list[dict[str, Any] | orjson.Fragment], idempotency_key: str) -> Response:
         """POST one chunk; 202 carries data.batchId. A replay under the same key answers the first batch."""
         return await self.call("POST", "payments", json={"organizationId": self.org_id, "payments": payments},
                                headers={"Idempotency-Key": idempotency_key})

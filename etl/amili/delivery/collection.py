@@ -49,7 +49,7 @@ async def deliver_collection(run: Run, c: CreditorConfig, rows: pl.DataFrame) ->
         keys = queue.pop(0)
         batch_key = make_batch_key(api, c.name, keys)
         resp = await post_batch(run, api, c.name, keys,
-                                 lambda: col.post_payments([orjson.loads(payload_of[k]) for k in keys], batch_key),
+                                 lambda: col.post_payments([orjson.Fragment(payload_of[k]) for k in keys], batch_key),
                                  batch_key)
         if resp is None:
             continue

@@ -31,7 +31,7 @@ async def deliver_documents(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> 
                 found = await arm.find_document(str(doc["documentNo"]))
                 if found is not None:
                     return found, False
-            return await arm.create_document(doc), True
+            return await arm.create_document(orjson.Fragment(row["payload"])), True  # the stored bytes, exact
 
         await singles(run, api, rows, send)
         return
@@ -40,7 +40,8 @@ async def deliver_documents(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> 
     polls: list[asyncio.Task[None]] = []
     for chunk in rows.iter_slices(run.config.http.document_batch_size):
         keys = chunk.get_column("key").to_list()
-        docs = [orjson.loads(p) for p in chunk.get_column("payload").to_list()]
+        # The stored payload bytes go out as they are (amounts exact, the hashed text), never re-encoded.
+        docs = [orjson.Fragment(p) for p in chunk.get_column("payload").to_list()]
         batch_key = make_batch_key(api, c.name, keys)
         resp = await post_batch(run, api, c.name, keys, lambda: arm.post_document_batch(docs), batch_key)
         if resp is None:
