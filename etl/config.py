@@ -104,7 +104,7 @@ class CreditorConfig:
     collection_base_url: str | None = None
     collection_org_id: str | None = None
     # Undocumented at Amili: the header that sets a batch's idempotency key (searchable as IdempotencyKey), and the
-    # payment `type` (the page's example shows the integer 0; API-NOTES saw "DIRECT_PAYMENT"). docs/delivery.md.
+    # payment `type` (the page's example shows the integer 0; other Amili pages name "DIRECT_PAYMENT"). docs/delivery.md.
     collection_idempotency_header: str = "Idempotency-Key"
     collection_payment_type: int | str = 0
     ada_base_url: str | None = None

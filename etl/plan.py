@@ -2,16 +2,21 @@
 
 Payloads are built column-wise: a polars struct per API, JSON-encoded in one expression, its sha256 by
 polars-hash. Struct fields are listed in sorted order, so the JSON is canonical (sorted keys, no spaces) and
-the same item always hashes the same. Amounts are JSON numbers (minor units / 100: the float's shortest form of
-a 2-decimal value below 10^13 is that exact decimal), dates in each API's format.
+the same item always hashes the same. Amounts are exact JSON numbers written from the Int64 minor units with
+integer arithmetic (`etl.amili.payloads.json_amount_expr`, never a float) and spliced into the JSON as raw text,
+dates in each API's format.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import orjson
 import polars as pl
 import polars_hash as plh
 
 from etl.amili.outbox import PLANNED_SCHEMA
+from etl.amili.payloads import json_amount_expr
 from etl.config import Config
 
 __all__ = ["plan_items", "ROUTES"]
@@ -24,17 +29,58 @@ ROUTES = {"arm": "arm.paymentreservations", "collection": "collection.payments",
 _OPTIONAL = ("kid", "transactionText", "description", "documentLines")  # omitted from the JSON when null (not sent as null)
 
 
-def _money(col: str, name: str) -> pl.Expr:
-    """Minor units -> the JSON number Amili expects."""
-    return (pl.col(col).cast(pl.Float64) / 100).alias(name)
+@dataclass(frozen=True)
+class _Raw:
+    """A field whose value is JSON text already (an exact amount, a nested object): spliced in, never re-encoded."""
+
+    name: str
+    text: pl.Expr
 
 
-def _json(*fields: pl.Expr) -> pl.Expr:
+def _money(col: str | pl.Expr, name: str) -> _Raw:
+    """Minor units -> the exact JSON number Amili expects, as a raw field (a float would print 8855.710000000001)."""
+    return _Raw(name, json_amount_expr(pl.col(col) if isinstance(col, str) else col))
+
+
+def _object(*fields: pl.Expr | _Raw) -> pl.Expr:
+    """JSON object text of the fields in the order given: encoded runs of plain fields joined with the raw ones."""
+    groups: list[_Raw | list[pl.Expr]] = []
+    for f in fields:
+        if isinstance(f, _Raw):
+            groups.append(f)
+        elif groups and isinstance(groups[-1], list):
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    # One concat_str over all pieces (measured faster than nesting); a run's braces are cut where it meets others.
+    pieces: list[pl.Expr] = []
+    for i, g in enumerate(groups):
+        first, last = i == 0, i == len(groups) - 1
+        if isinstance(g, _Raw):
+            # A null raw value is written as null (then dropped like any null optional field).
+            pieces += [pl.lit(("{" if first else ",") + f'"{g.name}":'), g.text.fill_null(pl.lit("null"))]
+            if last:
+                pieces.append(pl.lit("}"))
+            continue
+        encoded = pl.struct(*g).struct.json_encode()
+        if not first:
+            pieces.append(pl.lit(","))
+            encoded = encoded.str.strip_prefix("{")
+        pieces.append(encoded if last else encoded.str.strip_suffix("}"))
+    return pl.concat_str(pieces)
+
+
+def _json(*fields: pl.Expr | _Raw) -> pl.Expr:
     """Canonical JSON of the fields (give them in sorted order); null optional fields are left out."""
-    encoded = pl.struct(*fields).struct.json_encode()
+    encoded = _object(*fields)
     for name in _OPTIONAL:
         encoded = encoded.str.replace_all(f',"{name}":null', "", literal=True)
     return encoded
+
+
+def _amounts(excl: pl.Expr, incl: pl.Expr, vat: pl.Expr) -> _Raw:
+    """ARM `currencyAmounts` (exclVat, inclVat, vat) from minor units, exact."""
+    return _Raw("currencyAmounts", _object(_money(excl, "exclVat"), _money(incl, "inclVat"), _money(vat, "vat")))
 
 
 def _routes(config: Config) -> pl.DataFrame:
@@ -47,9 +93,11 @@ def _routes(config: Config) -> pl.DataFrame:
                               else ROUTES.get(c.payments_to) for c in config.creditors],
             "_client_no": [None if c.arm_client_no is None else str(c.arm_client_no) for c in config.creditors],
             "_ada_creditor": [c.ada_creditor for c in config.creditors],
+            # Collection's payment `type` as JSON text: the docs' example integer 0 unless configured otherwise.
+            "_collection_type": [orjson.dumps(c.collection_payment_type).decode() for c in config.creditors],
         },
         schema={"creditor": pl.String, "_invoices_api": pl.String, "_payments_api": pl.String,
-                "_client_no": pl.String, "_ada_creditor": pl.String},
+                "_client_no": pl.String, "_ada_creditor": pl.String, "_collection_type": pl.String},
     )
 
 
@@ -61,26 +109,28 @@ def _document_lines(lines: pl.DataFrame) -> pl.DataFrame:
     amounts = ("amount_excl_vat_minor", "vat_minor", "amount_minor")
 
     def number(col: str) -> pl.Expr:
-        return pl.col(col).fill_null(0).cast(pl.Float64) / 100
+        return pl.col(col).fill_null(0)
 
     # Fields in sorted order, as everywhere in a payload (canonical JSON: the payload hash must be stable).
-    line = pl.struct(
+    # Each line is JSON text here; the document splices the `[...]` of its lines in as a raw field.
+    line = _object(
         pl.lit("").alias("articleName"),
         pl.col("article_no").fill_null("").alias("articleNo"),
-        pl.struct(number(amounts[0]).alias("exclVat"), number(amounts[2]).alias("inclVat"),
-                  number(amounts[1]).alias("vat")).alias("currencyAmounts"),
+        _amounts(number(amounts[0]), number(amounts[2]), number(amounts[1])),
         pl.col("line_no").alias("lineNo"),
         pl.col("line_text").fill_null("").alias("lineText"),
         pl.when(pl.all_horizontal(pl.col(c).is_null() for c in amounts)).then(pl.lit("TXT"))
         .otherwise(pl.lit("PLH")).alias("lineType"),
-        number("unit_price_minor").alias("price"),
-        number("quantity_hundredths").alias("quantity"),
+        _money(number("unit_price_minor"), "price"),
+        _money(number("quantity_hundredths"), "quantity"),  # hundredths: two decimals, like money
         pl.lit("").alias("quantityUnit"),
     )
     return (
         lines.sort("source_file", "invoice_line", "line_no", "source_line")
+        .select("source_file", "invoice_line", line.alias("documentLines"))  # text first: flat, not per group
         .group_by("source_file", "invoice_line", maintain_order=True)
-        .agg(line.alias("documentLines"))
+        .agg("documentLines")
+        .with_columns(pl.concat_str([pl.lit("["), pl.col("documentLines").list.join(","), pl.lit("]")]).alias("documentLines"))
         .rename({"invoice_line": "source_line"})
     )
 
@@ -93,18 +143,14 @@ def _documents(inv: pl.DataFrame, lines: pl.DataFrame | None) -> pl.DataFrame:
     if lines is not None and lines.height:
         inv = inv.join(_document_lines(lines), on=["source_file", "source_line"], how="left")
     else:
-        inv = inv.with_columns(documentLines=pl.lit(None))
+        inv = inv.with_columns(documentLines=pl.lit(None, pl.String))
     excl = pl.coalesce("amount_excl_vat_minor", "amount_minor")
     payload = _json(
         pl.col("currency"),
-        pl.struct(
-            (excl.cast(pl.Float64) / 100).alias("exclVat"),
-            _money("amount_minor", "inclVat"),
-            (pl.col("vat_minor").fill_null(0).cast(pl.Float64) / 100).alias("vat"),
-        ).alias("currencyAmounts"),
+        _amounts(excl, pl.col("amount_minor"), pl.col("vat_minor").fill_null(0)),
         pl.col("customer_number").cast(pl.String).alias("customerNo"),
         pl.col("invoice_date").dt.strftime("%Y-%m-%d").alias("documentDate"),
-        pl.col("documentLines"),
+        _Raw("documentLines", pl.col("documentLines")),
         pl.col("invoice_number").alias("documentNo"),
         pl.when(pl.col("amount_minor") > 0).then(pl.lit("IN")).otherwise(pl.lit("CN")).alias("documentType"),
         pl.col("due_date").dt.strftime("%Y-%m-%d").alias("dueDate"),
@@ -150,7 +196,7 @@ def _payment_payload(api: str) -> pl.Expr:
             (day + "T00:00:00Z").alias("date"),
             text.alias("description"),
             pl.col("invoice_number").alias("invoiceNumber"),
-            pl.lit("DIRECT_PAYMENT").alias("type"),
+            _Raw("type", pl.col("_collection_type")),
             pl.col("payment_key").alias("uniqueSourcePaymentId"),
         )
     # ADA creditor payment by invoice number; creditor_payment_reference is the stable key.

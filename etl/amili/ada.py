@@ -63,7 +63,7 @@ class AdaClient(ApiClient):
                 return self.outcome_of(doc, status)
         return self.outcome_of(answer, status)
 
-    async def create_bulk(self, payments: list[dict[str, Any]]) -> Response:
+    async def create_bulk(self, payments: list[dict[str, Any] | orjson.Fragment]) -> Response:
         """POST a JSON list: all stored (201, `_items` in order) or none (422, `_items` with each one's issues)."""
         return await self.call("POST", "creditor--payments", json=payments)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from etl.amili.client import ApiClient
 from etl.amili.outcome import DUPLICATE, Outcome, error_message, names_duplicate
 from etl.amili.ratelimit import TokenBucket
@@ -42,7 +44,7 @@ class ArmClient(ApiClient):
 
     # --- documents ---------------------------------------------------------------------------------------
 
-    async def create_document(self, document: dict[str, Any]) -> Outcome:
+    async def create_document(self, document: dict[str, Any] | orjson.Fragment) -> Outcome:
         """POST one document; a documentNo Amili already holds with the same data counts as delivered."""
         resp = await self.call("POST", "documents", json={"metadata": {"userId": _USER}, "document": document})
         body = resp.body
@@ -64,7 +66,7 @@ class ArmClient(ApiClient):
                 return Outcome("confirmed", 200, "found in ARM", ar_item_id({"clientNo": self.client_no, **doc}), body=doc)
         return None
 
-    async def post_document_batch(self, documents: list[dict[str, Any]]) -> Response:
+    async def post_document_batch(self, documents: list[dict[str, Any] | orjson.Fragment]) -> Response:
         """POST a batch of documents; a 202 carries the batchUuid to poll."""
         return await self.call("POST", "documents/batches", json={"metadata": {"userId": _USER}, "documents": documents})
 

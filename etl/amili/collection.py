@@ -100,7 +100,7 @@ class CollectionClient(ApiClient):
         self.org_id = org_id
         self.idempotency_header = idempotency_header
 
-    async def post_payments(self, payments: list[dict[str, Any]], idempotency_key: str) -> Response:
+    async def post_payments(self, payments: list[dict[str, Any] | orjson.Fragment], idempotency_key: str) -> Response:
         """POST one chunk; 202 carries data.batchId. Not repeated when its fate is unknown (AnswerLostError)."""
         return await self.call("POST", "payments", json={"organizationId": self.org_id, "payments": payments},
                                headers={self.idempotency_header: idempotency_key})

@@ -198,7 +198,7 @@ def _issues(state: State, doc: dict[str, Any], seen: set[str], unique: bool = Tr
             if to_minor(doc["amount"]) <= 0:
                 issues["amount"] = "min value is 0.01"
         except ValueError:
-            issues["amount"] = "must be of number type"
+            issues["amount"] = "must be of number type with at most two decimals"
     for field in _DATES:
         if doc.get(field) is not None and parse_rfc1123(doc[field]) is None:
             issues[field] = _DATE_HINT

@@ -266,7 +266,16 @@ def _document_problems(doc: Any, kid_check: bool) -> list[str]:
                 try:
                     to_minor(amounts[f])
                 except ValueError:
-                    problems.append(f"currencyAmounts.{f} must be a number")
+                    problems.append(f"currencyAmounts.{f} must be a number with at most two decimals")
+    lines = doc.get("documentLines")
+    for i, line in enumerate(lines if isinstance(lines, list) else []):
+        line_amounts = line.get("currencyAmounts") if isinstance(line, dict) else None
+        for f in ("exclVat", "vat", "inclVat"):
+            if isinstance(line_amounts, dict) and line_amounts.get(f) is not None:
+                try:
+                    to_minor(line_amounts[f])
+                except ValueError:
+                    problems.append(f"documentLines[{i}].currencyAmounts.{f} must be a number with at most two decimals")
     kid = doc.get("kid")
     if kid_check and isinstance(kid, str) and kid and not kid_ok(kid):
         problems.append(f"kid {kid} fails both the MOD10 and the MOD11 check")
@@ -455,7 +464,7 @@ def reserve_payment(state: State, clientno: int, pr: dict[str, Any], config: San
         try:
             amount = to_minor(pr["currencyAmountPaid"])
         except ValueError:
-            problems.append("currencyAmountPaid must be a number")
+            problems.append("currencyAmountPaid must be a number with at most two decimals")
         else:
             if amount <= 0:
                 problems.append("currencyAmountPaid must be a positive amount")
@@ -589,7 +598,7 @@ def _check_posting(book: dict[str, Any], posting: dict[str, Any], open_now: dict
     try:
         amount = to_minor(posting.get("currencyAmount"))
     except ValueError:
-        errors.append("currencyAmount is required and must be a number")
+        errors.append("currencyAmount is required and must be a number with at most two decimals")
     else:
         if amount == 0:
             errors.append("currencyAmount must not be zero")

@@ -359,7 +359,7 @@ def _payment_errors(body: Any, org_id: str, *, integer_type: bool = False) -> li
         try:
             to_minor(p.get("amount"))
         except ValueError:
-            errors.append({"field": f"{at}.amount", "message": "amount is required and must be a number"})
+            errors.append({"field": f"{at}.amount", "message": "amount is required and must be a number with at most two decimals"})
         if not _text(p.get("currency")):
             errors.append({"field": f"{at}.currency", "message": "currency is required (a currency code string)"})
         if not is_iso_datetime(p.get("date")):

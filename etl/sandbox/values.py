@@ -29,7 +29,16 @@ _CENT = Decimal("0.01")
 
 
 def to_minor(value: object) -> int:
-    """A JSON number -> integer minor units, rounded half-up to 2 places; ValueError if not a number."""
+    """A JSON number -> integer minor units, exactly; ValueError if not a finite number with at most 2 decimals."""
+    d = _json_decimal(value)
+    # A strict money API: 8855.710000000001 is refused, never rounded (the client's float arithmetic leaked).
+    if d.normalize().as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValueError("must have at most two decimals")
+    return int(d.scaleb(2))
+
+
+def _json_decimal(value: object) -> Decimal:
+    """A JSON number as the Decimal the client wrote; ValueError if not a finite number."""
     # bool is an int in Python but never an amount in JSON.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("must be a number")
@@ -38,18 +47,20 @@ def to_minor(value: object) -> int:
         d = Decimal(str(value))
     except InvalidOperation as exc:  # pragma: no cover - orjson never yields such floats
         raise ValueError("must be a number") from exc
-    return _decimal_minor(d)
+    if not d.is_finite():
+        raise ValueError("must be a finite number")
+    return d
 
 
 def seed_minor(value: object) -> int:
-    """A seed amount -> minor units: a JSON number or a decimal string ("1234.50"), as seed files carry money."""
+    """A seed amount -> minor units, rounded half-up to 2 places: a JSON number or a decimal string ("1234.50")."""
     if isinstance(value, str):
         try:
             d = Decimal(value.strip())
         except InvalidOperation as exc:
             raise ValueError(f"{value!r} is not a decimal amount") from exc
         return _decimal_minor(d)
-    return to_minor(value)
+    return _decimal_minor(_json_decimal(value))  # seeds stay lenient: only what clients send is strict
 
 
 def _decimal_minor(d: Decimal) -> int:

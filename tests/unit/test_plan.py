@@ -41,7 +41,7 @@ def test_payloads_per_api(tmp_path: Path) -> None:
                              "paidTime": "2026-11-20T00:00:00Z", "paymentId": "R-0", "transactionText": "betaling"}
     assert "transactionText" not in by_key["R-1"]
     assert by_key["P-1"] == {"amount": 100.01, "currency": "NOK", "date": "2026-11-20T00:00:00Z",
-                             "description": "betaling", "invoiceNumber": "C1", "type": "DIRECT_PAYMENT",
+                             "description": "betaling", "invoiceNumber": "C1", "type": 0,
                              "uniqueSourcePaymentId": "P-1"}
     assert by_key["D-0"] == {"amount": 100.0, "bank_transaction_date": "Fri, 20 Nov 2026 00:00:00 GMT",
                              "creditor": ds.ADA_CREDITOR, "creditor_payment_reference": "D-0", "currency": "SEK",

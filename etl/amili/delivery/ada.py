@@ -11,6 +11,7 @@ import polars as pl
 from etl.amili.ada import AdaClient, only_not_unique
 from etl.amili.delivery.engine import LOOKUP_FIRST, Run, deliver_one, post_batch, singles
 from etl.amili.outcome import Outcome, error_message, names_duplicate
+from etl.amili.payloads import loads
 from etl.config import CreditorConfig
 
 
@@ -21,7 +22,7 @@ async def deliver_ada(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> None:
 
     async def send(row: dict[str, Any]) -> tuple[Outcome, bool]:
         # ADA may store a repeated creditor_payment_reference again: never resent before a lookup by it.
-        payment = orjson.loads(row["payload"])
+        payment = loads(row["payload"])  # amounts kept exact
         reference = str(payment["creditor_payment_reference"])
         return await deliver_one(row, lambda: ada.create_payment(payment), lambda: ada.lookup(reference))
 
@@ -34,7 +35,8 @@ async def deliver_ada(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> None:
     if doubtful.height:
         await singles(run, api, doubtful, send)
         rows = rows.filter(~pl.col("key").is_in(doubtful.get_column("key").to_list()))
-    payload_of = {k: orjson.loads(p) for k, p in rows.select("key", "payload").iter_rows()}
+    # The stored payload bytes go out as they are (amounts exact, the hashed text), never re-encoded.
+    payload_of = {k: orjson.Fragment(p) for k, p in rows.select("key", "payload").iter_rows()}
     keys_all = list(payload_of)
     queue = [keys_all[i:i + size] for i in range(0, len(keys_all), size)]
     to_look_up: list[str] = []

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 import polars as pl
 
 from etl.amili.arm import ArmClient
 from etl.amili.delivery.engine import Run, post_batch
 from etl.amili.outcome import Outcome, error_message
+from etl.amili.payloads import loads
 from etl.config import CreditorConfig
 
 
@@ -27,7 +27,7 @@ async def deliver_autopostings(run: Run, c: CreditorConfig, rows: pl.DataFrame) 
     rows = rows.filter(~pl.col("state").is_in(["sent", "unknown"]))
     if rows.height == 0:
         return
-    payloads = {k: orjson.loads(p) for k, p in rows.select("key", "payload").iter_rows()}
+    payloads = {k: loads(p) for k, p in rows.select("key", "payload").iter_rows()}  # amounts kept exact
     postings, results = await resolve_postings(arm, payloads, run.config.http.concurrency)
     run.record(api, results)
     queue = [list(postings)[i:i + run.config.http.autoposting_batch_size]

@@ -63,7 +63,7 @@ async def deliver_collection(run: Run, c: CreditorConfig, rows: pl.DataFrame) ->
         batch_key = make_batch_key(_API, c.name, keys)
         posts[batch_key] = posts.get(batch_key, 0) + 1
         resp = await post_batch(run, _API, c.name, keys,
-                                lambda: col.post_payments([orjson.loads(payload_of[k]) for k in keys], batch_key),
+                                lambda: col.post_payments([orjson.Fragment(payload_of[k]) for k in keys], batch_key),
                                 batch_key)
         lost = bool(run.take_lost(_API))
         if resp is None and not lost:

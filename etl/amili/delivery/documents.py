@@ -26,9 +26,9 @@ async def deliver_documents(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> 
         return
 
     async def send(row: dict[str, Any]) -> tuple[Outcome, bool]:
-        doc = orjson.loads(row["payload"])
-        document_no = str(doc["documentNo"])
-        return await deliver_one(row, lambda: arm.create_document(doc), lambda: arm.find_document(document_no))
+        document_no = str(orjson.loads(row["payload"])["documentNo"])
+        body = orjson.Fragment(row["payload"])  # the stored bytes, amounts exact
+        return await deliver_one(row, lambda: arm.create_document(body), lambda: arm.find_document(document_no))
 
     # An item whose earlier attempt may have got through never goes into a new batch: it is looked up one by one
     # (ARM may store a repeated documentNo twice). One that went out in a batch whose answer was lost may still
@@ -48,7 +48,8 @@ async def deliver_documents(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> 
     polls: list[asyncio.Task[None]] = []
     for chunk in fresh.iter_slices(run.config.http.document_batch_size):
         keys = chunk.get_column("key").to_list()
-        docs = [orjson.loads(p) for p in chunk.get_column("payload").to_list()]
+        # The stored payload bytes go out as they are (amounts exact, the hashed text), never re-encoded.
+        docs = [orjson.Fragment(p) for p in chunk.get_column("payload").to_list()]
         batch_key = make_batch_key(api, c.name, keys)
         resp = await post_batch(run, api, c.name, keys, lambda: arm.post_document_batch(docs), batch_key)
         if resp is None:

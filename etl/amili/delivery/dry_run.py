@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 import polars as pl
 
 from etl.amili.delivery.autopostings import resolve_postings
 from etl.amili.delivery.clients import Clients
 from etl.amili.delivery.engine import ORDER
 from etl.amili.outcome import error_message
+from etl.amili.payloads import loads
 from etl.config import Config
 from etl.errors import AmiliUnavailableError
 from etl.money import format_minor
@@ -57,7 +57,7 @@ def _validate_only(config: Config, items: pl.DataFrame) -> list[str]:
                     lines.append(f"    {c.name}: not validated (no credentials in the environment)")
                     continue
                 arm = clients.arm(c)
-                payloads = {k: orjson.loads(p) for k, p in rows.select("key", "payload").iter_rows()}
+                payloads = {k: loads(p) for k, p in rows.select("key", "payload").iter_rows()}  # amounts kept exact
                 postings, refused = await resolve_postings(arm, payloads, config.http.concurrency)
                 problems = [(k, o.message) for k, o in refused]
                 keys = list(postings)
