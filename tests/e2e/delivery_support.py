@@ -34,7 +34,9 @@ NOW = dt.datetime(2026, 11, 21, 6, 0)
 def write_config(tmp: Path, base_url: str, http: dict[str, Any] | None = None, apis: tuple[str, ...] = ("arm", "collection", "ada")) -> Path:
     """amili-etl.toml for the four creditors (those of `apis`), pointed at `base_url`, state under `tmp`."""
     http = {"timeout_s": 1.0, "concurrency": 8, "max_attempts": 10, "max_retry_time_s": 20, "poll_interval_s": 0.05,
-            "poll_timeout_s": 10, **(http or {})}
+            "poll_timeout_s": 10,
+            # Longer than any sandbox batch_delay_s of the tests: a lookup after it sees every batch processed.
+            "lookup_settle_s": 1.0, **(http or {})}
     lines = [f'[state]\npath = "{tmp / "state.duckdb"}"\n', "[http]"]
     lines += [f"{k} = {v!r}".replace("'", '"') if not isinstance(v, dict) else
               f"{k} = {{ {', '.join(f'{a} = {b}' for a, b in v.items())} }}" for k, v in http.items()]

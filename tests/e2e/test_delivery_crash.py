@@ -18,8 +18,10 @@ import threading
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
+from etl.sandbox.readings import READINGS
 
 from . import delivery_support as ds
 
@@ -70,15 +72,17 @@ def _start(config: Path, run_id: str, n: int, err: Path, hold: bool) -> subproce
         return subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
 
 
-def test_killed_twenty_times_then_rerun_every_key_is_in_the_ledger_exactly_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reading", list(READINGS))
+def test_killed_twenty_times_then_rerun_every_key_is_in_the_ledger_exactly_once(tmp_path: Path, reading: str) -> None:
+    """Under every reading of Amili's pages (a repeat answered, refused, or stored again): each key stored once."""
     rng = random.Random(20261121)
     killer = Killer()
     err = tmp_path / "stderr.txt"
     # Every run has new items besides what earlier runs left, so kills land while requests, batches and polls
     # are in flight; the sandbox keeps its state in a file like a real remote side that outlives its clients.
-    sandbox = SandboxConfig(latency_ms=5, batch_delay_s=0.2, state_file=tmp_path / "sandbox.json")
+    sandbox = SandboxConfig(latency_ms=5, batch_delay_s=0.2, state_file=tmp_path / "sandbox.json", reading=reading)
     with EmbeddedSandbox(sandbox, hook=killer) as sb:
-        path = ds.write_config(tmp_path, sb.base_url, {"poll_interval_s": 0.05, "concurrency": 4})
+        path = ds.write_config(tmp_path, sb.base_url, {"poll_interval_s": 0.05, "concurrency": 4, "lookup_settle_s": 0.5})
         ds.seed(sb.base_url, N)
         config = ds.load(path)
         in_flight = 0  # kills that left items sent or batches acknowledged, without a final answer: the window

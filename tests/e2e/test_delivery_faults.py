@@ -10,6 +10,7 @@ import pytest
 
 from etl.amili import Progress, deliver_pending
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
+from etl.sandbox.readings import READINGS
 from etl.store import open_store
 
 from . import delivery_support as ds
@@ -18,10 +19,11 @@ FAULTS = "500=0.05,503=0.05,429=0.05,timeout=0.02,reset=0.02"
 N = 30
 
 
-@pytest.fixture
-def faulty() -> Iterator[EmbeddedSandbox]:
-    """A sandbox with the issue's fault mix; a timeout fault holds a request longer than the client waits."""
-    cfg = SandboxConfig(faults=FAULTS, fault_seed=7, batch_delay_s=0.1, timeout_sleep_s=1.5)
+@pytest.fixture(params=list(READINGS))
+def faulty(request: pytest.FixtureRequest) -> Iterator[EmbeddedSandbox]:
+    """A sandbox with the issue's fault mix, under each reading of Amili's pages; some faults strike after the
+    item was stored, and a timeout fault holds a request longer than the client waits."""
+    cfg = SandboxConfig(faults=FAULTS, fault_seed=7, batch_delay_s=0.1, timeout_sleep_s=1.5, reading=request.param)
     with EmbeddedSandbox(cfg) as sb:
         yield sb
 
@@ -124,9 +126,11 @@ def test_a_collection_batch_queued_past_the_poll_limit_is_pending_and_a_rerun_co
         assert [i["accepted"] for i in ds.ledger(sb.base_url)] == [1] * 5
 
 
-def test_autopostings_isolate_the_failing_posting_and_resend_the_innocent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reading", list(READINGS))
+def test_autopostings_isolate_the_failing_posting_and_resend_the_innocent(tmp_path: Path, reading: str) -> None:
+    """Under every reading, including ARM answering a refused batch with 200 and a result per posting."""
     # Only 429s: they prove nothing was applied, so a batch may go again (a 503 may come after the work was done).
-    with EmbeddedSandbox(SandboxConfig(faults="429=0.2", fault_seed=3)) as sb:
+    with EmbeddedSandbox(SandboxConfig(faults="429=0.2", fault_seed=3, reading=reading)) as sb:
         config = ds.load(ds.write_config(tmp_path, sb.base_url, {"autoposting_batch_size": 10}, apis=("autopostings",)))
         ds.seed(sb.base_url, 12)
         inv, pays = ds.frames(12)

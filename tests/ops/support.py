@@ -24,7 +24,8 @@ def write_config(tmp: Path, base_url: str, *, http: dict[str, object] | None = N
     text = sample_config_text(base_url)
     text = text.replace('"../state/amili-etl.duckdb"', f'"{tmp / "state" / "amili-etl.duckdb"}"')
     text = text.replace('"../reports"', f'"{tmp / "reports"}"')
-    for key, value in (http or {}).items():
+    # Longer than the sandbox's batch delay: a lookup after a lost batch answer sees the batch processed.
+    for key, value in {"lookup_settle_s": 0.5, **(http or {})}.items():
         line = re.compile(rf"^{key} = .*$", re.M)
         text = line.sub(f"{key} = {value}", text) if line.search(text) else text.replace("[http]\n", f"[http]\n{key} = {value}\n")
     text = text.replace("[http]\n", f"[inbox]\n{inbox}\n\n" + (f"[log]\n{log}\n\n" if log else "") + "[http]\n")
