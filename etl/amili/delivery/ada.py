@@ -9,10 +9,11 @@ import orjson
 import polars as pl
 
 from etl.amili.ada import AdaClient, only_not_unique
-from etl.amili.delivery.engine import LOOKUP_FIRST, Run, deliver_one, post_batch, singles
+from etl.amili.delivery.engine import LOOKUP_FIRST, ROUNDS, Run, deliver_one, post_batch, singles
 from etl.amili.outcome import Outcome, error_message, names_duplicate
 from etl.amili.payloads import loads
 from etl.config import CreditorConfig
+from etl.errors import AmiliUnavailableError
 
 
 async def deliver_ada(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> None:
@@ -37,7 +38,27 @@ async def deliver_ada(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> None:
         rows = rows.filter(~pl.col("key").is_in(doubtful.get_column("key").to_list()))
     # The stored payload bytes go out as they are (amounts exact, the hashed text), never re-encoded.
     payload_of = {k: orjson.Fragment(p) for k, p in rows.select("key", "payload").iter_rows()}
-    keys_all = list(payload_of)
+    todo = list(payload_of)
+    for _ in range(ROUNDS):
+        unsure = await _post_lists(run, c, ada, todo, payload_of, size)
+        if not unsure:
+            return
+        # Lists whose answer was lost or unclear: every payment looked up; what ADA does not have goes again.
+        try:
+            found = await _look_up_all(ada, unsure, run.config.http.concurrency)
+        except AmiliUnavailableError as exc:
+            run.failed("ada", exc)
+            return  # they stay unknown: the next run looks them up before anything is sent
+        run.record(api, list(found.items()))
+        todo = [k for k in unsure if k not in found]
+        if not todo:
+            return
+
+
+async def _post_lists(run: Run, c: CreditorConfig, ada: AdaClient, keys_all: list[str],
+                      payload_of: dict[str, orjson.Fragment], size: int) -> list[str]:
+    """POST the payments in all-or-nothing lists, `concurrency` at a time; returns the keys to look up."""
+    api = "ada.creditor-payments"
     queue = [keys_all[i:i + size] for i in range(0, len(keys_all), size)]
     to_look_up: list[str] = []
 
@@ -54,11 +75,18 @@ async def deliver_ada(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> None:
                 queue.insert(0, innocent)
 
     await asyncio.gather(*(worker() for _ in range(min(run.config.http.concurrency, len(queue)))))
-    # Lists whose answer was lost or unclear: every payment looked up, sent alone only if ADA does not have it.
-    unsure = set(run.take_lost(api)) | set(to_look_up)
-    if unsure:
-        await singles(run, api, rows.filter(pl.col("key").is_in(list(unsure))).with_columns(
-            pl.lit("unknown").alias("state")), send)
+    return list(dict.fromkeys(run.take_lost(api) + to_look_up))
+
+
+async def _look_up_all(ada: AdaClient, keys: list[str], concurrency: int) -> dict[str, Outcome]:
+    """The outcome of every payment ADA holds under one of our references (`concurrency` lookups at a time)."""
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(key: str) -> tuple[str, Outcome | None]:
+        async with sem:
+            return key, await ada.lookup(key)
+
+    return {k: o for k, o in await asyncio.gather(*(one(k) for k in keys)) if o is not None}
 
 
 async def _ada_bulk_results(ada: AdaClient, status: int, body: Any,

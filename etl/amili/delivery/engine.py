@@ -32,9 +32,9 @@ LOOKUP_FIRST = ("sent", "acknowledged", "unknown")
 _CHUNK = 128  # single-request endpoints: items marked sent this many at a time, ahead of use
 _FLUSH_ITEMS = 200  # ... and their answers recorded at least every this many items
 _FLUSH_S = 0.5  # ... or this often
-# A single item whose answer was lost is looked up and, if Amili does not have it, sent again at most this many
+# An item whose answer was lost is looked up and, if Amili does not have it, sent again at most this many
 # times in one run; after that it stays unknown for the next run (which looks it up first).
-_ROUNDS = 3
+ROUNDS = 5
 
 
 @dataclass
@@ -210,7 +210,7 @@ async def deliver_one(row: dict[str, Any], create: Callable[[], Awaitable[Outcom
     doubtful = row["state"] in LOOKUP_FIRST
     posted = False
     lost: Exception | None = None
-    for _ in range(_ROUNDS):
+    for _ in range(ROUNDS):
         if doubtful and lookup is not None:
             found = await lookup()
             if found is not None:
@@ -233,7 +233,7 @@ async def deliver_one(row: dict[str, Any], create: Callable[[], Awaitable[Outcom
         found = await lookup()
         if found is not None:
             return found, posted
-    return Outcome("unknown", None, f"answer lost {_ROUNDS} times, last: {lost}; looked up before any resend"[:1000]), posted
+    return Outcome("unknown", None, f"answer lost {ROUNDS} times, last: {lost}; looked up before any resend"[:1000]), posted
 
 
 async def settle_wait(run: Run) -> None:
