@@ -370,20 +370,7 @@ def _payment_errors(body: Any, org_id: str, *, integer_type: bool = False) -> li
 
 
 def _batch_view(batch: dict[str, Any], documented: bool = False) -> dict[str, Any]:
-    if documented:
-        # as-documented: exactly the fields the pages name; items as bare as the pages show them.
-        return {
-            "batchId": batch["batchId"],
-            "type": "PAYMENT",
-            "status": batch["status"],
-            "createdAt": iso_utc(batch["created_at"]),
-            "finishedAt": iso_utc(batch["finished_at"]) if batch["finished_at"] is not None else None,
-            "organizationId": batch["organizationId"],
-            "createdBy": batch["createdBy"],
-            "succeeded": [{k: item[k] for k in ("invoiceId", "invoiceNumber", "caseId")} for item in batch["succeeded"]],
-            "failed": [{k: item.get(k) for k in ("invoiceId", "invoiceNumber", "message")} for item in batch["failed"]],
-        }
-    return {
+    view = {
         "batchId": batch["batchId"],
         "type": "PAYMENT",
         "status": batch["status"],
@@ -391,10 +378,15 @@ def _batch_view(batch: dict[str, Any], documented: bool = False) -> dict[str, An
         "finishedAt": iso_utc(batch["finished_at"]) if batch["finished_at"] is not None else None,
         "organizationId": batch["organizationId"],
         "createdBy": batch["createdBy"],
-        "idempotencyKey": batch["idempotencyKey"],
-        "succeeded": batch["succeeded"],
-        "failed": batch["failed"],
     }
+    if documented:
+        # as-documented: exactly the fields the pages name; items as bare as the pages show them.
+        return {
+            **view,
+            "succeeded": [{k: item[k] for k in ("invoiceId", "invoiceNumber", "caseId")} for item in batch["succeeded"]],
+            "failed": [{k: item.get(k) for k in ("invoiceId", "invoiceNumber", "message")} for item in batch["failed"]],
+        }
+    return {**view, "idempotencyKey": batch["idempotencyKey"], "succeeded": batch["succeeded"], "failed": batch["failed"]}
 
 
 def _accepted(request: Request, batch_id: str, config: SandboxConfig) -> Response:
