@@ -14,6 +14,10 @@ from etl.amili.payloads import loads
 from etl.config import CreditorConfig
 
 
+_NO_LOOKUP = ("an earlier attempt may have been applied and ARM offers no lookup for autopostings: never sent "
+              "again; check the AR item in ARM")
+
+
 async def deliver_autopostings(run: Run, c: CreditorConfig, rows: pl.DataFrame) -> None:
     """Deliver one creditor's ARM autopostings in all-or-nothing batches, isolating the failing ones."""
     api = "arm.autopostings"
@@ -22,8 +26,7 @@ async def deliver_autopostings(run: Run, c: CreditorConfig, rows: pl.DataFrame) 
     # is never resent blind; it stays unknown until a person checks the AR item (docs/delivery.md).
     doubtful = rows.filter(pl.col("state").is_in(["sent", "unknown"]))
     if doubtful.height:
-        run.record(api, [(k, Outcome("unknown", None, "an earlier attempt may have been applied and ARM offers no "
-                                     "lookup for autopostings: check the AR item in ARM")) for k in doubtful.get_column("key")])
+        run.record(api, [(k, Outcome("unknown", None, _NO_LOOKUP)) for k in doubtful.get_column("key")])
     rows = rows.filter(~pl.col("state").is_in(["sent", "unknown"]))
     if rows.height == 0:
         return
@@ -36,6 +39,9 @@ async def deliver_autopostings(run: Run, c: CreditorConfig, rows: pl.DataFrame) 
         keys = queue.pop(0)
         resp = await post_batch(run, api, c.name, keys,
                                  lambda: arm.autopost(c.arm_autoposting_method, [postings[k] for k in keys]))
+        lost = run.take_lost(api)
+        if lost:
+            run.record(api, [(k, Outcome("unknown", None, _NO_LOOKUP)) for k in lost])
         if resp is None:
             continue
         done, retry = _autoposting_results(resp.status, resp.body, keys)

@@ -43,17 +43,21 @@ async def deliver_collection(run: Run, c: CreditorConfig, rows: pl.DataFrame) ->
     queue: list[list[str]] = []
     for (batch_key,), part in earlier.group_by(["batch_key"], maintain_order=True):
         keys = sorted(part.get_column("key").to_list())
+        remote_id = remote.get(batch_key)
         try:
-            batch = await col.batch(remote[batch_key]) if remote.get(batch_key) else \
-                await _locate(run, col, str(batch_key), keys, invoice_of)
+            batch = await col.batch(remote_id) if remote_id else await _locate(run, col, str(batch_key), keys, invoice_of)
         except AmiliUnavailableError as exc:
             run.failed("collection", exc)
             run.skipped(_API, keys)
             continue
-        if batch is None:
-            queue.append(keys)
-        else:
+        if batch is not None:
             follow(str(batch_key), batch, keys)
+        elif remote_id:
+            # Amili took this batch once (it gave us its id): never sent again, whatever the batch status says now.
+            run.record(_API, [(k, Outcome("unknown", None, f"batch {remote_id} is no longer found at Amili; not "
+                                          "sent again: check the payments in Amili")) for k in keys])
+        else:
+            queue.append(keys)
     # 2. New chunks (and the chunks to send again, each exactly as first composed so its key and body match).
     fresh = rows.filter(~pl.col("key").is_in(earlier.get_column("key").to_list()))
     queue += _chunks(fresh, run.config.http.collection_batch_size)
