@@ -6,6 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests never fail for being slow: Hypothesis's default 200 ms deadline per example and its "too slow"
+# health check both measure the machine, and CI runs on a loaded 2-core one. Tests may still set other settings.
+settings.register_profile("no-timing", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("no-timing")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data"

@@ -72,8 +72,9 @@ def full_jitter(attempt: int, initial: float = _WAIT_INITIAL_S, cap: float = _WA
     return random.uniform(0.0, min(cap, initial * 2 ** max(0, attempt - 1)))
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None when absent or odd."""
+def _retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date, counted from `now`, default the
+    current time); None when absent or odd."""
     if not value:
         return None
     try:
@@ -84,7 +85,7 @@ def _retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+    return max(0.0, (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds())
 
 
 def _decode(resp: httpx.Response) -> tuple[Any, bool]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any
 
 import orjson
@@ -239,7 +238,7 @@ def _refuse_duplicate(state: State, doc: dict[str, Any], issues: dict[str, str])
 def _store(state: State, doc: dict[str, Any], case: dict[str, Any] | None) -> dict[str, Any]:
     """Store a valid payment, settling at most what is outstanding on its case."""
     assert case is not None
-    now = time.time()
+    now = state.clock()
     stamp = rfc1123(now)
     amount = to_minor(doc["amount"])
     closed = case.get("closed", False)

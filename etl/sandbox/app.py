@@ -28,8 +28,9 @@ def create_app(config: SandboxConfig | None = None, hook: RequestHook | None = N
     """
     config = config or SandboxConfig()
     plan = FaultPlan(config.faults, config.fault_seed, config.post_store_500_share)
-    limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
+    limiter = RateLimiter(config.rate_limit, config.clock) if config.rate_limit else None
     state = State.open(config.state_file, config.state_flush_s)
+    state.clock = config.clock
     # A state file that already holds data wins over the seed: restarting must not re-seed over it.
     if config.seed_file is not None and state.is_empty():
         introspection.apply_seed(state, orjson.loads(config.seed_file.read_bytes()))

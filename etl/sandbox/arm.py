@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -42,7 +41,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
 
     def begin(request: Request) -> int:
         token = require_bearer(request, state)
-        run_due(state, config, time.time())
+        run_due(state, config, state.clock())
         clientno = _clientno(request)
         require_access(config, token, "arm", clientno)
         return clientno
@@ -62,7 +61,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         if not isinstance(docs, list) or not docs or not all(isinstance(doc, dict) for doc in docs):
             raise ApiError(400, 'Body must be {"metadata": {...}, "documents": [{...}, ...]} with at least one document')
         batch_uuid = str(uuid.uuid4())
-        now = time.time()
+        now = state.clock()
         state.arm_batches[batch_uuid] = {
             "batchUuid": batch_uuid,
             "clientNo": clientno,
@@ -493,7 +492,7 @@ def reserve_payment(state: State, clientno: int, pr: dict[str, Any], config: San
         "arItemId": doc["arItemId"] if doc else None,
         "amount_minor": amount,
         "currency": currency,
-        "created_at": time.time(),
+        "created_at": state.clock(),
     }
     state.ledger_accept("arm.paymentreservations", str(clientno), payment_id, amount, currency)
     state.changed()

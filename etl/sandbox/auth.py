@@ -6,7 +6,6 @@ import base64
 import binascii
 import math
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +64,7 @@ def _check(state: State, token: str | None, family: str, what: str) -> dict[str,
     record = state.tokens.get(token)
     if record is None or record["family"] != family:
         raise ApiError(401, f"Invalid {what}")
-    if record["expires_at"] <= time.time():
+    if record["expires_at"] <= state.clock():
         raise ApiError(401, f"Expired {what}; fetch a new token")
     return record
 
@@ -139,7 +138,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         account = by_client.get(client_id or "")
         if account is None or not secrets.compare_digest((client_secret or "").encode(), account.client_secret.encode()):
             raise ApiError(401, "Unknown client or wrong secret", error="invalid_client")
-        now = time.time()
+        now = state.clock()
         access = issue_token(state, "bearer", account.client_id, config.token_lifetime_s, now, account.tenants)
         return JsonResponse(
             {
@@ -161,7 +160,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         return _ada_token(state, config, account)
 
     async def ada_signed_api_code(request: Request) -> Response:
-        account = _signed_login(request.headers.get("x-api-key", ""), by_code, time.time())
+        account = _signed_login(request.headers.get("x-api-key", ""), by_code, state.clock())
         return _ada_token(state, config, account)
 
     return [
@@ -214,7 +213,7 @@ def _signed_login(token: str, by_code: Mapping[str, _Account], now: float) -> _A
 
 def _ada_token(state: State, config: SandboxConfig, account: _Account) -> Response:
     tenants = None if account.tenants is None else {"ada": account.tenants["ada"]}
-    access = issue_token(state, "ada", account.client_id, config.token_lifetime_s, time.time(), tenants)
+    access = issue_token(state, "ada", account.client_id, config.token_lifetime_s, state.clock(), tenants)
     return JsonResponse({"access_token": access})
 
 

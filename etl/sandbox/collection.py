@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 import uuid
 from typing import Any
 
@@ -33,7 +32,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
 
     async def post_payments(request: Request) -> Response:
         token = require_bearer(request, state)
-        run_due(state, time.time())
+        run_due(state, state.clock())
         require_access(config, token, "collection", request.path_params.get("orgId"))
         org_id = request.path_params["orgId"]
         body = await read_json(request)
@@ -65,7 +64,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
         if refuses_repeats(config):
             _refuse_repeats(state, book, org_id, body["payments"])
         batch_id = str(uuid.uuid4())
-        now = time.time()
+        now = state.clock()
         state.collection_batches[batch_id] = {
             "batchId": batch_id,
             "organizationId": org_id,
@@ -90,7 +89,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
 
     async def get_batch(request: Request) -> Response:
         token = require_bearer(request, state)
-        run_due(state, time.time())
+        run_due(state, state.clock())
         batch = state.collection_batches.get(request.path_params["batchId"])
         org_id = request.path_params.get("orgId")
         require_access(config, token, "collection", org_id if org_id is not None else batch and batch["organizationId"])
@@ -100,7 +99,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
 
     async def list_batches(request: Request) -> Response:
         token = require_bearer(request, state)
-        run_due(state, time.time())
+        run_due(state, state.clock())
         require_access(config, token, "collection", request.path_params.get("orgId"))
         org_id = request.path_params["orgId"]
         # The docs spell these parameters in PascalCase; accept any case.
@@ -123,7 +122,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
 
     async def list_settlements(request: Request) -> Response:
         token = require_bearer(request, state)
-        run_due(state, time.time())
+        run_due(state, state.clock())
         require_access(config, token, "collection", request.path_params.get("orgId"))
         query = {k.lower(): v for k, v in request.query_params.items()}
         bounds = []
@@ -147,7 +146,7 @@ def routes(config: SandboxConfig, state: State) -> list[Route]:
 
     async def get_settlement(request: Request) -> Response:
         token = require_bearer(request, state)
-        run_due(state, time.time())
+        run_due(state, state.clock())
         require_access(config, token, "collection", request.path_params.get("orgId"))
         row = _org(state, request.path_params["orgId"]).get("settlements", {}).get(request.path_params["settlementId"])
         if row is None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,10 @@ class SandboxConfig:
     reading: str = DEFAULT_READING
     # Tenants claimed by configured logins, by family: derived, so the default login's check is one lookup.
     claimed: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False, default_factory=dict)
+    # Epoch seconds now: token expiry, batch due times, stamps and the rate limiter's refills all read it
+    # (tests pass a clock they advance, so what they see never depends on how fast the machine is). A signed
+    # api code's exp is the exception: PyJWT checks it on the real clock.
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Callers (the CLI) may hand over plain strings and lists; normalise once here.

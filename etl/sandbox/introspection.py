@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -47,7 +46,7 @@ def routes(config: SandboxConfig, state: State, plan: FaultPlan, limiter: RateLi
 
     async def ledger(request: Request) -> Response:
         # Batches still "processing" whose time has come are settled first, so the ledger is current.
-        now = time.time()
+        now = state.clock()
         arm.run_due(state, config, now)
         collection.run_due(state, now)
         return JsonResponse({"items": state.ledger_items(request.query_params.get("api"))})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,8 @@ class State:
         self.tokens: dict[str, Any] = {}
         self._dirty = False
         self._handle: asyncio.TimerHandle | None = None
+        # Epoch seconds now, for every handler (SandboxConfig.clock; create_app sets it).
+        self.clock: Callable[[], float] = time.time
         for name in SECTIONS:
             setattr(self, name, {})
 

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import httpx
 
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
 from tests.conftest import SAMPLE
+from tests.sandbox.support import ManualClock
 
 from .test_run import _config, _latest_run, _run
 
 
 def test_a_document_batch_past_the_poll_limit_exits_4_and_its_payments_wait_for_it(tmp_path: Path) -> None:
-    # 23 invoices go as one /documents/batches batch that stays PROCESSING past our poll limit.
-    with EmbeddedSandbox(SandboxConfig(batch_delay_s=4.0, seed_file=SAMPLE / "sandbox_seed.json")) as sb:
+    # 23 invoices go as one /documents/batches batch that stays PROCESSING past our poll limit: the sandbox's clock
+    # stands still until the test moves it, so the batch is still processing however long the run takes.
+    clock = ManualClock()
+    with EmbeddedSandbox(SandboxConfig(batch_delay_s=4.0, seed_file=SAMPLE / "sandbox_seed.json", clock=clock)) as sb:
         config = _config(tmp_path, sb.base_url)
         config.write_text(config.read_text().replace("[http]", "[http]\npoll_timeout_s = 0.5\npoll_interval_s = 0.1"))
         first = _run(config, "--invoices", str(SAMPLE / "no"))
@@ -27,10 +29,8 @@ def test_a_document_batch_past_the_poll_limit_exits_4_and_its_payments_wait_for_
         ledger = httpx.get(f"{sb.base_url}/_sandbox/ledger").json()["items"]
         assert not [i for i in ledger if i["api"] == "arm.paymentreservations"]  # none refused for a missing document
 
-        deadline = time.monotonic() + 30
-        while len(httpx.get(f"{sb.base_url}/_sandbox/ledger").json()["items"]) < 23:  # Amili finishes the batch
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        clock.advance(4.0)  # Amili finishes the batch
+        assert len(httpx.get(f"{sb.base_url}/_sandbox/ledger").json()["items"]) == 23
         second = _run(config, "--invoices", str(SAMPLE / "no"))
         assert second.returncode == 1, second.stdout + second.stderr  # the planted problems remain
         summary2 = json.loads((_latest_run(tmp_path) / "summary.json").read_text(encoding="utf-8"))

@@ -12,6 +12,7 @@ from etl.amili import Progress, deliver_pending
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
 from etl.sandbox.readings import READINGS
 from etl.store import open_store
+from tests.sandbox.support import ManualClock
 
 from . import delivery_support as ds
 
@@ -110,15 +111,14 @@ def test_a_token_that_expires_mid_run_is_renewed_before_it_is_refused(tmp_path: 
 
 
 def test_a_collection_batch_queued_past_the_poll_limit_is_pending_and_a_rerun_completes_it(tmp_path: Path) -> None:
-    with EmbeddedSandbox(SandboxConfig(batch_delay_s=1.5)) as sb:
+    clock = ManualClock()  # the batch stays queued until the test moves this, however long the first run takes
+    with EmbeddedSandbox(SandboxConfig(batch_delay_s=1.5, clock=clock)) as sb:
         config = ds.load(ds.write_config(tmp_path, sb.base_url, {"poll_timeout_s": 0.3}, apis=("collection",)))
         ds.seed(sb.base_url, 5)
         _, report = ds.run_delivery(config, "first", 5)
         assert report.pending["collection.payments"] == 5 and report.sent["collection.payments"] == 5
         assert set(ds.outbox(config).get_column("state")) == {"acknowledged"}
-        import time
-
-        time.sleep(1.5)
+        clock.advance(1.5)
         with open_store(config.state_path) as store:
             again = deliver_pending(store, config, "rerun", lambda: ds.NOW, progress=Progress(enabled=False))
         assert again.confirmed["collection.payments"] == 5

@@ -83,18 +83,31 @@ def test_inbox_archives_fails_leaves_and_never_sends_twice(tmp_path: Path, sandb
 
 def test_two_inbox_runs_at_once(tmp_path: Path) -> None:
     with EmbeddedSandbox(SandboxConfig(seed_file=SAMPLE / "sandbox_seed.json", latency_ms=40)) as sb:
-        # A short wait: the second run gives up while the first still holds the lock.
+        # The first run takes the lock, then looks at the files twice 600 s apart: it holds the lock all that time
+        # and has touched nothing yet. (Started together, the second run gave up only if it came while the
+        # first still ran, which a loaded machine does not promise.)
+        holding = write_config(tmp_path, sb.base_url, inbox="lock_wait_s = 0.3\nsettle_s = 600",
+                               http={"concurrency": 2}).rename(tmp_path / "holding.toml")
+        # The same state (and lock) with a short wait: the second run gives up while the first holds the lock.
         config = write_config(tmp_path, sb.base_url, inbox="lock_wait_s = 0.3\nsettle_s = 0.2",
                               http={"concurrency": 2})
         box = tmp_path / "inbox"
         fill_inbox(box)
-        procs = [popen("inbox", "--config", str(config), str(box)) for _ in range(2)]
-        outs = [p.communicate(timeout=300) for p in procs]
-        codes = sorted(p.returncode for p in procs)
-        assert codes == [1, 75], outs
-        loser = outs[[p.returncode for p in procs].index(75)]
-        assert "holds the lock" in loser[1] and "Traceback" not in loser[1]
-        assert loser[1].strip().count("\n") == 0
+        first = popen("inbox", "--config", str(holding), str(box))
+        lock = tmp_path / "state" / "amili-etl.duckdb.lock"
+        deadline = time.monotonic() + 120
+        while not (lock.exists() and lock.read_text() == str(first.pid)):  # written once the lock is taken
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.02)
+        loser = cli("inbox", "--config", str(config), str(box))
+        assert loser.returncode == 75, (loser.stdout, loser.stderr)
+        assert "holds the lock" in loser.stderr and f"pid {first.pid}" in loser.stderr and "Traceback" not in loser.stderr
+        assert loser.stderr.strip().count("\n") == 0
+        assert first.poll() is None  # still holding the lock, in its settle wait
+        first.kill()  # the lock dies with it
+        first.communicate()
+        again = cli("inbox", "--config", str(config), str(box))
+        assert again.returncode == 1, (again.stdout, again.stderr)
         assert_each_key_once(ledger(sb.base_url))
 
     # A patient second run waits for the first, then finds nothing new (a fresh state and sandbox).

@@ -10,20 +10,20 @@ import pytest
 
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
 
-from .support import BATCH_DELAY_S, ada_login, arm_login, sandbox_per_reading
+from .support import BATCH_DELAY_S, CLOCK, ada_login, arm_login, sandbox_per_reading
 
 
 @pytest.fixture(scope="session")
 def shared_sandbox() -> Iterator[EmbeddedSandbox]:
-    """One sandbox for the session (default config, short batch delay); tests reset it through `client`."""
-    with EmbeddedSandbox(SandboxConfig(batch_delay_s=BATCH_DELAY_S)) as sb:
+    """One sandbox for the session (default config, short batch delay, the manual CLOCK); tests reset it through `client`."""
+    with EmbeddedSandbox(SandboxConfig(batch_delay_s=BATCH_DELAY_S, clock=CLOCK)) as sb:
         yield sb
 
 
 @pytest.fixture(scope="session")
 def _session_client(shared_sandbox: EmbeddedSandbox) -> Iterator[httpx.Client]:
     # One client for the session: building an httpx.Client (its SSL context) costs more than a test.
-    with httpx.Client(base_url=shared_sandbox.base_url, timeout=5) as c:
+    with httpx.Client(base_url=shared_sandbox.base_url, timeout=60) as c:  # generous: a loaded machine is slow, never wrong
         yield c
 
 
@@ -57,7 +57,7 @@ def openapi(_session_client: httpx.Client) -> dict[str, Any]:
 
 
 # One sandbox per reading for the session (started when a test first asks for it), reset before each test.
-any_reading_sandbox = sandbox_per_reading(batch_delay_s=BATCH_DELAY_S)
+any_reading_sandbox = sandbox_per_reading(batch_delay_s=BATCH_DELAY_S, clock=CLOCK)
 
 
 @pytest.fixture
@@ -70,6 +70,6 @@ def reading(any_reading_sandbox: EmbeddedSandbox) -> str:
 def reading_client(any_reading_sandbox: EmbeddedSandbox) -> Iterator[httpx.Client]:
     """A plain client on the sandbox of the reading this test runs under, reset first (log in with
     support.arm_login / ada_login)."""
-    with httpx.Client(base_url=any_reading_sandbox.base_url, timeout=5) as c:
+    with httpx.Client(base_url=any_reading_sandbox.base_url, timeout=60) as c:
         c.post("/_sandbox/reset").raise_for_status()
         yield c

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -11,8 +13,32 @@ import pytest
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
 from etl.sandbox.readings import READINGS as _READINGS
 
-# Batches finish quickly so the async flows can be tested in well under a second.
+# How long a batch stays processing on the shared sandbox, in its clock's seconds (tests advance that clock).
 BATCH_DELAY_S = 0.15
+
+
+class ManualClock:
+    """A sandbox clock (SandboxConfig.clock) that stands still until a test advances it.
+
+    Whether a batch is still processing or a token has expired then follows from what the test did, never from
+    how long the machine took between two requests.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self._now = time.time() if start is None else start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
+# The shared sandbox's clock (tests/sandbox/conftest.py).
+CLOCK = ManualClock()
 
 # --- the request bodies exactly as Amili's documentation pages show them (see the shared amili-docs) ---
 

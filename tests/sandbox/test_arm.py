@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import httpx
 import pytest
@@ -14,6 +13,7 @@ from .support import (
     AUTOPOSTING_EXAMPLE,
     AUTOPOSTING_RESPONSE_EXAMPLE,
     BATCH_DELAY_S,
+    CLOCK,
     DOCUMENT_EXAMPLE,
     RESERVATION_EXAMPLE,
     RESERVATION_RESPONSE_EXAMPLE,
@@ -162,7 +162,7 @@ def test_document_batch_goes_from_202_to_200(arm: httpx.Client) -> None:
     status_url = f"/arm/clients/2218/batches/{answer['batchUuid']}"
     assert arm.get(status_url).status_code == 202
     assert arm.get(DOCS, params={"documentno": "B1"}).json()["totalCount"] == 0  # not processed yet
-    time.sleep(BATCH_DELAY_S + 0.05)
+    CLOCK.advance(BATCH_DELAY_S + 0.05)
     done = arm.get(status_url)
     assert done.status_code == 200
     items = done.json()["items"]
@@ -176,7 +176,7 @@ def test_document_batch_with_failures_is_206(arm: httpx.Client) -> None:
     bad = document("B2")["document"]
     del bad["dueDate"]
     r = arm.post(f"{DOCS}/batches", json={"metadata": {}, "documents": [document("B1")["document"], bad]})
-    time.sleep(BATCH_DELAY_S + 0.05)
+    CLOCK.advance(BATCH_DELAY_S + 0.05)
     done = arm.get(f"/arm/clients/2218/batches/{r.json()['batchUuid']}")
     assert done.status_code == 206
     assert done.json()["result"] == "PARTIAL"

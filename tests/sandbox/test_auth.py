@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 
 import httpx
 
 from etl.sandbox import Credentials, EmbeddedSandbox, SandboxConfig
 
-from .support import ada_token, bearer_token
+from .support import ManualClock, ada_token, bearer_token
 
 FORM = {"grant_type": "client_credentials", "client_id": "sandbox", "client_secret": "sandbox"}
 
@@ -54,14 +53,15 @@ def test_tokens_do_not_cross_families(client: httpx.Client) -> None:
 
 
 def test_token_expires() -> None:
-    with EmbeddedSandbox(SandboxConfig(token_lifetime_s=1)) as sb, httpx.Client(base_url=sb.base_url) as c:
+    clock = ManualClock()  # the tokens are valid until the test moves this clock, however slow the machine
+    with EmbeddedSandbox(SandboxConfig(token_lifetime_s=1, clock=clock)) as sb, httpx.Client(base_url=sb.base_url) as c:
         body = c.post("/auth/token", data=FORM).json()
         assert body["expires_in"] == 1
         headers = {"Authorization": f"Bearer {body['access_token']}"}
         assert c.get("/arm/clients/2218/documents", headers=headers).status_code == 200
         ada_headers = {"X-API-Key": ada_token(c)}
         assert c.get("/ada/creditor--payments", headers=ada_headers).status_code == 200
-        time.sleep(1.05)
+        clock.advance(1)
         r = c.get("/arm/clients/2218/documents", headers=headers)
         assert r.status_code == 401
         assert "Expired" in r.json()["message"]

@@ -10,7 +10,7 @@ import pytest
 
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
 
-from .support import BATCH_DELAY_S, COLLECTION_EXAMPLE, ORG, arm_login, fresh, ledger, seed
+from .support import BATCH_DELAY_S, CLOCK, COLLECTION_EXAMPLE, ManualClock, ORG, arm_login, fresh, ledger, seed
 
 PAYMENTS = f"/collection/v1/orgs/{ORG}/payments"
 INVOICES = [
@@ -43,7 +43,7 @@ def submit(c: httpx.Client, *items: dict[str, Any], key: str | None = None) -> h
 
 def finished(c: httpx.Client, batch_id: str) -> dict[str, Any]:
     """The batch once processing is over."""
-    time.sleep(BATCH_DELAY_S + 0.05)
+    CLOCK.advance(BATCH_DELAY_S + 0.05)
     r = c.get(f"/collection/v1/orgs/{ORG}/batches/{batch_id}")
     assert r.status_code == 200
     return dict(r.json()["data"])
@@ -197,7 +197,7 @@ def test_source_payment_id_is_unique_per_organisation_only(arm: httpx.Client) ->
     seed(arm, collection_invoices=[*INVOICES, {**INVOICES[0], "organizationId": other}])
     assert finished(arm, submit(arm, payment("SAME")).json()["data"]["batchId"])["status"] == "SUCCESS"
     r = arm.post(f"/collection/v1/orgs/{other}/payments", json={"organizationId": other, "payments": [payment("SAME")]})
-    time.sleep(BATCH_DELAY_S + 0.05)
+    CLOCK.advance(BATCH_DELAY_S + 0.05)
     assert arm.get(f"/collection/v1/orgs/{other}/batches/{r.json()['data']['batchId']}").json()["data"]["status"] == "SUCCESS"
     assert {(i["scope"], i["key"]) for i in arm.get("/_sandbox/ledger").json()["items"]} == {(ORG, "SAME"), (other, "SAME")}
 
@@ -207,7 +207,7 @@ def test_settlements_between_dates_with_cursor_paging(arm: httpx.Client) -> None
     r = submit(arm, *(payment(f"S{i}", amount=1 + i) for i in range(7)), payment("NOPE", invoiceId="inv-404"))
     finished(arm, r.json()["data"]["batchId"])
     url = f"/collection/v1/orgs/{ORG}/settlements"
-    today = time.strftime("%Y-%m-%d", time.gmtime())
+    today = time.strftime("%Y-%m-%d", time.gmtime(CLOCK()))  # the sandbox's day
     seen, token = [], None
     while True:
         page = arm.get(url, params={"fromDate": today, "toDate": today, "pageSize": 3, **({"pageToken": token} if token else {})}).json()
@@ -231,16 +231,17 @@ def test_settlements_between_dates_with_cursor_paging(arm: httpx.Client) -> None
 
 
 def test_batch_delay_is_configurable() -> None:
-    with EmbeddedSandbox(SandboxConfig(batch_delay_s=0.6)) as sb, httpx.Client(base_url=sb.base_url) as c:
+    clock = ManualClock()
+    with EmbeddedSandbox(SandboxConfig(batch_delay_s=0.6, clock=clock)) as sb, httpx.Client(base_url=sb.base_url) as c:
         arm_login(c)
         seed(c, collection_invoices=INVOICES)
         batch_id = submit(c, payment("P1")).json()["data"]["batchId"]
         doc = {"documentType": "IN", "customerNo": "C", "documentNo": "D", "documentDate": "2025-01-01", "dueDate": "2025-01-02",
                "currency": "NOK", "currencyAmounts": {"inclVat": 1}}
         uuid = c.post("/arm/clients/1/documents/batches", json={"documents": [doc]}).json()["batchUuid"]
-        time.sleep(0.3)
+        clock.advance(0.3)
         assert c.get(f"/collection/v1/batches/{batch_id}").json()["data"]["status"] == "QUEUED"
         assert c.get(f"/arm/clients/1/batches/{uuid}").status_code == 202
-        time.sleep(0.4)
+        clock.advance(0.4)
         assert c.get(f"/collection/v1/batches/{batch_id}").json()["data"]["status"] == "SUCCESS"
         assert c.get(f"/arm/clients/1/batches/{uuid}").status_code == 200

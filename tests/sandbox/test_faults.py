@@ -10,7 +10,7 @@ import pytest
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
 from etl.sandbox.faults import FaultPlan, parse_faults
 
-from .support import ARM_EXAMPLE_SEED, ORG, RESERVATION_EXAMPLE, ada_token, arm_login, bearer_token, ledger, seed
+from .support import ARM_EXAMPLE_SEED, ORG, RESERVATION_EXAMPLE, ManualClock, ada_token, arm_login, bearer_token, ledger, seed
 
 RESERVATIONS = "/arm/clients/2218/paymentreservations"
 
@@ -20,10 +20,11 @@ def reservation(payment_id: str) -> dict[str, object]:
     return {"metadata": {}, "paymentreservation": {**RESERVATION_EXAMPLE["paymentreservation"], "paymentId": payment_id}}
 
 
-def attempt(c: httpx.Client, payment_id: str) -> str:
+def attempt(c: httpx.Client, payment_id: str, timeout: float | None = None) -> str:
     """Send one reservation; the outcome as a status code, "timeout" or "reset"."""
     try:
-        return str(c.post(RESERVATIONS, json=reservation(payment_id)).status_code)
+        extra = {} if timeout is None else {"timeout": timeout}
+        return str(c.post(RESERVATIONS, json=reservation(payment_id), **extra).status_code)
     except httpx.TimeoutException:
         return "timeout"
     except (httpx.RemoteProtocolError, httpx.ReadError):
@@ -31,11 +32,23 @@ def attempt(c: httpx.Client, payment_id: str) -> str:
 
 
 def test_faults_strike_before_and_after_the_item_is_stored() -> None:
-    config = SandboxConfig(faults="500=0.2,503=0.05,429=0.05,timeout=0.08,reset=0.12", fault_seed=11, timeout_sleep_s=0.5)
-    with EmbeddedSandbox(config) as sb, httpx.Client(base_url=sb.base_url, timeout=0.25) as c:
+    config = SandboxConfig(faults="500=0.2,503=0.05,429=0.05,timeout=0.08,reset=0.12", fault_seed=11, timeout_sleep_s=3)
+    # The sandbox draws one fault per API request, in order; the same plan here tells which request it holds back.
+    # Only that one is sent with a short client timeout, which the 3 s hold always outlasts; every other answer
+    # is waited for as long as a loaded machine needs, so a slow answer is never taken for a timeout fault.
+    mirror = FaultPlan(config.faults, config.fault_seed, config.post_store_500_share)
+
+    def send(pid: str) -> str:
+        fault = mirror.draw()
+        held = fault is not None and fault.kind == "timeout"
+        outcome = attempt(c, pid, 0.25 if held else None)
+        assert (outcome == "timeout") == held, (pid, fault, outcome)
+        return outcome
+
+    with EmbeddedSandbox(config) as sb, httpx.Client(base_url=sb.base_url, timeout=60) as c:
         arm_login(c)  # /auth is never faulted
         seed(c, arm_documents=[ARM_EXAMPLE_SEED])  # nor is /_sandbox
-        outcomes = {f"F{i:02d}": attempt(c, f"F{i:02d}") for i in range(60)}
+        outcomes = {f"F{i:02d}": send(f"F{i:02d}") for i in range(60)}
         stored = ledger(c, "arm.paymentreservations")
         failed = {pid: kind for pid, kind in outcomes.items() if kind != "200"}
         after_store = {failed[pid] for pid in failed if pid in stored}
@@ -48,7 +61,7 @@ def test_faults_strike_before_and_after_the_item_is_stored() -> None:
         # A client that retries with the same paymentId until it gets an answer stores each exactly once.
         for pid in failed:
             for _ in range(30):
-                if attempt(c, pid) == "200":
+                if send(pid) == "200":
                     break
             else:
                 pytest.fail(f"{pid} never got through")
@@ -57,7 +70,12 @@ def test_faults_strike_before_and_after_the_item_is_stored() -> None:
         assert all(item["accepted"] == 1 for item in final.values())
         assert sum(item["duplicates_refused"] for item in final.values()) >= len([p for p in failed if p in stored])
 
-        stats = c.get("/_sandbox/stats").json()["requests"][f"POST {RESERVATIONS.replace('2218', '{clientno}')}"]
+        # A held request is counted once its hold is over (3 s after it came): wait for that, not for a fixed time.
+        route = f"POST {RESERVATIONS.replace('2218', '{clientno}')}"
+        deadline = time.monotonic() + 60
+        while (stats := c.get("/_sandbox/stats").json()["requests"][route]).get("timeout", 0) == 0:
+            assert time.monotonic() < deadline, stats
+            time.sleep(0.1)
         assert {"200", "500", "503", "429", "timeout", "reset"} <= set(stats)
 
 
@@ -98,28 +116,30 @@ def test_auth_and_sandbox_are_never_faulted_and_503_says_retry_after() -> None:
 
 
 def test_rate_limit_gives_429_with_retry_after() -> None:
-    with EmbeddedSandbox(SandboxConfig(rate_limit=2)) as sb, httpx.Client(base_url=sb.base_url) as c:
+    clock = ManualClock()  # the buckets refill only when the test moves it, not while a slow machine works
+    with EmbeddedSandbox(SandboxConfig(rate_limit=2, clock=clock)) as sb, httpx.Client(base_url=sb.base_url) as c:
         arm_login(c)
         answers = [c.get("/arm/clients/2218/documents") for _ in range(5)]
-        assert [r.status_code for r in answers[:2]] == [200, 200]  # a burst of N is allowed
-        limited = [r for r in answers[2:] if r.status_code == 429]
-        assert limited
-        assert int(limited[0].headers["retry-after"]) >= 1
-        assert limited[0].json()["result"] == "TOO_MANY_REQUESTS"
+        assert [r.status_code for r in answers] == [200, 200, 429, 429, 429]  # a burst of N is allowed
+        limited = answers[2]
+        assert int(limited.headers["retry-after"]) >= 1
+        assert limited.json()["result"] == "TOO_MANY_REQUESTS"
         assert c.get("/_sandbox/stats").status_code == 200  # introspection is not limited
-        time.sleep(0.55)  # 2 per second: one more request is allowed after 0.5 s
+        clock.advance(0.5)  # 2 per second: one more request is allowed after 0.5 s
         assert c.get("/arm/clients/2218/documents").status_code == 200
+        assert c.get("/arm/clients/2218/documents").status_code == 429
 
 
 def test_latency_is_added_to_api_requests_only() -> None:
-    with EmbeddedSandbox(SandboxConfig(latency_ms=150)) as sb, httpx.Client(base_url=sb.base_url) as c:
+    # Two minutes of latency: an API request cannot be answered within the client's 0.5 s however fast the
+    # machine is, while logins and /_sandbox answer within the generous default however slow it is.
+    with EmbeddedSandbox(SandboxConfig(latency_ms=120_000)) as sb, httpx.Client(base_url=sb.base_url, timeout=60) as c:
         arm_login(c)
-        started = time.perf_counter()
-        c.get("/arm/clients/2218/documents")
-        assert time.perf_counter() - started >= 0.15
-        started = time.perf_counter()
-        c.get("/_sandbox/health")
-        assert time.perf_counter() - started < 0.15
+        assert c.get("/_sandbox/health").status_code == 200
+        assert c.post("/ada/authenticates/api-code", json={"api_code": "sandbox"}).status_code == 200
+        with pytest.raises(httpx.TimeoutException):
+            c.get("/arm/clients/2218/documents", timeout=0.5)
+        assert c.get("/_sandbox/health").status_code == 200  # a request held by latency holds up no other
 
 
 def test_fault_spec_parsing() -> None:
@@ -135,7 +155,7 @@ def test_fault_spec_parsing() -> None:
 
 
 def test_rate_limit_is_per_client() -> None:
-    with EmbeddedSandbox(SandboxConfig(rate_limit=2)) as sb, httpx.Client(base_url=sb.base_url) as c:
+    with EmbeddedSandbox(SandboxConfig(rate_limit=2, clock=ManualClock())) as sb, httpx.Client(base_url=sb.base_url) as c:
         first = {"Authorization": f"Bearer {bearer_token(c)}"}
         second = {"Authorization": f"Bearer {bearer_token(c)}"}
         assert [c.get("/arm/clients/2218/documents", headers=first).status_code for _ in range(3)] == [200, 200, 429]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -19,6 +18,7 @@ from .support import (
     ADA_EXAMPLE_SEED,
     ARM_EXAMPLE_SEED,
     BATCH_DELAY_S,
+    CLOCK,
     ORG,
     ada_token,
     bearer_token,
@@ -113,7 +113,7 @@ def test_answers_of_a_whole_session_fit_the_schemas(client: httpx.Client, openap
     call("POST", f"{col}/orgs/{{orgId}}/payments", f"{col}/orgs/{ORG}/payments", json={"organizationId": ORG, "payments": []})  # 422
     batch_id = accepted["data"]["batchId"]
     call("GET", f"{col}/orgs/{{orgId}}/batches/{{batchId}}", f"{col}/orgs/{ORG}/batches/{batch_id}")  # QUEUED
-    time.sleep(BATCH_DELAY_S + 0.05)
+    CLOCK.advance(BATCH_DELAY_S + 0.05)
     call("GET", f"{arm}/batches/{{batchuuid}}", f"/arm/clients/2218/batches/{batch['batchUuid']}")  # 206
     call("GET", f"{col}/orgs/{{orgId}}/batches/{{batchId}}", f"{col}/orgs/{ORG}/batches/{batch_id}")  # PARTIAL
     call("GET", f"{col}/batches/{{batchId}}", f"{col}/batches/{batch_id}")

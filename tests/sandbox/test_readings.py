@@ -19,6 +19,7 @@ from .support import (
     ARM_EXAMPLE_SEED,
     AUTOPOSTING_EXAMPLE,
     BATCH_DELAY_S,
+    CLOCK,
     DOCUMENT_EXAMPLE,
     ORG,
     RESERVATION_EXAMPLE,
@@ -69,7 +70,8 @@ def payment(source_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def settle() -> None:
-    time.sleep(BATCH_DELAY_S + 0.05)
+    """Let every batch finish: the per-reading sandboxes run on the shared manual CLOCK."""
+    CLOCK.advance(BATCH_DELAY_S + 0.05)
 
 
 def test_health_names_the_reading(reading_client: httpx.Client, reading: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -39,44 +40,54 @@ def serving(*args: str, env: dict[str, str] | None = None, admin: str | None = N
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {admin}"} if admin else {}
     try:
-        for _ in range(200):
+        # Wait until it answers, however long a loaded machine takes to start Python and import everything.
+        deadline = time.monotonic() + 120
+        while True:
             try:
-                if httpx.get(f"{base}/_sandbox/health", headers=headers).status_code == 200:
+                if _get(f"{base}/_sandbox/health", headers=headers).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.05)
             assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the sandbox did not answer within 120 s"
         yield base
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a clean shutdown
+        assert proc.wait(120) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a clean shutdown
         if output is not None:
             output.extend(proc.communicate())
 
 
+# Requests to the served process: wait as long as a loaded machine needs (httpx's default gives up after 5 s).
+_get = functools.partial(httpx.get, timeout=60)
+_post = functools.partial(httpx.post, timeout=60)
+_request = functools.partial(httpx.request, timeout=60)
+
+
 def _reserve(base: str) -> httpx.Response:
     form = {"grant_type": "client_credentials", "client_id": "sandbox", "client_secret": "ci-secret"}
-    token = httpx.post(f"{base}/auth/token", data=form).raise_for_status().json()
-    assert token["expires_in"] == 5  # --token-lifetime
+    token = _post(f"{base}/auth/token", data=form).raise_for_status().json()
+    # --token-lifetime: not the default (3600), and long enough that the token never expires before its use.
+    assert token["expires_in"] == 86400
     headers = {"Authorization": f"Bearer {token['access_token']}"}
-    return httpx.post(f"{base}/arm/clients/2218/paymentreservations", json=RESERVATION_EXAMPLE, headers=headers)
+    return _post(f"{base}/arm/clients/2218/paymentreservations", json=RESERVATION_EXAMPLE, headers=headers)
 
 
 def test_state_survives_a_restart_and_the_seed_is_applied_once(tmp_path: Path) -> None:
     state, seed = tmp_path / "state.json", tmp_path / "seed.json"
     seed.write_bytes(orjson.dumps({"arm_documents": [ARM_EXAMPLE_SEED]}))
-    args = ("--state", str(state), "--seed", str(seed), "--token-lifetime", "5")
+    args = ("--state", str(state), "--seed", str(seed), "--token-lifetime", "86400")
     with serving(*args) as base:
         first = _reserve(base)
         assert first.status_code == 200, first.text
-        assert httpx.get(f"{base}/openapi.json").status_code == 200
+        assert _get(f"{base}/openapi.json").status_code == 200
     assert state.is_file()
     with serving(*args) as base:
         again = _reserve(base)
         assert again.status_code == 200 and again.json() == first.json()  # the repeat is recognised after the restart
-        items = httpx.get(f"{base}/_sandbox/ledger").json()["items"]
+        items = _get(f"{base}/_sandbox/ledger").json()["items"]
         assert [(i["key"], i["accepted"], i["duplicates_refused"]) for i in items] == [("PM285000350786", 1, 1)]
-        docs = httpx.get(f"{base}/_sandbox/stats").json()
+        docs = _get(f"{base}/_sandbox/stats").json()
         assert docs["requests"]  # statistics start again after a restart; data does not
 
 
@@ -115,19 +126,19 @@ def test_remote_sandbox_admin_endpoints_need_the_admin_token() -> None:
         for method, path in (("GET", "/_sandbox/health"), ("GET", "/_sandbox/ledger"), ("POST", "/_sandbox/reset"),
                              ("GET", "/_sandbox/stats"), ("POST", "/_sandbox/seed")):
             for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": admin}):
-                r = httpx.request(method, f"{base}{path}", headers=headers, json={})
+                r = _request(method, f"{base}{path}", headers=headers, json={})
                 assert r.status_code == 401 and r.json() == {"error": "The sandbox admin token is required"}, (path, headers)
-            assert httpx.request(method, f"{base}{path}", headers={"Authorization": f"Bearer {admin}"}, json={}).status_code == 200
+            assert _request(method, f"{base}{path}", headers={"Authorization": f"Bearer {admin}"}, json={}).status_code == 200
         # The API itself is unchanged: its own logins, no admin token.
         form = {"grant_type": "client_credentials", "client_id": "sandbox", "client_secret": "ci-secret"}
-        token = httpx.post(f"{base}/auth/token", data=form).raise_for_status().json()["access_token"]
-        assert httpx.get(f"{base}/arm/clients/2218/documents", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-        assert httpx.get(f"{base}/openapi.json").status_code == 200
+        token = _post(f"{base}/auth/token", data=form).raise_for_status().json()["access_token"]
+        assert _get(f"{base}/arm/clients/2218/documents", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert _get(f"{base}/openapi.json").status_code == 200
 
 
 def test_loopback_admin_endpoints_stay_open_even_with_the_variable_set() -> None:
     with serving(env={"AMILI_SANDBOX_ADMIN_TOKEN": "x"}) as base:
-        assert httpx.get(f"{base}/_sandbox/ledger").status_code == 200
+        assert _get(f"{base}/_sandbox/ledger").status_code == 200
 
 
 def test_logins_file_binds_a_second_login_to_its_tenants(tmp_path: Path) -> None:
@@ -141,14 +152,14 @@ def test_logins_file_binds_a_second_login_to_its_tenants(tmp_path: Path) -> None
     output: list[bytes] = []
     with serving("--logins", str(logins), env=env, output=output) as base:
         form = {"grant_type": "client_credentials", "client_id": "erp-b", "client_secret": secret}
-        b = {"Authorization": f"Bearer {httpx.post(f'{base}/auth/token', data=form).raise_for_status().json()['access_token']}"}
-        default = {"Authorization": f"Bearer {httpx.post(f'{base}/auth/token', data={**form, 'client_id': 'sandbox', 'client_secret': 'ci-secret'}).json()['access_token']}"}
-        assert httpx.get(f"{base}/arm/clients/3001/documents", headers=b).status_code == 200
-        assert httpx.get(f"{base}/arm/clients/2218/documents", headers=b).status_code == 403
-        assert httpx.get(f"{base}/arm/clients/3001/documents", headers=default).status_code == 403
-        assert httpx.get(f"{base}/collection/v1/orgs/org-b/batches", headers=default).status_code == 403
-        ada = httpx.post(f"{base}/ada/authenticates/api-code", json={"api_code": code}).raise_for_status().json()["access_token"]
-        assert httpx.post(f"{base}/ada/creditor--payments", json=[{"creditor": "other"}], headers={"X-API-Key": ada}).status_code == 403
+        b = {"Authorization": f"Bearer {_post(f'{base}/auth/token', data=form).raise_for_status().json()['access_token']}"}
+        default = {"Authorization": f"Bearer {_post(f'{base}/auth/token', data={**form, 'client_id': 'sandbox', 'client_secret': 'ci-secret'}).json()['access_token']}"}
+        assert _get(f"{base}/arm/clients/3001/documents", headers=b).status_code == 200
+        assert _get(f"{base}/arm/clients/2218/documents", headers=b).status_code == 403
+        assert _get(f"{base}/arm/clients/3001/documents", headers=default).status_code == 403
+        assert _get(f"{base}/collection/v1/orgs/org-b/batches", headers=default).status_code == 403
+        ada = _post(f"{base}/ada/authenticates/api-code", json={"api_code": code}).raise_for_status().json()["access_token"]
+        assert _post(f"{base}/ada/creditor--payments", json=[{"creditor": "other"}], headers={"X-API-Key": ada}).status_code == 403
     assert b"sandbox on http://" in output[1]  # the start line: output was captured
     assert not [o for o in output if secret.encode() in o or code.encode() in o or ada.encode() in o]
 
