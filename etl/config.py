@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,11 @@ __all__ = [
     "load_config",
     "with_sandbox",
     "SANDBOX_CREDENTIALS",
+    "INSECURE_TLS_ENV",
+    "plain_http_problem",
+    "is_loopback_host",
+    "check_transport",
+    "insecure_tls_warning",
 ]
 
 COUNTRIES = ("NO", "SE")
@@ -167,6 +173,8 @@ class Config:
     log_dir: Path | None = None  # None: each run's log.jsonl goes into its run folder
     log_level: str = "info"
     inbox: InboxConfig = field(default_factory=lambda: InboxConfig())
+    # [http] verify_tls = false AND AMILI_ETL_INSECURE_TLS=1 in the environment: every run warns loudly.
+    insecure_tls: bool = False
 
     def creditor(self, name: str) -> CreditorConfig:
         """The creditor profile called `name`."""
@@ -205,6 +213,52 @@ def _fail(path: Path, msg: str) -> ConfigError:
 def _resolve(base: Path, value: str) -> Path:
     p = Path(value).expanduser()
     return p if p.is_absolute() else (base / p)
+
+
+# The environment variable that must be "1" for `[http] verify_tls = false` to be accepted (docs/configuration.md).
+INSECURE_TLS_ENV = "AMILI_ETL_INSECURE_TLS"
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1: the only hosts plain http may go to (a local sandbox)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http_problem(url: str) -> str | None:
+    """Why `url` must not carry credentials (plain http to a host that is not loopback), or None when it may."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return f"{url!r} is not an http(s) URL with a host"
+    if parts.scheme.lower() == "http" and not (host and is_loopback_host(host)):
+        return f"{url!r} uses plain http to a remote host: use https (plain http only for a local sandbox)"
+    return None
+
+
+def check_transport(config: Config) -> None:
+    """ConfigError (exit 2, one line) before anything talks to Amili when an endpoint is plain http to a host that
+    is not loopback: credentials and payments never travel in clear text. Shared with `config check`."""
+    for c in config.creditors:
+        for key, url in (("arm.base_url", c.arm_base_url), ("collection.base_url", c.collection_base_url),
+                         ("ada.base_url", c.ada_base_url), ("auth.token_url", c.token_url)):
+            if url and (why := plain_http_problem(url)):
+                raise ConfigError(f"{config.path}: creditor {c.name!r}: {key}: {why}; nothing was sent")
+
+
+def insecure_tls_warning(config: Config) -> str | None:
+    """The loud line every run logs when TLS certificates are not verified, else None."""
+    if config.http.verify_tls:
+        return None
+    return (f"WARNING: TLS certificates are NOT verified ([http] verify_tls = false, {INSECURE_TLS_ENV}=1): "
+            "anyone on the network path can read the credentials and payments; use only against a test system")
 
 
 def _check_url(path: Path, where: str, url: Any) -> str | None:
@@ -371,6 +425,12 @@ def load_config(
         raise _fail(path, f"[http]: {exc}") from None
     if http.io not in ("threads", "async"):
         raise _fail(path, f"[http]: io must be \"threads\" or \"async\", not {http.io!r}")
+    if not isinstance(http.verify_tls, bool):
+        raise _fail(path, f"[http]: verify_tls must be true or false, not {http.verify_tls!r}")
+    insecure = not http.verify_tls
+    if insecure and env.get(INSECURE_TLS_ENV) != "1":
+        raise _fail(path, f"[http]: verify_tls = false needs an explicit opt-in: set {INSECURE_TLS_ENV}=1 in the "
+                          "environment of the job (certificates are then not checked; every run warns)")
     creditors_raw = raw.get("creditor", [])
     if not creditors_raw:
         raise _fail(path, "at least one [[creditor]] block is required")
@@ -402,6 +462,7 @@ def load_config(
         log_dir=_resolve(base, log["dir"]) if log.get("dir") else None,
         log_level=log.get("level", "info"),
         inbox=inbox_cfg,
+        insecure_tls=insecure,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from etl.config import Config, CreditorConfig, known_keys, load_config, unknown_keys_message
+from etl.config import Config, CreditorConfig, known_keys, load_config, plain_http_problem, unknown_keys_message
 from etl.errors import EXIT_CLEAN, EXIT_TEMPFAIL, EXIT_USAGE, AmiliUnavailableError, ConfigError
 
 __all__ = ["check_config", "unknown_key_problems", "url_problems", "secret_problems"]
@@ -55,21 +54,14 @@ def unknown_key_problems(raw: Mapping[str, Any]) -> list[str]:
 def _url_problem(value: Any) -> str | None:
     if not isinstance(value, str):
         return f"{value!r} is not a URL (a string like \"https://host/path\")"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(ch.isspace() for ch in value):
-        return f"{value!r} is not an http(s) URL with a host"
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        return f"{value!r} uses plain http to a remote host: use https (plain http only for a local sandbox)"
-    return None
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        parts = urlsplit(value)
+        scheme, host = parts.scheme, parts.hostname
     except ValueError:
-        return False
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host or any(ch.isspace() for ch in value):
+        return f"{value!r} is not an http(s) URL with a host"
+    return plain_http_problem(value)  # the same rule `run` and every command that talks to Amili applies
 
 
 def url_problems(raw: Mapping[str, Any]) -> list[str]:

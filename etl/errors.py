@@ -9,6 +9,7 @@ __all__ = [
     "EXIT_INPUT",
     "EXIT_PARTIAL",
     "EXIT_TEMPFAIL",
+    "EXIT_INTERNAL",
     "EtlError",
     "ConfigError",
     "InputError",
@@ -16,6 +17,8 @@ __all__ = [
     "AmiliUnavailableError",
     "AmiliRejectedError",
     "StateError",
+    "StateLockedError",
+    "InternalError",
 ]
 
 EXIT_CLEAN = 0
@@ -24,6 +27,7 @@ EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_PARTIAL = 4
 EXIT_TEMPFAIL = 75
+EXIT_INTERNAL = 70
 
 
 class EtlError(Exception):
@@ -48,6 +52,20 @@ class StateError(EtlError):
     """The state database is unusable (locked, corrupt, from a newer version)."""
 
     exit_code = EXIT_USAGE
+
+
+class StateLockedError(StateError):
+    """Another amili-etl run holds the state file (or its lock): nothing was touched, run again later."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+class InternalError(EtlError):
+    """The machine failed us: a corrupt or truncated state file, a full disk, a state file deleted or replaced
+    during the run, an output that could not be written. A person must look (exit 70); nothing half-written
+    counts as done."""
+
+    exit_code = EXIT_INTERNAL
 
 
 class PartialSubmissionError(EtlError):

@@ -7,9 +7,12 @@ and keeps the books: every input row ends up submitted, rejected with reasons, h
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fnmatch
 import json
 import logging
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +22,9 @@ import polars as pl
 
 from etl import __version__
 from etl.amili import APIS, DeliveryReport, deliver, dry_run_report, record_intents
-from etl.config import Config
-from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT, EXIT_PARTIAL, EXIT_TEMPFAIL, ConfigError, EtlError
+from etl.config import Config, check_transport, insecure_tls_warning
+from etl.errors import (EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT, EXIT_PARTIAL, EXIT_TEMPFAIL,
+                        ConfigError, EtlError, InternalError)
 from etl.history import already_imported, record_run_start, record_skipped
 from etl.inputs import FileOutcome, read_inputs, valid_lines  # noqa: F401 - read_inputs is part of this module's API
 from etl.logs import log_event, run_log, secret_values
@@ -205,10 +209,33 @@ def _money_by_currency(frame: pl.DataFrame) -> dict[str, str]:
 
 
 def run_pipeline(req: RunRequest) -> RunResult:
-    """Run every stage for `req` and write `<out>/<run_id>/`; returns the result with its exit code."""
+    """Run every stage for `req` and write `<out>/<run_id>/`; returns the result with its exit code.
+
+    Refuses plain http to a remote host before anything starts (exit 2). Takes the state's lock (waiting [inbox]
+    lock_wait_s for another run, then exit 75). A failure of the machine (a corrupt or truncated state file, a full
+    disk, the state file deleted or replaced during the run) is one line naming the path, exit 70; the run is
+    recorded `failed` with the reason where the state is still writable, and no temporary file is left.
+    """
+    from etl.inbox import state_lock
+
     config = req.config
-    mappings = load_mappings(list(config.mapping_dirs))
+    check_transport(config)
     run_dir = req.out_dir / req.run_id
+    try:
+        with state_lock(config.state_path, config.inbox.lock_wait_s):
+            return _run_locked(req, config, run_dir)
+    except EtlError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the machine failed us (before the run could be recorded)
+        err = machine_failure(exc, config.state_path, run_dir)
+        if err is None:
+            raise
+        remove_partial_outputs(run_dir)
+        raise err from None
+
+
+def _run_locked(req: RunRequest, config: Config, run_dir: Path) -> RunResult:
+    mappings = load_mappings(list(config.mapping_dirs))
     log_path = run_log_path(config, run_dir, req.run_id)
     with open_store(config.state_path) as store, run_log(log_path, req.run_id, secret_values(config), config.log_level):
         started = req.clock()
@@ -220,20 +247,88 @@ def run_pipeline(req: RunRequest) -> RunResult:
             record_run_start(store, req.run_id, req.inputs, req.force, req.rerun_of, log_path)
         log_event("run_started", f"run {req.run_id} started ({req.mode})", mode=req.mode, force=req.force,
                   rerun_of=req.rerun_of, inputs=[str(p) for p in req.inputs], state=str(config.state_path))
+        if (warning := insecure_tls_warning(config)):
+            log_event("insecure_tls", warning, logging.WARNING)
+            print(f"amili-etl: {warning}", file=sys.stderr)
         try:
             result = _stages(store, req, config, mappings, run_dir)
-        except EtlError as exc:
-            store.execute("UPDATE runs SET finished_at = ?, status = 'failed', exit_code = ? WHERE run_id = ?",
-                          [req.clock().replace(tzinfo=None), exc.exit_code, req.run_id])
-            log_event("run_failed", str(exc), logging.ERROR, exit_code=exc.exit_code)
-            raise
-        except BaseException as exc:  # a bug or Ctrl-C: logged, the run stays 'running' and is marked interrupted later
+            store.check_in_place()  # the file we recorded the run in is still the state file
+        except Exception as exc:  # noqa: BLE001 - a known failure, or the machine failing us: exit 70
+            err = exc if isinstance(exc, EtlError) else machine_failure(exc, config.state_path, run_dir)
+            if err is None:  # a bug: logged, the run stays 'running' and is marked interrupted later
+                log_event("run_crashed", f"run {req.run_id} stopped: {type(exc).__name__}", logging.ERROR)
+                raise
+            remove_partial_outputs(run_dir)
+            record_failed(store, req.run_id, err, req.clock())
+            log_event("run_failed", str(err), logging.ERROR, exit_code=err.exit_code)
+            if err is exc:
+                raise
+            raise err from None
+        except BaseException as exc:  # Ctrl-C: logged, the run stays 'running' and is marked interrupted later
             log_event("run_crashed", f"run {req.run_id} stopped: {type(exc).__name__}", logging.ERROR)
             raise
         log_event("run_finished", f"run {req.run_id}: {result.summary['status']} (exit {result.exit_code})",
                   status=result.summary["status"], exit_code=result.exit_code, counts=result.summary["counts"],
                   sent=result.summary["sent"], skipped=len(result.summary.get("skipped", [])))
         return result
+
+
+# What a failed run must not leave behind: the temporary files of atomic writes, and summary.json (written last,
+# it says the run finished).
+_PARTIAL_PATTERNS = ("*.tmp", "*.tmp.xlsx", "*.splice", "*.partial", "rejects/*.tmp")
+
+
+def remove_partial_outputs(run_dir: Path) -> None:
+    """Delete every temporary file of `run_dir` (and its summary.json): nothing half-written stays behind."""
+    if not run_dir.is_dir():
+        return
+    for pattern in (*_PARTIAL_PATTERNS, "summary.json"):
+        for p in run_dir.glob(pattern):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+
+def machine_failure(exc: BaseException, state_path: Path, run_dir: Path) -> EtlError | None:
+    """The one-line InternalError (70) or StateLockedError (75) for a failure of the disk or the database; None
+    for anything else (a bug: its traceback is wanted)."""
+    import duckdb
+
+    from etl.store.db import state_failure
+
+    if isinstance(exc, duckdb.Error):
+        return state_failure(state_path, exc)
+    inner = exc
+    if not isinstance(inner, OSError) and inner.args and isinstance(inner.args[0], OSError):
+        inner = inner.args[0]  # xlsxwriter's FileCreateError wraps the OSError
+    if not isinstance(inner, OSError):
+        text = str(exc)
+        if "os error 28" in text or "No space left" in text or "File too large" in text:  # polars' IO errors
+            return InternalError(f"{run_dir}: cannot write the run's reports: the disk is full ({text.splitlines()[0]}); "
+                                 "the run is recorded failed; free space and rerun")
+        return None
+    where = Path(os.fsdecode(inner.filename)) if isinstance(inner.filename, (str, bytes, os.PathLike)) else run_dir
+    if where.name.startswith(state_path.name) and where.absolute().parent == state_path.absolute().parent:
+        return state_failure(state_path, inner)  # the state file, its WAL or its lock
+    why = inner.strerror or str(inner)
+    if inner.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return InternalError(f"{where}: cannot write: the disk is full ({why}); the run is recorded failed and "
+                             "nothing half-written is kept; free space, then rerun")
+    return InternalError(f"{where}: cannot write: {why}; the run is recorded failed; fix it, then rerun")
+
+
+def record_failed(store: Store, run_id: str, err: EtlError, now: dt.datetime) -> None:
+    """Mark the run failed with its exit code and the reason (in its summary), if the state can still be written."""
+    import duckdb
+
+    try:
+        store.check_in_place()
+        store.execute("UPDATE runs SET finished_at = ?, status = 'failed', exit_code = ?, summary = ? WHERE run_id = ?",
+                      [now.replace(tzinfo=None), err.exit_code,
+                       json.dumps({"run_id": run_id, "status": "failed", "error": str(err)}), run_id])
+    except (duckdb.Error, OSError, EtlError):
+        pass  # the state itself is what failed: the one line on stderr (and the log) says so
 
 
 def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet, run_dir: Path) -> RunResult:
@@ -308,6 +403,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
                                            or "nothing sent"), planned=plan_counts, **{
                   k: summary["totals"][k] for k in ("confirmed", "rejected", "pending")})
     _write_outputs(store, req, run_dir, files, summary, found, config)
+    store.check_in_place()
     store.execute(
         "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary = ? WHERE run_id = ?",
         [req.clock().replace(tzinfo=None), summary["status"], exit_code, json.dumps(summary), req.run_id],

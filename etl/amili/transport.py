@@ -22,8 +22,8 @@ import orjson
 import stamina
 
 from etl.amili.ratelimit import TokenBucket
-from etl.config import HttpConfig
-from etl.errors import AmiliUnavailableError
+from etl.config import HttpConfig, plain_http_problem
+from etl.errors import AmiliUnavailableError, ConfigError
 
 __all__ = ["AnswerLostError", "Response", "Transport", "TransientError", "full_jitter"]
 
@@ -166,6 +166,9 @@ class Transport:
         params: dict[str, str] | None = None,
     ) -> Response:
         """One attempt. Raises TransientError for retryable failures; returns any other answer."""
+        if url.startswith(("http:", "HTTP:", "Http:")) and (why := plain_http_problem(url)):
+            # The last guard (commands refuse such a config before they start): nothing leaves in clear text.
+            raise ConfigError(f"{method} {url}: refused: {why}")
         if json is not None:
             content = orjson.dumps(json)
         hdrs = dict(headers or {})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,9 +14,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from etl.errors import StateError
+from etl.errors import EtlError, InternalError, StateError, StateLockedError
 
-__all__ = ["SCHEMA_VERSION", "Store", "open_store"]
+__all__ = ["SCHEMA_VERSION", "Store", "open_store", "state_failure"]
 
 # Migrations are files etl/store/migrations/NNNN_name.sql, applied once each in number order. The schema version is
 # the number of the last one applied; numbers may have gaps. A released migration is never edited: add a new file.
@@ -40,6 +42,23 @@ class Store:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
         self.con = con
         self.path = path
+        self._identity = _identity(path)
+
+    def check_in_place(self) -> None:
+        """InternalError (exit 70) when the state file was deleted or replaced since it was opened.
+
+        DuckDB keeps writing into the file it opened: after a delete or a rename nothing it commits is found by the
+        next run. Checked before every commit, so a run stops at the first commit point after the file went.
+        """
+        if self._identity is None:
+            return
+        now = _identity(self.path)
+        if now is None:
+            raise InternalError(f"{self.path}: the state file was deleted during the run; what this run did since "
+                                "is not recorded (restore the file from a backup, then rerun)")
+        if now != self._identity:
+            raise InternalError(f"{self.path}: the state file was replaced during the run (another file now has "
+                                "its name); what this run did since is not recorded")
 
     def close(self) -> None:
         """Close the connection (DuckDB checkpoints the file)."""
@@ -57,8 +76,12 @@ class Store:
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
+            self.check_in_place()
         except BaseException:
-            self.con.execute("ROLLBACK")
+            try:
+                self.con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # the database failed (a full disk, a fatal error): the original error says why
             raise
         else:
             self.con.execute("COMMIT")
@@ -83,20 +106,75 @@ class Store:
             self.con.unregister("_incoming")
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+_DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+_CORRUPT = ("not a valid DuckDB database", "Could not read enough bytes", "Corrupt", "corrupt", "checksum",
+            "Checksum", "Serialization Error", "INTERNAL Error", "database has been invalidated",
+            "Failed to load", "Failed to read")
+
+
+def state_failure(path: Path, exc: BaseException) -> EtlError:
+    """One line naming the state file and what is wrong with it, with the contract's exit code.
+
+    Another process holding the file: 75 (run again later). A full disk, a corrupt or truncated file, any other
+    failure of the database underneath: 70 (a person must look; exit 1 never stands for a failure).
+    """
+    if isinstance(exc, EtlError):
+        return exc
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if "Could not set lock" in text or "Conflicting lock" in text:
+        pid = _LOCK_PID.search(text)
+        return StateLockedError(f"{path}: another amili-etl process holds the state file"
+                                + (f" (pid {pid.group(1)})" if pid else "")
+                                + "; nothing was touched, run again later")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or any(
+            m in text for m in _DISK_FULL):
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else next(m for m in _DISK_FULL if m in text) \
+            if any(m in text for m in _DISK_FULL) else first
+        return InternalError(f"{path}: cannot write the state database: the disk is full ({why}); "
+                             "free space, then rerun (nothing half-written counts as done)")
+    if any(m in text for m in _CORRUPT):
+        return InternalError(f"{path}: the state database is corrupt or truncated ({_clean(first)}); restore it from "
+                             "a backup (amili-etl state export), then rerun")
+    return InternalError(f"{path}: the state database failed: {_clean(first)}")
+
+
+def _clean(line: str) -> str:
+    """DuckDB's message without its class prefix and its advice links."""
+    line = re.sub(r"^[A-Za-z ]*Error: ", "", line)
+    return re.sub(r"\s*See also https?://\S+", "", line).strip()
+
+
 def open_store(path: Path, *, read_only: bool = False) -> Store:
-    """Open (creating if needed) the state file at `path` and bring its schema up to date."""
+    """Open (creating if needed) the state file at `path` and bring its schema up to date.
+
+    Every failure is one line naming the path: another process holding the file (StateLockedError, 75), a corrupt,
+    truncated or unwritable file or a full disk (InternalError, 70), a file from a newer amili-etl (StateError, 2).
+    """
     try:
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        raise StateError(f"{path}: cannot open the state database: {str(exc).splitlines()[0]}") from None
-    except OSError as exc:
-        raise StateError(f"{path}: cannot open the state database: {exc}") from None
+    except (duckdb.Error, OSError) as exc:
+        raise state_failure(path, exc) from None
     # Results cross to polars as Arrow string views, which polars takes without copying the text (its own layout).
     # DuckDB produces them only from Arrow format 1.4 on (its default output is 1.0): both settings are needed.
-    con.execute("SET produce_arrow_string_view = true")
-    con.execute("SET arrow_output_version = '1.5'")
+    try:
+        con.execute("SET produce_arrow_string_view = true")
+        con.execute("SET arrow_output_version = '1.5'")
+    except duckdb.Error as exc:
+        con.close()
+        raise state_failure(path, exc) from None
     store = Store(con, path)
     if read_only:
         return store
@@ -115,7 +193,10 @@ def open_store(path: Path, *, read_only: bool = False) -> Store:
                     con.execute(sql)
                     version = number
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
-    except duckdb.Error as exc:
-        store.close()
-        raise StateError(f"{path}: state database unusable: {str(exc).splitlines()[0]}") from None
+    except (duckdb.Error, OSError) as exc:
+        try:
+            store.close()
+        except duckdb.Error:
+            pass
+        raise state_failure(path, exc) from None
     return store
