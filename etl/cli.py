@@ -24,8 +24,44 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except EtlError as exc:
-            click.echo(f"amili-etl: error: {exc}", err=True)
+            click.echo(f"amili-etl: error: {_masked(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
+        except Exception as exc:  # noqa: BLE001 - a disk or database failure outside a run: one line, exit 70
+            err = _machine_failure(exc)
+            if err is None:
+                raise
+            click.echo(f"amili-etl: error: {_masked(str(err))}", err=True)
+            ctx.exit(err.exit_code)
+
+
+def _masked(text: str) -> str:
+    """A line for the terminal: personal data masked and every configured secret redacted, as in the run log."""
+    from etl.logs import mask_text
+
+    return mask_text(text)
+
+
+def _machine_failure(exc: Exception) -> EtlError | None:
+    """A failure of the disk or the state database as a one-line InternalError (70); None for anything else."""
+    import errno
+
+    import duckdb
+
+    from etl.errors import InternalError
+
+    if isinstance(exc, duckdb.Error):
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if "Could not set lock" in line:
+            from etl.store.db import state_failure
+
+            return state_failure(Path("the state database"), exc)
+        return InternalError(f"the state database failed: {line}")
+    if isinstance(exc, OSError):
+        where = exc.filename if exc.filename is not None else "-"
+        full = exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+        return InternalError(f"{where}: cannot write: " + (f"the disk is full ({exc.strerror})" if full
+                                                            else (exc.strerror or str(exc))))
+    return None
 
 
 def _now() -> dt.datetime:
@@ -47,7 +83,9 @@ def cli() -> None:
     and reconcile bank, ledger and Amili into a discrepancy report.
 
     Exit codes: 0 clean; 1 discrepancies found; 2 usage or configuration error; 3 input unreadable or run
-    incomplete; 4 some items not delivered (a rerun delivers them); 75 Amili unreachable or rate-limited.
+    incomplete; 4 some items not delivered (a rerun delivers them); 70 internal failure (a corrupt state file, a
+    full disk, the state file deleted during a run, a bug: alert a person); 75 Amili unreachable or rate-limited,
+    or another run holds the state's lock (run again later).
     """
 
 
@@ -57,11 +95,13 @@ def _print_summary(result: Any, workbook: Path) -> None:
     click.echo(f"run {s['run_id']}: {s['status']}")
     click.echo(f"  {'file':<44} {'format':<14} {'status':<14} {'rows':>6} {'valid':>6}")
     for f in s["files"]:
-        click.echo(f"  {f['path'][:44]:<44} {str(f['format'] or '-'):<14} {f['status']:<14} {f['rows']:>6} {f['valid']:>6}")
+        # File names and messages masked like the run log: a name may carry a national id or an account number.
+        click.echo(f"  {_masked(f['path'])[:44]:<44} {str(f['format'] or '-'):<14} {f['status']:<14} {f['rows']:>6} "
+                   f"{f['valid']:>6}")
         if f["message"]:
-            click.echo(f"      {f['message']}")
+            click.echo(f"      {_masked(f['message'])}")
     for k in s.get("skipped", []):
-        click.echo(f"  skipped {k['path']}: already imported by run {k['run_id']} (--force reads it again)")
+        click.echo(f"  skipped {_masked(k['path'])}: already imported by run {k['run_id']} (--force reads it again)")
     if s["counts"]:
         click.echo("  discrepancies:")
         for cat, n in s["counts"].items():
@@ -90,8 +130,11 @@ def _run(config: Any, inputs: tuple[Path, ...], out: Path, dry_run: bool, mode: 
 def _load(config_path: Path | None) -> Any:
     from etl.bundled import bundled_dir
     from etl.config import load_config
+    from etl.logs import remember_secrets, secret_values
 
-    return load_config(config_path, default_mapping_dirs=(bundled_dir("mappings"),))
+    config = load_config(config_path, default_mapping_dirs=(bundled_dir("mappings"),))
+    remember_secrets(secret_values(config))  # never on the terminal either, whatever their length
+    return config
 
 
 @cli.command()
@@ -209,10 +252,10 @@ def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: t
         click.echo(json.dumps({"files": files}, ensure_ascii=False, indent=2))
     else:
         for f in files:
-            click.echo(f"{f['path']}: {f['format'] or '-'} {f['status']} rows={f['rows']} valid={f['valid']} "
+            click.echo(f"{_masked(f['path'])}: {f['format'] or '-'} {f['status']} rows={f['rows']} valid={f['valid']} "
                        f"rejected={f['rejected']}" + (f" total={f['total_amount']} {f['currency']}" if f['total_amount'] else ""))
             if f["message"]:
-                click.echo(f"    {f['message']}")
+                click.echo(f"    {_masked(f['message'])}")
         if any(f["rejected"] for f in files):
             click.echo(f"rejects: {run_dir / 'rejects'}")
     statuses = {f["status"] for f in files}
@@ -314,5 +357,14 @@ def main() -> None:
     try:
         cli(prog_name="amili-etl")
     except EtlError as exc:  # raised outside a command (should not happen, but never a traceback)
-        click.echo(f"amili-etl: error: {exc}", err=True)
+        click.echo(f"amili-etl: error: {_masked(str(exc))}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+    except Exception as exc:  # noqa: BLE001 - a bug: its traceback for the developer, exit 70 (never 1)
+        import traceback
+
+        from etl.errors import EXIT_INTERNAL
+
+        click.echo(_masked("".join(traceback.format_exception(exc))), err=True)
+        click.echo(f"amili-etl: internal error (a bug, please report it): {_masked(f'{type(exc).__name__}: {exc}')}",
+                   err=True)
+        sys.exit(EXIT_INTERNAL)

@@ -71,11 +71,13 @@ def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> Non
         _print_summary(result.run, result.run.run_dir / "discrepancies.xlsx")
     else:
         click.echo(f"inbox {result.folder}: nothing new")
+    from etl.cli import _masked
+
     for d in describe(result.placements, result.folder):
-        where = f" -> {d['moved_to']}" if d["moved_to"] else ""
-        click.echo(f"  {d['outcome']:<16} {d['file']}{where}  ({d['note']})")
+        where = f" -> {_masked(d['moved_to'])}" if d["moved_to"] else ""
+        click.echo(f"  {d['outcome']:<16} {_masked(d['file'])}{where}  ({_masked(d['note'])})")
     for p, why in result.busy:
-        click.echo(f"  {'left':<16} {p.name}  ({why}; the next run takes it)")
+        click.echo(f"  {'left':<16} {_masked(p.name)}  ({why}; the next run takes it)")
     sys.exit(result.exit_code)
 
 
@@ -128,11 +130,15 @@ def show(config_path: Path, run_id: str) -> None:
     click.echo(f"  started   {run.started_at}")
     click.echo(f"  finished  {run.finished_at or '- (interrupted or still running)'}")
     click.echo(f"  config    {run.config_path}")
+    from etl.cli import _masked
+
     for f in files.iter_rows(named=True):
-        click.echo(f"  file      {f['path']}  {f['format'] or '-'} {f['status']} rows={f['rows']} valid={f['valid']} "
-                   f"sha256={f['sha256'][:12]}" + (f"  now at {f['moved_to']}" if f["moved_to"] else ""))
+        click.echo(f"  file      {_masked(f['path'])}  {f['format'] or '-'} {f['status']} rows={f['rows']} valid={f['valid']} "
+                   f"sha256={f['sha256'][:12]}" + (f"  now at {_masked(f['moved_to'])}" if f["moved_to"] else ""))
     for s in run.skipped:
-        click.echo(f"  skipped   {s['path']}  (already imported by run {s['run_id']})")
+        click.echo(f"  skipped   {_masked(s['path'])}  (already imported by run {s['run_id']})")
+    if run.summary and run.summary.get("error"):
+        click.echo(f"  error     {_masked(run.summary['error'])}")
     summary = run.summary or {}
     for cat, n in (summary.get("counts") or {}).items():
         click.echo(f"  found     {cat}: {n}")

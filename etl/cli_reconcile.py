@@ -40,6 +40,14 @@ def reconcile(config_path: Path, period: str, out: Path | None, no_readback: boo
 
     period_bounds(period)  # a bad --period fails before anything is opened
     config = _load(config_path)
+    if not no_readback:
+        from etl.config import check_transport
+
+        check_transport(config)  # reading Amili back logs in: never over plain http to a remote host
+        from etl.config import insecure_tls_warning
+
+        if (warning := insecure_tls_warning(config)):
+            click.echo(f"amili-etl: {warning}", err=True)
     with open_store(config.state_path) as store:
         result = reconcile_period(store, config, period, None if no_readback else read_back)
         facts = {"period": period, "generated_at": _now().isoformat(timespec="seconds"), "readback": not no_readback}

@@ -232,8 +232,10 @@ def redeliver(config: Any, run: RunInfo, new_run_id: str, out_dir: Path, clock: 
     from etl.pipeline import run_log_path
     from etl.reconcile import reconcile_run
     from etl.report import write_csv, write_summary
+    from etl.config import check_transport, insecure_tls_warning
     from etl.store import open_store
 
+    check_transport(config)  # no credentials over plain http to a remote host
     run_dir = out_dir / new_run_id
     log_path = run_log_path(config, run_dir, new_run_id)
     now = lambda: clock().replace(tzinfo=None)  # noqa: E731 - the store keeps naive UTC
@@ -246,6 +248,12 @@ def redeliver(config: Any, run: RunInfo, new_run_id: str, out_dir: Path, clock: 
             add_run_items(store, new_run_id, items)
         log_event("rerun_started", f"rerun of {run.run_id}: {items.height} item(s) without a final answer",
                   rerun_of=run.run_id, items=items.height)
+        if (warning := insecure_tls_warning(config)):
+            import logging
+            import sys
+
+            log_event("insecure_tls", warning, logging.WARNING)
+            print(f"amili-etl: {warning}", file=sys.stderr)
         report = deliver(store, config, new_run_id, items, now)
         found = reconcile_run(store, new_run_id)
         if report.unavailable and len(report.unavailable) >= items.height > 0:

@@ -16,45 +16,75 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JsonFormatter", "MaskingFilter", "mask_text", "mask_name", "log_event", "run_log", "secret_values", "LOGGER"]
+__all__ = ["JsonFormatter", "MaskingFilter", "mask_text", "mask_name", "log_event", "run_log", "secret_values",
+           "remember_secrets", "LOGGER"]
 
 LOGGER = logging.getLogger("etl")
 
 # Digit runs that may be a national identity number or an account number: Norwegian fødselsnummer (11 digits),
-# Swedish personnummer (YYMMDD-NNNN, YYYYMMDDNNNN, with - or +), Norwegian accounts (1234.56.78903), Swedish
-# bankgiro/plusgiro and clearing+account numbers, IBANs. Every run of 7 or more digits (groups joined by dot,
-# dash or plus) is masked but its last two digits; amounts (with a decimal separator) and dates stay readable.
-_DIGITS = re.compile(r"(?<![\w.,])(?:\d[.\-+]?){6,}\d(?![\w]|[.,]\d)")
+# Swedish personnummer (YYMMDD-NNNN, YYYYMMDDNNNN, with - or +), Norwegian accounts (1234.56.78903), org numbers,
+# Swedish bankgiro/plusgiro and clearing+account numbers, IBANs. Every run of 7 or more digits (groups joined by dot,
+# dash or plus) is masked but its last two digits, also inside a word or a file name (`OCR_fnr15076537108.txt`,
+# `Transaktioner_97045210018_x.csv`: only the digits are masked, the name stays readable); amounts (with a decimal
+# separator), dates and hexadecimal keys (sha256, stable keys) stay readable.
+_DIGITS = re.compile(r"(?<!\d)(?<!\d[.,])(?:\d[.\-+]?){6,}\d(?!\d|[.,]\d)")
+# The same numbers written with spaces: accounts 1506 29 95960 (and 1506.29 95960), fødselsnummer 150765 37108,
+# personnummer 850101 1234, org numbers 985 123 456.
+_SPACED = re.compile(r"(?<![\d.,])(?:\d{4}[ .]\d{2}[ .]\d{5}|\d{6} \d{5}|\d{6} \d{4}|\d{3} \d{3} \d{3})(?!\d|[.,]\d)")
+_AMOUNT = re.compile(r"\d+[.,]\d{2}")
 _DATE = re.compile(r"(19|20)\d\d-?[01]\d-?[0-3]\d")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[0-9A-Z]{4}){2,7}(?: ?[0-9A-Z]{1,4})?\b")
+# Nordic IBANs are digits after the country code: found in any case, with or without spaces (`no93 1506 2995 960`).
+_IBAN_DIGITS = re.compile(r"(?i)(?<![a-z0-9])[a-z]{2}\d{2}(?: ?\d{4}){2,7}(?: ?\d{1,4})?(?!\d)")
+_HEX_TOKEN = re.compile(r"[0-9a-fA-F-]{16,}")
 _BEARER = re.compile(r"(?i)\b(bearer|token|api[_-]?code|client[_-]?secret|x-api-key|password)([\"']?\s*[:=]\s*[\"']?|\s+)([^\s\"',}]+)")
 _NAME_FIELDS = {"name", "payer_name", "customer_name", "debtor_name", "payer", "customer"}
 _REDACTED = "[redacted]"
+# The embedded sandbox's published default login ("sandbox"): not a secret, and redacting the word would blind the
+# sandbox's own log lines. Every other configured secret is redacted whatever its length.
+_PUBLIC_VALUES = frozenset({"sandbox"})
+# Secrets of the configurations loaded by this process: redacted from the one-line errors on the terminal too.
+_KNOWN_SECRETS: set[str] = set()
+
+
+def _star(text: str, keep_head: int, keep_tail: int) -> str:
+    """`text` with its letters and digits starred but the first `keep_head` and last `keep_tail`; separators kept."""
+    positions = [i for i, c in enumerate(text) if c.isalnum()]
+    hide = set(positions[keep_head:len(positions) - keep_tail])
+    return "".join("*" if i in hide else c for i, c in enumerate(text))
+
+
+def _in_hex_token(match: re.Match[str]) -> bool:
+    """The digits are part of a hexadecimal key (sha256, a stable key, a uuid), not an identity."""
+    text, start, end = match.string, match.start(), match.end()
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "-"):
+        start -= 1
+    while end < len(text) and (text[end].isalnum() or text[end] == "-"):
+        end += 1
+    token = text[start:end]
+    return bool(_HEX_TOKEN.fullmatch(token)) and any(c.isalpha() for c in token)
 
 
 def _mask_digits(match: re.Match[str]) -> str:
     text = match.group(0)
-    digits = [c for c in text if c.isdigit()]
-    if _DATE.fullmatch(text):
-        return text  # a date (2026-11-20, 20261120), not an identity
-    keep = 2
-    out, seen = [], 0
-    for c in text:
-        if c.isdigit():
-            seen += 1
-            out.append(c if seen > len(digits) - keep else "*")
-        else:
-            out.append(c)
-    return "".join(out)
+    if _DATE.fullmatch(text) or _AMOUNT.fullmatch(text) or _in_hex_token(match):
+        return text  # a date (2026-11-20, 20261120), an amount (1234567.89) or a key, not an identity
+    return _star(text, 0, 2)
 
 
 def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every secret redacted, tokens after auth words redacted, and identity/account numbers masked."""
-    for s in secrets:
+    """`text` with every secret redacted, tokens after auth words redacted, and identity/account numbers masked.
+
+    Secrets are replaced wherever they appear, whatever their length (a short secret also blanks the same letters
+    inside other words: the log is less readable, never less safe).
+    """
+    for s in sorted({*secrets, *_KNOWN_SECRETS} - _PUBLIC_VALUES, key=len, reverse=True):
         if s:
             text = text.replace(s, _REDACTED)
     text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + _REDACTED, text)
-    text = _IBAN.sub(lambda m: m.group(0)[:4] + "*" * max(0, len(m.group(0)) - 6) + m.group(0)[-2:], text)
+    text = _IBAN.sub(lambda m: _star(m.group(0), 4, 2), text)
+    text = _IBAN_DIGITS.sub(lambda m: _star(m.group(0), 4, 2), text)
+    text = _SPACED.sub(lambda m: _star(m.group(0), 0, 2), text)
     return _DIGITS.sub(_mask_digits, text)
 
 
@@ -64,14 +94,27 @@ def mask_name(name: str) -> str:
 
 
 def secret_values(config: Any) -> list[str]:
-    """Every secret value of a Config (client ids and secrets, api codes, keys), longest first."""
+    """Every secret value of a Config (client ids and secrets, api codes, keys), longest first, whatever its length
+    (the sandbox's public default login excepted)."""
     found: set[str] = set()
     for c in getattr(config, "creditors", ()):
         for value in vars(c.secrets).values():
-            # Short values (the sandbox's "sandbox") would mask ordinary words; secrets are long.
-            if isinstance(value, str) and len(value) >= 8:
+            if isinstance(value, str) and value and value not in _PUBLIC_VALUES:
                 found.add(value)
     return sorted(found, key=len, reverse=True)
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Redact `values` from every masked text of this process (the terminal's error lines included)."""
+    _KNOWN_SECRETS.update(v for v in values if v and v not in _PUBLIC_VALUES)
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """A log file that never prints a traceback to the terminal when it cannot be written (a full disk): the run
+    itself reports the disk in one line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        self.failed = True
 
 
 class MaskingFilter(logging.Filter):
@@ -147,7 +190,7 @@ def run_log(path: Path, run_id: str, secrets: Iterable[str] = (), level: int | s
     if isinstance(level, str):
         level = logging.getLevelNamesMapping()[level.upper()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _QuietFileHandler(path, encoding="utf-8")
     handler.setLevel(level)
     handler.addFilter(_RunIdFilter(run_id))
     handler.addFilter(MaskingFilter(secrets))
