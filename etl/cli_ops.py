@@ -65,7 +65,10 @@ def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> Non
     from etl.cli import _now, _print_summary
     from etl.inbox import describe, run_inbox
 
+    from etl.config import check_transport
+
     config = _load(config_path)
+    check_transport(config)  # before the lock, the scan and any move: plain http to a remote host is refused
     result = run_inbox(config, folder, out or config.output_dir, force, _now, _new_run_id())
     if result.run is not None:
         _print_summary(result.run, result.run.run_dir / "discrepancies.xlsx")
@@ -174,7 +177,10 @@ def rerun(config_path: Path, only_failed: bool, out: Path | None, run_id: str) -
     from etl.inbox import state_lock
     from etl.pipeline import RunRequest, run_pipeline
 
+    from etl.config import check_transport
+
     config = _load(config_path)
+    check_transport(config)
     out_dir = out or config.output_dir
     with state_lock(config.state_path, config.inbox.lock_wait_s):
         with _open_read(config) as store:

@@ -312,7 +312,8 @@ def machine_failure(exc: BaseException, state_path: Path, run_dir: Path) -> EtlE
     if where.name.startswith(state_path.name) and where.absolute().parent == state_path.absolute().parent:
         return state_failure(state_path, inner)  # the state file, its WAL or its lock
     why = inner.strerror or str(inner)
-    if inner.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+    if inner.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or any(
+            m in str(inner) for m in ("os error 28", "os error 27", "No space left", "File too large")):
         return InternalError(f"{where}: cannot write: the disk is full ({why}); the run is recorded failed and "
                              "nothing half-written is kept; free space, then rerun")
     return InternalError(f"{where}: cannot write: {why}; the run is recorded failed; fix it, then rerun")

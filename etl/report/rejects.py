@@ -34,6 +34,10 @@ def write_rejects(raw: pl.DataFrame, reasons: pl.DataFrame, folder: Path, source
     ).sort("source_line")
     path = folder / rejects_name(source_file)
     tmp = path.with_name(path.name + ".tmp")
-    escape_text_columns(table).write_csv(tmp)
-    tmp.replace(path)
+    try:
+        escape_text_columns(table).write_csv(tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no partial CSV
+        raise
     return path

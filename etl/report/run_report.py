@@ -81,8 +81,12 @@ def report_frames(store: Store, run_id: str) -> dict[str, pl.DataFrame]:
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     """Parquet for analysts (money stays integer minor units), written atomically."""
     tmp = path.with_name(path.name + ".tmp")
-    frame.write_parquet(tmp)
-    tmp.replace(path)
+    try:
+        frame.write_parquet(tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no partial file
+        raise
 
 
 def write_run_workbook(store: Store, run_id: str, run_dir: Path, summary: dict[str, Any], found: pl.DataFrame,

@@ -51,5 +51,9 @@ def write_summary(summary: dict[str, Any], path: Path) -> None:
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary file and rename it: a crash never leaves half a report."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no partial file
+        raise

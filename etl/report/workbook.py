@@ -203,15 +203,21 @@ def write_workbook(path: Path, summary: dict[str, Any], discrepancies: pl.DataFr
         "status_incomplete": book.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
         "status_failed": book.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
     }
-    _summary(book, summary, discrepancies, control, fmts)
-    tables = [Sheet(cat, rows.drop("category"), totals=True)
-              for cat in CATEGORIES if (rows := discrepancies.filter(pl.col("category") == cat)).height]
-    inserts: dict[int, tuple[int, int, str]] = {}
-    for number, sheet in enumerate([*tables, *sheets], start=2):  # sheet1 is the Summary
-        _table(book, sheet, fmts, number, inserts)
-    book.close()
-    splice_rows(tmp, inserts)
-    tmp.replace(path)
+    try:
+        _summary(book, summary, discrepancies, control, fmts)
+        tables = [Sheet(cat, rows.drop("category"), totals=True)
+                  for cat in CATEGORIES if (rows := discrepancies.filter(pl.col("category") == cat)).height]
+        inserts: dict[int, tuple[int, int, str]] = {}
+        for number, sheet in enumerate([*tables, *sheets], start=2):  # sheet1 is the Summary
+            _table(book, sheet, fmts, number, inserts)
+        book.close()
+        splice_rows(tmp, inserts)
+        tmp.replace(path)
+    except BaseException:
+        # A full disk (or anything else): no half-written workbook or splice file stays behind.
+        for leftover in (tmp, tmp.with_name(tmp.name + ".splice")):
+            leftover.unlink(missing_ok=True)
+        raise
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
