@@ -153,10 +153,7 @@ def test_masking_covers_ids_in_words_spaced_dotted_and_ibans_in_any_case() -> No
 
 
 def test_every_secret_is_redacted_whatever_its_length(tmp_path: Path) -> None:
-    from dataclasses import replace
-
     from etl.config import Secrets
-    from tests.ops.support import SECRET_ENV  # noqa: F401 - the sandbox's public login stays readable
 
     assert mask_text("id=q7 secret: q7x", ["q7x", "q7"]) == "id=[redacted] secret: [redacted]"
     assert mask_text("ab", ["ab"]) == "[redacted]"
@@ -172,7 +169,6 @@ def test_every_secret_is_redacted_whatever_its_length(tmp_path: Path) -> None:
     with run_log(log, "R1", secrets=["q7"]):
         logging.getLogger("etl.test").error("login q7 refused", extra={"event": "e", "fields": {"why": "bad q7"}})
     assert "q7" not in log.read_text()
-    del replace
 
 
 def test_file_names_are_masked_in_the_log_and_on_the_terminal(tmp_path: Path) -> None:
