@@ -38,6 +38,12 @@ class FileOutcome:
     valid: pl.DataFrame
     rejects: pl.DataFrame  # source_line, error_column, error_check, error_message
     creditor: str | None = None
+    file: str | None = None  # a sheet of a workbook (display `<file>#<sheet>`): the workbook's display name
+
+    @property
+    def file_name(self) -> str:
+        """The display name of the file itself (a workbook's sheets share their workbook's)."""
+        return self.file or self.display
 
     @property
     def status(self) -> str:
@@ -104,20 +110,31 @@ def read_inputs(
             continue
         preload()  # pandera's import runs while the first file is read
         result = read_source(path, mappings)
-        schema = PAYMENT_SCHEMA if result.kind == "payments" else INVOICE_SCHEMA
-        rows = result.rows.with_columns(pl.lit(display).alias("source_file")) if result.rows.height else pl.DataFrame(schema=schema)
-        if result.status in ("unreadable", "unrecognised"):
-            outcomes.append(FileOutcome(display, result, pl.DataFrame(schema=schema), result.problems))
-            continue
-        kind = "payments" if result.kind == "payments" else "invoices"
-        valid, rejects = validate_rows(rows, kind, rules_for(result, display, mappings, config))
-        if result.problems.height:
-            rejects = pl.concat([result.problems, rejects], how="vertical_relaxed")
-            valid = valid.join(result.problems.select("source_line").unique(), on="source_line", how="anti")
-        if result.lines is not None and rejects.height:
-            rejects = _to_every_line(rejects, result.lines)
-        outcomes.append(FileOutcome(display, result, valid, rejects))
+        if result.sheets:  # a workbook with several sheets of data: each sheet is reported as `<file>#<sheet>`
+            for part in result.sheets:
+                sheet = part.rows.get_column("source_sheet").first() if part.rows.height else None
+                sheet = sheet or (part.raw.get_column("source_sheet").first() if "source_sheet" in part.raw.columns else "")
+                outcomes.append(_outcome(part, f"{display}#{sheet}", mappings, config, file=display))
+        else:
+            outcomes.append(_outcome(result, display, mappings, config))
     return outcomes
+
+
+def _outcome(result: SourceResult, display: str, mappings: MappingSet, config: Config | None,
+             file: str | None = None) -> FileOutcome:
+    """One file (or one sheet of a workbook) validated."""
+    schema = PAYMENT_SCHEMA if result.kind == "payments" else INVOICE_SCHEMA
+    rows = result.rows.with_columns(pl.lit(display).alias("source_file")) if result.rows.height else pl.DataFrame(schema=schema)
+    if result.status in ("unreadable", "unrecognised"):
+        return FileOutcome(display, result, pl.DataFrame(schema=schema), result.problems, file=file)
+    kind = "payments" if result.kind == "payments" else "invoices"
+    valid, rejects = validate_rows(rows, kind, rules_for(result, file or display, mappings, config))
+    if result.problems.height:
+        rejects = pl.concat([result.problems, rejects], how="vertical_relaxed")
+        valid = valid.join(result.problems.select("source_line").unique(), on="source_line", how="anti")
+    if result.lines is not None and rejects.height:
+        rejects = _to_every_line(rejects, result.lines)
+    return FileOutcome(display, result, valid, rejects, file=file)
 
 
 def valid_lines(files: list[FileOutcome], run_id: str) -> pl.DataFrame:
