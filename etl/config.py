@@ -63,6 +63,7 @@ _CREDITOR_KEYS = {
     "auth",
     "matching",
     "autopostings",
+    "kid_length",
 }
 _MATCHING_KEYS = {"invoice_number_pattern", "amount_tolerance", "amount_tolerance_percent", "date_window_days",
                   "name_similarity", "multi_invoice_max", "multi_invoice_open_max"}
@@ -123,6 +124,9 @@ class CreditorConfig:
     secrets: Secrets = field(default_factory=Secrets)
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     autopostings: bool = False  # ARM creditors: matched payments go as ARM autopostings, not reservations
+    # The fixed length of this creditor's KIDs, when it has one: a shorter all-digit KID in an invoice export (Excel
+    # strips leading zeros) is padded back to it when the padded KID passes reference_check. None: never padded.
+    kid_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -328,6 +332,10 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
     autopostings = raw.get("autopostings", False)
     if not isinstance(autopostings, bool) or (autopostings and payments_to != "arm"):
         raise _fail(path, f"{where}: autopostings must be true or false, and true only with payments_to = \"arm\"")
+    kid_length = raw.get("kid_length")
+    if kid_length is not None and (isinstance(kid_length, bool) or not isinstance(kid_length, int)
+                                   or not 2 <= kid_length <= 25):
+        raise _fail(path, f"{where}: kid_length must be a whole number of digits from 2 to 25")
     files = raw.get("invoice_files", [])
     if not isinstance(files, list):
         raise _fail(path, f"{where}: invoice_files must be a list of file name patterns")
@@ -359,6 +367,7 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
         secrets=Secrets(env.get(id_env), env.get(secret_env), env.get(ada_env), env.get(key_env) if key_env else None),
         matching=matching,
         autopostings=autopostings,
+        kid_length=kid_length,
     )
 
 

@@ -262,6 +262,18 @@ _FAILED_STATUSES = ("unreadable", "unrecognised", "held_back")
 _LEAVE_EXIT_CODES = (4, 75)  # items left undelivered: keep the files for the next run to read again
 
 
+def _sheets_entry(files: list[dict[str, Any]], path: str) -> dict[str, Any] | None:
+    """A workbook read sheet by sheet (summary entries `<path>#<sheet>`) as one entry: the worst status, the
+    first message, rows and valid summed; None when the summary has no sheet of `path`."""
+    parts = [f for f in files if str(f["path"]).startswith(path + "#")]
+    if not parts:
+        return None
+    order = ("unreadable", "unrecognised", "held_back", "rejected_rows", "ok")
+    worst = min(parts, key=lambda f: order.index(f["status"]) if f["status"] in order else 0)
+    return {**worst, "path": path, "rows": sum(f.get("rows") or 0 for f in parts),
+            "valid": sum(f.get("valid") or 0 for f in parts)}
+
+
 def _placements(folder: Path, plan: InboxPlan, run: Any, day: str) -> list[Placement]:
     """Where each file goes after the run: archive/<day>/, failed/, or stays (left) when delivery is unfinished."""
     archive, failed = folder / "archive" / day, folder / "failed"
@@ -276,7 +288,7 @@ def _placements(folder: Path, plan: InboxPlan, run: Any, day: str) -> list[Place
         return out
     by_path = {f["path"]: f for f in run.summary["files"]}
     for p in plan.new:
-        f = by_path.get(str(p))
+        f = by_path.get(str(p)) or _sheets_entry(run.summary["files"], str(p))
         sha = plan.sha256[p]
         if f is None:  # the pipeline skipped it after all (imported meanwhile): keep the books straight
             out.append(Placement(p, sha, "already_imported", archive / p.name, run.run_id, "imported by an earlier run"))

@@ -6,15 +6,17 @@ not import the delivery, matching and report machinery it never uses.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from etl.errors import InputError
 from etl.mapping import MappingSet
+from etl.refs import restore_kid_zeros
 from etl.schemas import RowRules, validate_rows
 from etl.schemas.validate import preload
 from etl.sources import iter_input_files, read_source
@@ -38,6 +40,12 @@ class FileOutcome:
     valid: pl.DataFrame
     rejects: pl.DataFrame  # source_line, error_column, error_check, error_message
     creditor: str | None = None
+    file: str | None = None  # a sheet of a workbook (display `<file>#<sheet>`): the workbook's display name
+
+    @property
+    def file_name(self) -> str:
+        """The display name of the file itself (a workbook's sheets share their workbook's)."""
+        return self.file or self.display
 
     @property
     def status(self) -> str:
@@ -62,20 +70,46 @@ def display_names(inputs: tuple[Path, ...]) -> list[tuple[Path, str]]:
     return out
 
 
+def _invoice_owner(result: SourceResult, display: str, config: Config | None) -> Any:
+    """The one creditor an invoice file belongs to by its name (invoice_files; the only creditor if there is one)."""
+    if config is None or result.kind != "invoices":
+        return None
+    name = Path(display).name
+    owners = [c for c in config.creditors if any(fnmatch.fnmatch(name, p) for p in c.invoice_files)]
+    if not owners and len(config.creditors) == 1:
+        owners = list(config.creditors)
+    return owners[0] if len(owners) == 1 else None
+
+
+def _restore_kids(rows: pl.DataFrame, owner: Any) -> tuple[pl.DataFrame, str]:
+    """Invoice KIDs Excel shortened, padded to the owner's kid_length (see etl.refs.restore_kid_zeros), and a note
+    naming them; rows unchanged and no note when the creditor declares no KID length."""
+    length = getattr(owner, "kid_length", None)
+    if not length or not rows.height or "kid" not in rows.columns:
+        return rows, ""
+    kids = rows.get_column("kid")
+    restored = restore_kid_zeros(kids, length, owner.reference_check)
+    changed = (restored != kids).fill_null(False)
+    if not changed.any():
+        return rows, ""
+    hits = rows.select("source_line", kids.alias("_was"), restored.alias("_now")).filter(changed)
+    shown = "; ".join(f"line {ln}: {was!r} -> {now!r}" for ln, was, now in hits.head(3).iter_rows())
+    more = f" (and {hits.height - 3} more)" if hits.height > 3 else ""
+    note = (f"{hits.height} KID(s) shortened by Excel restored to creditor {owner.name!r}'s kid_length {length} "
+            f"(the check digit holds after padding): {shown}{more}")
+    return rows.with_columns(restored), note
+
+
 def rules_for(result: SourceResult, display: str, mappings: MappingSet, config: Config | None) -> RowRules:
     """The validation rules of one file: its country (layout or format) and, for invoices, its creditor's currency."""
     country = _FORMAT_COUNTRY.get(result.format or "")
     if result.layout and result.layout in mappings.names:
         country = mappings.get(result.layout).country or country
     currencies = None
-    if config is not None and result.kind == "invoices":
-        name = Path(display).name
-        owners = [c for c in config.creditors if any(fnmatch.fnmatch(name, p) for p in c.invoice_files)]
-        if not owners and len(config.creditors) == 1:
-            owners = list(config.creditors)
-        if len(owners) == 1:
-            country = country or owners[0].country
-            currencies = frozenset(getattr(owners[0], "currencies", None) or (owners[0].currency,))
+    owner = _invoice_owner(result, display, config)
+    if owner is not None:
+        country = country or owner.country
+        currencies = frozenset(getattr(owner, "currencies", None) or (owner.currency,))
     return RowRules(country=country, currencies=currencies, unique_bank_ref=result.format in ("bank_csv", "bank_xlsx"))
 
 
@@ -104,20 +138,34 @@ def read_inputs(
             continue
         preload()  # pandera's import runs while the first file is read
         result = read_source(path, mappings)
-        schema = PAYMENT_SCHEMA if result.kind == "payments" else INVOICE_SCHEMA
-        rows = result.rows.with_columns(pl.lit(display).alias("source_file")) if result.rows.height else pl.DataFrame(schema=schema)
-        if result.status in ("unreadable", "unrecognised"):
-            outcomes.append(FileOutcome(display, result, pl.DataFrame(schema=schema), result.problems))
-            continue
-        kind = "payments" if result.kind == "payments" else "invoices"
-        valid, rejects = validate_rows(rows, kind, rules_for(result, display, mappings, config))
-        if result.problems.height:
-            rejects = pl.concat([result.problems, rejects], how="vertical_relaxed")
-            valid = valid.join(result.problems.select("source_line").unique(), on="source_line", how="anti")
-        if result.lines is not None and rejects.height:
-            rejects = _to_every_line(rejects, result.lines)
-        outcomes.append(FileOutcome(display, result, valid, rejects))
+        if result.sheets:  # a workbook with several sheets of data: each sheet is reported as `<file>#<sheet>`
+            for part in result.sheets:
+                sheet = part.rows.get_column("source_sheet").first() if part.rows.height else None
+                sheet = sheet or (part.raw.get_column("source_sheet").first() if "source_sheet" in part.raw.columns else "")
+                outcomes.append(_outcome(part, f"{display}#{sheet}", mappings, config, file=display))
+        else:
+            outcomes.append(_outcome(result, display, mappings, config))
     return outcomes
+
+
+def _outcome(result: SourceResult, display: str, mappings: MappingSet, config: Config | None,
+             file: str | None = None) -> FileOutcome:
+    """One file (or one sheet of a workbook) validated."""
+    schema = PAYMENT_SCHEMA if result.kind == "payments" else INVOICE_SCHEMA
+    rows = result.rows.with_columns(pl.lit(display).alias("source_file")) if result.rows.height else pl.DataFrame(schema=schema)
+    if result.status in ("unreadable", "unrecognised"):
+        return FileOutcome(display, result, pl.DataFrame(schema=schema), result.problems, file=file)
+    kind = "payments" if result.kind == "payments" else "invoices"
+    rows, note = _restore_kids(rows, _invoice_owner(result, file or display, config))
+    if note:
+        result = dataclasses.replace(result, message=f"{display}: {note}" if not result.message else result.message)
+    valid, rejects = validate_rows(rows, kind, rules_for(result, file or display, mappings, config))
+    if result.problems.height:
+        rejects = pl.concat([result.problems, rejects], how="vertical_relaxed")
+        valid = valid.join(result.problems.select("source_line").unique(), on="source_line", how="anti")
+    if result.lines is not None and rejects.height:
+        rejects = _to_every_line(rejects, result.lines)
+    return FileOutcome(display, result, valid, rejects, file=file)
 
 
 def valid_lines(files: list[FileOutcome], run_id: str) -> pl.DataFrame:

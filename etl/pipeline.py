@@ -346,7 +346,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
                   valid=f.valid.height, message=f.result.message or None)
     for f in files:
         if f.result.kind == "invoices" and f.status not in ("unreadable", "unrecognised"):
-            f.creditor = _invoice_creditor(config, f.display)
+            f.creditor = _invoice_creditor(config, f.file_name)
     pays = _payments_frame(config, files, req.run_id)
     with store.transaction():
         store.insert_frame("files", _file_rows(req.run_id, files))

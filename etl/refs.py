@@ -15,6 +15,7 @@ __all__ = [
     "luhn_length_digits",
     "is_valid_reference",
     "reference_valid_expr",
+    "restore_kid_zeros",
 ]
 
 REFERENCE_CHECKS = ("mod10", "mod11", "either", "luhn", "luhn_length", "none")
@@ -124,3 +125,15 @@ def reference_valid_expr(col: str | pl.Expr, check: str) -> pl.Expr:
     else:
         raise ValueError(f"unknown reference check {check!r}; expected one of {', '.join(REFERENCE_CHECKS)}")
     return pl.when(c.is_null()).then(None).otherwise(shape_ok & ok.fill_null(False))
+
+
+def restore_kid_zeros(kids: pl.Series, length: int, check: str) -> pl.Series:
+    """KIDs whose leading zeros Excel stripped, padded back to the creditor's fixed KID `length`: only an all-digit
+    KID shorter than `length` whose padded form passes `check`; every other value as it was (a KID Excel turned
+    into a number like 1.2345E+10 is not digits and stays as it is, for validation to reject)."""
+    short = kids.str.contains(r"^\d+$").fill_null(False) & (kids.str.len_chars() < length)
+    if not short.any():
+        return kids
+    padded = kids.str.zfill(length)
+    ok = short & pl.select(reference_valid_expr(pl.lit(padded), check)).to_series().fill_null(False)
+    return pl.select(pl.when(pl.lit(ok)).then(pl.lit(padded)).otherwise(pl.lit(kids))).to_series().alias(kids.name)

@@ -23,6 +23,7 @@ from etl.sources.common import SourceError, failed_result, format_kind
 from etl.sources.csv_excel import read_bank_csv, read_bank_xlsx
 from etl.sources.detect import detect_format
 from etl.sources.invoices import read_invoices_csv, read_invoices_xlsx
+from etl.sources.tables import is_xlsx, text_near_miss, xlsx_near_miss
 from etl.sources.text import HEAD_LINES, is_utf16, utf16_to_utf8
 
 __all__ = ["read_source", "iter_input_files", "detect_format", "READERS", "SourceResult", "SourceError", "FORMATS"]
@@ -70,8 +71,14 @@ def read_source(path: Path, mappings: MappingSet) -> SourceResult:
         digest = pool.submit(_sha256_hex, data)
         result = _read(path, data, mappings)
         sha256 = digest.result()
+    return _with_sha256(result, sha256)
+
+
+def _with_sha256(result: SourceResult, sha256: str) -> SourceResult:
+    """`result` (and its sheets' results) with the file's sha256, in the result and in its rows' lineage."""
     rows = result.rows.with_columns(pl.lit(sha256, pl.String).alias("source_sha256"))
-    return dataclasses.replace(result, sha256=sha256, rows=rows)
+    sheets = tuple(_with_sha256(part, sha256) for part in result.sheets)
+    return dataclasses.replace(result, sha256=sha256, rows=rows, sheets=sheets)
 
 
 def _sha256_hex(data: bytes) -> str:
@@ -89,6 +96,8 @@ def _read(path: Path, data: bytes, mappings: MappingSet) -> SourceResult:
             return failed_result(path, "unreadable", exc.message(path))
     try:
         found = detect_format(data, mappings)
+    except SourceError as exc:  # e.g. a workbook whose sheets break the multi-sheet rule
+        return failed_result(path, "unreadable", exc.message(path))
     except Exception as exc:  # e.g. a corrupt workbook: the file's problem, reported, never a crash
         return failed_result(path, "unreadable", f"{path}: cannot be read: {_first_line(exc)}")
     if found is None:
@@ -126,7 +135,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _unrecognised(path: Path, data: bytes, mappings: MappingSet) -> str:
-    names = ", ".join(mappings.names) or "none loaded"
+    """Why a file is not recognised: what differs from the closest known layout when one is close (never a list
+    of every layout), else what kind of file it seems to be."""
+    try:
+        miss = xlsx_near_miss(data, mappings) if is_xlsx(data) else (
+            text_near_miss(data, mappings) if b"\x00" not in data[:4096] else None)
+    except Exception:  # noqa: BLE001 - a diagnosis must never fail the diagnosis
+        miss = None
+    if miss:
+        return f"{path}: not a recognised format: {miss}"
+    names = f"{len(mappings)} layouts known, see docs/formats.md" if len(mappings) else "no layouts loaded"
     if data.startswith(b"PK"):
         what = f"a zip / spreadsheet with no known header row in the first {HEAD_LINES} rows of any sheet"
     elif b"\x00" in data[:4096]:
@@ -135,7 +153,7 @@ def _unrecognised(path: Path, data: bytes, mappings: MappingSet) -> str:
         what = "an XML document that is not ISO 20022 camt.053 / camt.054 (no camt namespace near the top)"
     else:
         what = f"no OCR giro / BgMax start record, no MT940 :20:/:25:, no known header in the first {HEAD_LINES} lines"
-    return f"{path}: not a recognised format: {what} (layouts: {names})"
+    return f"{path}: not a recognised format: {what} ({names})"
 
 
 def _hidden_or_skipped(rel: Path) -> bool:

@@ -152,3 +152,6 @@ class SourceResult:
     # Invoice lines of a line-level invoice export (INVOICE_LINE_SCHEMA), for the ARM documents' documentLines;
     # null when the export has one row per invoice.
     lines: pl.DataFrame | None = None
+    # A workbook with several sheets of data: one result per sheet (rows, raw and rejects of that sheet alone, as
+    # source_line is the sheet row), reported as `<file>#<sheet>`; `rows` above holds them all. Empty otherwise.
+    sheets: tuple[SourceResult, ...] = ()

@@ -23,6 +23,7 @@ __all__ = [
     "format_kind",
     "reader_result",
     "failed_result",
+    "sheets_result",
     "problems_frame",
     "first_row",
     "first_broken_rule",
@@ -80,6 +81,23 @@ def reader_result(path: Path, fmt: str, rows: pl.DataFrame, raw: pl.DataFrame, *
     kind = format_kind(fmt)
     return SourceResult(path=path, format=fmt, kind=kind, sha256="", raw=raw,
                         rows=with_lineage(rows, KIND_SCHEMA[kind], path=path, fmt=fmt), **fields)
+
+
+def sheets_result(parts: list[SourceResult]) -> SourceResult:
+    """One workbook's result from its sheets' results (one per sheet of data, see SourceResult.sheets): rows and raw
+    of every sheet (source_sheet tells them apart); a single sheet is its own result, as before."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    raw = pl.concat([p.raw.with_columns(source_sheet=pl.lit(p.rows.get_column("source_sheet").first() if p.rows.height
+                                                                 else None, dtype=pl.String)) for p in parts],
+                    how="diagonal_relaxed")
+    lines = [p.lines for p in parts if p.lines is not None]
+    return SourceResult(
+        path=first.path, format=first.format, kind=first.kind, sha256="", raw=raw,
+        rows=pl.concat([p.rows for p in parts], how="vertical_relaxed"), layout=first.layout,
+        lines=pl.concat(lines, how="vertical_relaxed") if lines else None, sheets=tuple(parts),
+    )
 
 
 def failed_result(

@@ -8,9 +8,9 @@ import polars as pl
 
 from etl.mapping import Layout
 from etl.sources.base import SourceResult
-from etl.sources.common import reader_result
+from etl.sources.common import reader_result, sheets_result
 from etl.sources.keys import occurrence_expr, stable_key_expr
-from etl.sources.tables import Table, map_table, read_csv_table, read_xlsx_table
+from etl.sources.tables import Table, map_table, read_csv_table, read_xlsx_tables
 
 __all__ = ["read_bank_csv", "read_bank_xlsx"]
 
@@ -44,4 +44,4 @@ def read_bank_csv(path: Path, data: bytes, layout: Layout) -> SourceResult:
 
 def read_bank_xlsx(path: Path, data: bytes, layout: Layout) -> SourceResult:
     """A bank .xlsx export in `layout` (source_sheet = the sheet, source_line = the sheet row)."""
-    return _bank_result(path, "bank_xlsx", layout, read_xlsx_table(data, layout))
+    return sheets_result([_bank_result(path, "bank_xlsx", layout, t) for t in read_xlsx_tables(data, layout)])

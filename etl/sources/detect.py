@@ -6,8 +6,8 @@ import codecs
 import re
 
 from etl.mapping import Layout, MappingSet
-from etl.sources.tables import find_header, find_xlsx_layout, is_xlsx
-from etl.sources.text import decode_head, head_lines, header_cells
+from etl.sources.tables import find_header, find_xlsx_layout, is_xlsx, layout_cells
+from etl.sources.text import decode_head, head_lines
 
 __all__ = ["detect_format", "TABLE_FORMATS"]
 
@@ -43,5 +43,5 @@ def detect_format(data: bytes, mappings: MappingSet) -> tuple[str, Layout | None
     if b"\x00" in head:  # binary (or UTF-16): not a text table
         return None
     lines = head_lines(decode_head(data))
-    found = find_header(len(lines), lambda i, lay: header_cells(lines[i], lay.delimiter), mappings)
+    found = find_header(len(lines), lambda i, lay: layout_cells(lines[i], lay), mappings)
     return (TABLE_FORMATS[(found[1].kind, "csv")], found[1]) if found else None

@@ -16,8 +16,8 @@ import polars as pl
 from etl.mapping import Layout
 from etl.mapping.apply import LINE_PREFIX
 from etl.sources.base import INVOICE_LINE_SCHEMA, INVOICE_SCHEMA, SourceResult
-from etl.sources.common import reader_result
-from etl.sources.tables import Table, map_table, read_csv_table, read_xlsx_table
+from etl.sources.common import reader_result, sheets_result
+from etl.sources.tables import Table, map_table, read_csv_table, read_xlsx_tables
 
 __all__ = ["read_invoices_csv", "read_invoices_xlsx", "group_lines"]
 
@@ -72,4 +72,4 @@ def read_invoices_csv(path: Path, data: bytes, layout: Layout) -> SourceResult:
 
 def read_invoices_xlsx(path: Path, data: bytes, layout: Layout) -> SourceResult:
     """An invoice .xlsx export in `layout` (cells may be numbers or dates: all read as text)."""
-    return _invoice_result(path, "invoices_xlsx", layout, read_xlsx_table(data, layout))
+    return sheets_result([_invoice_result(path, "invoices_xlsx", layout, t) for t in read_xlsx_tables(data, layout)])
