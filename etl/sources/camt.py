@@ -84,8 +84,8 @@ _PROLOG_TOKEN = re.compile(rb"<!--.*?-->|<\?.*?\?>|<!DOCTYPE", re.DOTALL)
 _DTD_REFUSED = ("XML with a document type declaration (DOCTYPE/ENTITY) is refused: entities are never expanded "
                 "or fetched (possible entity bomb or external entity)")
 # An XML declaration naming UTF-16 (or UCS-2) on bytes that are not UTF-16 (read_source turned them into UTF-8).
-_UTF16_DECL = re.compile(rb"\A(?:\xef\xbb\xbf)?<\?xml[^>]*?\bencoding\s*=\s*[\"'](utf-?16(?:le|be)?|ucs-?2|unicode)[\"']",
-                         re.IGNORECASE)
+_UTF16_DECL = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?<\?xml[^>]*?\bencoding\s*=\s*[\"'](utf-?16(?:le|be)?|ucs-?2|unicode)[\"']", re.IGNORECASE)
 # The ISO 20022 decimal (ActiveOrHistoricCurrencyAndAmount: xs:decimal, at most 18 digits, 5 of them fraction
 # digits), unsigned: digits with an optional point (`1000`, `14384.6`, `1.`, and `.6` as Handelsbanken writes it).
 # Nothing else: no sign (that is CdtDbtInd), exponent, space, comma or second point.
@@ -648,7 +648,8 @@ def _not_booked(raw: pl.DataFrame) -> pl.DataFrame:
 
 def _by_status(raw: pl.DataFrame) -> str:
     """'1 PDNG, 1 INFO': entries not booked, by status (an entry's rows share its line)."""
-    entries = raw.filter(_not_booked_mask()).unique("entry_line", maintain_order=True).group_by("status", maintain_order=True).len()
+    entries = (raw.filter(_not_booked_mask()).unique("entry_line", maintain_order=True)
+               .group_by("status", maintain_order=True).len())
     return ", ".join(f"{n} {s or '(no status)'}" for s, n in entries.iter_rows())
 
 
