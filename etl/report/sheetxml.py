@@ -14,11 +14,11 @@ from pathlib import Path
 
 import polars as pl
 
+from etl.report.safe import xml_text_expr
+
 __all__ = ["column_letter", "render_rows", "splice_rows"]
 
 _EXCEL_EPOCH_OFFSET = 25_569  # Excel serial of 1970-01-01 (1900 date system)
-# Characters XML 1.0 forbids: dropped (a bank text with a NUL must not break the workbook).
-_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
 
 
 def column_letter(i: int) -> str:
@@ -32,7 +32,9 @@ def column_letter(i: int) -> str:
 
 
 def _text(expr: pl.Expr) -> pl.Expr:
-    return (expr.str.replace_all(_ILLEGAL, "").str.replace_all("&", "&amp;", literal=True)
+    """Text as XML character data: characters XML 1.0 forbids become U+FFFD (a bank text with U+FFFF or a NUL must
+    not break the workbook; see safe.py), then & < > are escaped."""
+    return (xml_text_expr(expr).str.replace_all("&", "&amp;", literal=True)
             .str.replace_all("<", "&lt;", literal=True).str.replace_all(">", "&gt;", literal=True))
 
 

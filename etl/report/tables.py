@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from etl.money import format_minor_expr
-from etl.report.safe import escape_text_columns
+from etl.report.safe import escape_text_columns, utf8_text
 
 __all__ = ["CSV_COLUMNS", "discrepancy_table", "write_csv", "write_summary"]
 
@@ -38,14 +38,16 @@ def discrepancy_table(found: pl.DataFrame) -> pl.DataFrame:
 
 
 def write_csv(found: pl.DataFrame, path: Path) -> None:
-    """discrepancies.csv: the contract's columns in order, text cells escaped against formula injection."""
+    """discrepancies.csv: the contract's columns in order, text cells escaped against formula injection. The text is
+    kept as it is otherwise (polars strings are valid UTF-8: no surrogate can reach the file)."""
     table = escape_text_columns(discrepancy_table(found), keep=("amount", "expected_amount"))
     _atomic_write(path, table.write_csv().encode("utf-8"))
 
 
 def write_summary(summary: dict[str, Any], path: Path) -> None:
-    """summary.json, pretty-printed with stable key order."""
-    _atomic_write(path, (json.dumps(summary, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    """summary.json, pretty-printed with stable key order; valid UTF-8 whatever the text (a lone surrogate, e.g.
+    from a file name that is not UTF-8, becomes U+FFFD; control characters are JSON-escaped)."""
+    _atomic_write(path, utf8_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

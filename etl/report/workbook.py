@@ -5,7 +5,9 @@ Structure, formats, the Summary and its chart are written with xlsxwriter (const
 rendered vectorised (sheetxml.py) and spliced in: 100k rows in seconds, not minutes. Every text cell is escaped
 against formula injection (vectorised, before writing), amounts in `*_minor` columns are numbers in major units
 (exact decimals) with a number format, dates have a date format; header frozen, autofilter on, widths from the
-content, a totals row under every money column.
+content, a totals row under every money column. No text can break the workbook: every character XML 1.0 forbids
+(C0 controls but TAB/LF/CR, lone surrogates, U+FFFE, U+FFFF) becomes U+FFFD in every cell, header, label, note and
+chart name (safe.py; the spliced rows in sheetxml.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import polars as pl
 import xlsxwriter
 
 from etl.reconcile.runner import CATEGORIES
-from etl.report.safe import escape_cell, escape_text_columns
+from etl.report.safe import escape_cell, escape_text_columns, xml_safe, xml_text, xml_text_expr
 from etl.report.sheetxml import render_rows, splice_rows
 
 __all__ = ["Sheet", "write_workbook"]
@@ -58,18 +60,18 @@ def _table(book: Any, sheet: Sheet, fmts: dict[str, Any], number: int, inserts: 
     xlsxwriter writes the header, the formats and the totals row; the data rows are rendered vectorised and go
     into `inserts` for sheet `number` (see sheetxml.py).
     """
-    ws = book.add_worksheet(sheet.name[:31])
+    ws = book.add_worksheet(xml_text(sheet.name)[:31])
     frame = escape_text_columns(sheet.frame, numbers_too=True)
     cols = frame.columns
     top = 0
     for note in sheet.notes:
-        ws.write_string(top, 0, str(escape_cell(note, numbers_too=True)), fmts["note"])
+        ws.write_string(top, 0, str(escape_cell(xml_text(str(note)), numbers_too=True)), fmts["note"])
         top += 1
     money = [i for i, c in enumerate(cols) if _is_money(c)]
     shown = frame
     sample = shown.head(_WIDTH_SAMPLE)
     for i, c in enumerate(cols):
-        ws.write_string(top, i, _header(c), fmts["header"])
+        ws.write_string(top, i, xml_text(_header(c)), fmts["header"])
         width = max(len(_header(c)) + 2, 8)
         dtype = shown.schema[c]
         if i in money:
@@ -94,7 +96,7 @@ def _table(book: Any, sheet: Sheet, fmts: dict[str, Any], number: int, inserts: 
                                                           *[pl.col(cols[i]).sum() for i in money]))
         for r, row in enumerate(groups.iter_rows(named=True), start=last + 1):
             label = "Total" if groups.height == 1 else f"Total {row['currency'] or '(no currency)'}"
-            ws.write_string(r, 0, label, fmts["bold"])
+            ws.write_string(r, 0, str(escape_cell(xml_text(label), numbers_too=True)), fmts["bold"])
             for i in money:
                 ws.write_number(r, i, (row[cols[i]] or 0) / 100, fmts["money_total"])
     ws.freeze_panes(top + 1, 0)
@@ -105,6 +107,7 @@ def _summary(book: Any, summary: dict[str, Any], found: pl.DataFrame, control: p
              fmts: dict[str, Any]) -> None:
     """Status, counts and amounts per category (with a chart), the totals that tie, and the control totals."""
     ws = book.add_worksheet("Summary")
+    found = found.with_columns(xml_text_expr(pl.col("currency").cast(pl.String)))  # it names columns and series
     ws.write_string(0, 0, "amili-etl discrepancy report", fmts["title"])
     r = 2
     for label, value in (("Run", summary["run_id"]), ("Status", summary["status"])):
@@ -174,7 +177,7 @@ def _summary(book: Any, summary: dict[str, Any], found: pl.DataFrame, control: p
             ws.write_string(r, i, _header(h), fmts["header"])
         for row in run_level.select(heads).iter_rows():
             r += 1
-            ws.write_string(r, 0, str(row[0]))
+            ws.write_string(r, 0, str(escape_cell(xml_text(str(row[0])), numbers_too=True)))
             for i, v in enumerate(row[1:], start=1):
                 ws.write_number(r, i, (v or 0) / 100, fmts["money"])
     ws.set_column(0, 0, 38)
@@ -185,6 +188,7 @@ def _summary(book: Any, summary: dict[str, Any], found: pl.DataFrame, control: p
 def write_workbook(path: Path, summary: dict[str, Any], discrepancies: pl.DataFrame, sheets: Sequence[Sheet],
                    control: pl.DataFrame | None = None) -> None:
     """Write the accountant's workbook atomically: Summary, one sheet per category with rows, then `sheets`."""
+    summary = xml_safe(summary)  # type: ignore[assignment]  # (the frames' text is made safe where it is written)
     tmp = path.with_name(path.name + ".tmp.xlsx")
     book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_formulas": False,
                                           "strings_to_urls": False, "strings_to_numbers": False,

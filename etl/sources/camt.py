@@ -8,15 +8,32 @@ One row per `TxDtls` (one per `Ntry` when it has none). The amount is the transa
 `AmtDtls/TxAmt/Amt`), the entry's only when the entry holds a single transaction; `AmtDtls/InstdAmt` is the
 payer's instructed amount, possibly another currency, and never used. Sign from `CdtDbtInd` (the transaction's,
 else the entry's). The first creditor reference (SCOR first) is `reference`; every other `CdtrRefInf/Ref` and
-every `RfrdDocInf/Nb` (invoice numbers) go to `extra_references`, ';'-joined. Entries not booked (`Sts` PDNG,
-INFO, FUTR) are not payments yet: skipped and counted in `control["skipped_entries"]`.
+every `RfrdDocInf/Nb` (invoice numbers) go to `extra_references`, ';'-joined.
+
+Every entry is accounted for. Booked entries (`Sts` BOOK, `.08` `Sts/Cd` BOOK) become rows. An entry with any other
+status (PDNG pending, INFO informational, FUTR, ...) is not a payment yet: its rows are read the same way but each
+is rejected with the reason (check `camt_not_booked`: "pending entry (Sts PDNG), not booked: not delivered"), so it
+is in the rejects file with its raw values, the Rejects sheet and validate's counts (rows = valid + rejected), and
+never delivered; the booked version comes in a later file. Not-booked entries are in neither the balance check nor
+the entry-sum check, and never change a booked row's payment key. Counts in `control` (booked_entries,
+not_booked_entries).
+
+Amounts follow the ISO 20022 decimal type only (`_amount_minor`): digits, an optional point and fraction digits,
+nothing else (no sign: that is CdtDbtInd; no exponent, spaces, commas); at most 2 significant fraction digits
+(never rounded) and below 10^16. A transaction or entry amount that is not rejects its rows quoting the raw value.
 
 Checks (a file that does not tie is held back whole): per statement, opening (OPBD/PRCD) + booked entries =
 closing (CLBD) and the `TxsSummry` count and net sum; per entry, its amount = the sum of its transactions'.
 
-Safe parsing: a document type declaration (DTD) is refused before parsing, so entities are never expanded and
-nothing is fetched (no entity bombs, no external entities); the parser also runs with resolve_entities=False,
-no_network=True, load_dtd=False.
+Safe parsing, by the XML parser itself (never a text check): the prolog is parsed first by lxml with a target that
+refuses at the DOCTYPE callback (before the internal subset is read), so no DTD, entity declaration, parameter
+entity or external entity is ever expanded or fetched; without a DTD the only entities are XML's five predefined
+ones (any other reference is not well-formed). The streaming parse then runs with resolve_entities=False,
+no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False and checks the tree's docinfo again.
+
+Encodings: the bytes go to lxml, which honours a BOM and the XML declaration (UTF-8, UTF-16 LE/BE, ISO-8859-1,
+...). A UTF-16 file that read_source already turned into UTF-8 still declares UTF-16: that declaration is read as
+UTF-8 (the bytes are; see `_declared_utf16_as_utf8`).
 """
 
 from __future__ import annotations
@@ -25,7 +42,6 @@ import io
 import re
 from collections import deque
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import polars as pl
@@ -40,7 +56,7 @@ __all__ = ["read_camt053", "read_camt054", "read_camt", "parse_options"]
 
 _ROW_COLS = [
     "source_line", "account", "booking_date", "amount_minor", "currency", "reference", "extra_references",
-    "message", "payer_name", "payer_account", "bank_ref", "_key_ref",
+    "message", "payer_name", "payer_account", "bank_ref", "_key_ref", "_booked",
 ]
 # The values as read, for the rejects file (one row per canonical row).
 _RAW_COLS = [
@@ -62,8 +78,19 @@ _NOT_READ = frozenset({
     "RltdPties/Cdtr/Id", "RltdPties/Dbtr/Pty/Id", "RltdPties/Cdtr/Pty/Id",
 })
 _DIGITS_ONLY = re.compile(r"[\d\s.\-]+")
-_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
-_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+# Where a DOCTYPE starts, for the refusal's line number only (the parser decides that there is one): comments
+# and processing instructions are consumed whole, so a `<!DOCTYPE` inside a comment is never taken.
+_PROLOG_TOKEN = re.compile(rb"<!--.*?-->|<\?.*?\?>|<!DOCTYPE", re.DOTALL)
+_DTD_REFUSED = ("XML with a document type declaration (DOCTYPE/ENTITY) is refused: entities are never expanded "
+                "or fetched (possible entity bomb or external entity)")
+# An XML declaration naming UTF-16 (or UCS-2) on bytes that are not UTF-16 (read_source turned them into UTF-8).
+_UTF16_DECL = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?<\?xml[^>]*?\bencoding\s*=\s*[\"'](utf-?16(?:le|be)?|ucs-?2|unicode)[\"']", re.IGNORECASE)
+# The ISO 20022 decimal (ActiveOrHistoricCurrencyAndAmount: xs:decimal, at most 18 digits, 5 of them fraction
+# digits), unsigned: digits with an optional point (`1000`, `14384.6`, `1.`, and `.6` as Handelsbanken writes it).
+# Nothing else: no sign (that is CdtDbtInd), exponent, space, comma or second point.
+_ISO_AMOUNT = re.compile(r"([0-9]{1,18})(?:\.([0-9]{0,5}))?|\.([0-9]{1,5})")  # [0-9]: \d matches any script's digits
+_MAX_MAJOR_DIGITS = 16  # below 10^16: the amount in minor units stays far inside a 64-bit integer
 # Row problems kept: a broken 1M-entry file stays small (rows past it are still rejected by validation, for
 # the amount they lack).
 _MAX_PROBLEMS = 1000
@@ -103,28 +130,89 @@ def _local(el: etree._Element) -> str:
     return etree.QName(el).localname
 
 
+class _PrologEnd(Exception):
+    """The root element started: the prolog had no DOCTYPE."""
+
+
+class _DoctypeRefused(Exception):
+    """The parser met a DOCTYPE."""
+
+
+class _PrologGuard:
+    """An lxml parser target: refuses at the DOCTYPE callback, which libxml2 makes before it reads the internal
+    subset (so no entity is declared, expanded or fetched); stops the parse when the root element starts."""
+
+    def doctype(self, name: str | None, pubid: str | None, system: str | None) -> None:
+        raise _DoctypeRefused()
+
+    def start(self, tag: str, attrib: object, nsmap: object = None) -> None:
+        raise _PrologEnd()
+
+    def close(self) -> None:
+        return None
+
+
+_GUARD_CHUNK = 1 << 16
+
+
 def refuse_dtd(data: bytes) -> None:
-    """Raise SourceError when the XML prolog declares a DTD or entities (entity bombs, external entities)."""
-    first = _FIRST_ELEMENT.search(data)
-    prolog = data[: first.start()] if first else data
-    if m := _DTD.search(prolog):
-        line = prolog.count(b"\n", 0, m.start()) + 1
-        raise SourceError(
-            "XML with a document type declaration (DOCTYPE/ENTITY) is refused: entities are never expanded "
-            "or fetched (possible entity bomb or external entity)",
-            line,
-        )
+    """Raise SourceError when the document has a document type declaration (DTD, entities), decided by lxml's own
+    parser (a DOCTYPE after a comment, in UTF-16, anywhere in the prolog) before anything past the root's start
+    tag is parsed. Broken XML is left to the streaming parse, which names the line."""
+    parser = etree.XMLParser(target=_PrologGuard(), **parse_options())
+    try:
+        for at in range(0, len(data), _GUARD_CHUNK):
+            parser.feed(data[at : at + _GUARD_CHUNK])
+        parser.close()
+    except _PrologEnd:
+        return
+    except _DoctypeRefused:
+        raise SourceError(_DTD_REFUSED, _doctype_line(data)) from None
+    except etree.XMLSyntaxError:
+        return  # reported by the streaming parse, with its line
 
 
-def _minor(text: str | None) -> int | None:
-    """'1387.60' -> 138760; None when absent, not a number, or finer than 1/100."""
+def _doctype_line(data: bytes) -> int | None:
+    """The line of the first `<!DOCTYPE` outside comments and processing instructions; None when not found
+    (e.g. UTF-16 bytes)."""
+    for m in _PROLOG_TOKEN.finditer(data):
+        if m.group() == b"<!DOCTYPE":
+            return data.count(b"\n", 0, m.start()) + 1
+    return None
+
+
+def _declared_utf16_as_utf8(data: bytes) -> bytes:
+    """`data` with an XML declaration's UTF-16 encoding changed to UTF-8 when the bytes are not UTF-16 (no BOM, no
+    NUL byte beside the first `<`): read_source turns UTF-16 files into UTF-8, and the declaration would make
+    libxml2 read UTF-8 bytes as UTF-16 ("Blank needed here"). Real UTF-16 bytes pass unchanged (lxml reads them)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:2] in (b"<\x00", b"\x00<"):
+        return data
+    m = _UTF16_DECL.match(data)
+    return data if m is None else data[: m.start(1)] + b"UTF-8" + data[m.end(1) :]
+
+
+def _amount_minor(text: str | None) -> int | None:
+    """An ISO 20022 amount ('1387.60') in minor units; None when absent or not such an amount: a sign, exponent
+    (`1E+3`), space, comma, more than 2 significant fraction digits (never rounded: `1.005` is refused, `1.500`
+    is 150) or 10^16 and above."""
     if text is None:
         return None
-    try:
-        value = Decimal(text) * 100
-    except InvalidOperation:
+    m = _ISO_AMOUNT.fullmatch(text)
+    if m is None:
         return None
-    return int(value) if value == value.to_integral_value() and value.is_finite() else None
+    whole = (m.group(1) or "").lstrip("0") or "0"
+    frac = (m.group(2) or m.group(3) or "").ljust(2, "0")
+    if len(whole) > _MAX_MAJOR_DIGITS or frac[2:].strip("0"):
+        return None
+    return int(whole) * 100 + int(frac[:2])
+
+
+def _amount_problem(text: str | None) -> str:
+    """Why `text` is not an amount, in words (with the raw value)."""
+    if text is None:
+        return "has no amount"
+    return (f"amount {text!r} is not an ISO 20022 amount (digits and a decimal point only, at most 2 decimals, "
+            f"below 10^16; the sign is CdtDbtInd)")
 
 
 def _sign(indicator: str | None) -> int:
@@ -221,6 +309,7 @@ class _Entry:
     ref: str | None
     svcr_ref: str | None
     info: str | None
+    booked: bool
 
 
 class _Statement:
@@ -233,8 +322,10 @@ class _Statement:
         self.currency: str | None = None
         self.balances: dict[str, tuple[int | None, str | None, str | None]] = {}
         self.net = 0
-        self.entries = 0
+        self.entries = 0  # booked entries
         self.summary: tuple[int | None, int | None] | None = None
+        # (line, raw amount) of the first booked entry without a valid amount: balances cannot be checked then.
+        self.unverifiable: tuple[int, str | None] | None = None
 
 
 class _Reader:
@@ -249,8 +340,9 @@ class _Reader:
         self.checks: list[str] = []  # file-level: the file is held back
         self.problems: list[tuple[int, str, str, str]] = []  # row-level: the row is rejected
         self.statements: list[_Statement] = []
-        self.skipped = 0
         self.entries = 0
+        self.booked = 0
+        self.not_booked = 0
 
     # -- per element -----------------------------------------------------------------------------------------
     def statement_start(self, el: etree._Element) -> None:
@@ -269,7 +361,7 @@ class _Reader:
             return
         code = _t(el, "Tp/CdOrPrtry/Cd") or _t(el, "Tp/CdOrPrtry/Prtry") or ""
         amt = el.find(_p("Amt"))
-        minor = _minor(amt.text.strip() if amt is not None and amt.text else None)
+        minor = _amount_minor(amt.text.strip() if amt is not None and amt.text else None)
         if minor is None:
             self.checks.append(f"line {el.sourceline}: balance {code} has no valid amount")
             return
@@ -280,7 +372,7 @@ class _Reader:
         if not self.statements:
             return
         count = _t(el, "TtlNtries/NbOfNtries")
-        net = _minor(_t(el, "TtlNtries/TtlNetNtryAmt"))
+        net = _amount_minor(_t(el, "TtlNtries/TtlNetNtryAmt"))
         if count is None and net is None:
             return
         signed = net * _sign(_t(el, "TtlNtries/CdtDbtInd")) if net is not None else None
@@ -294,6 +386,10 @@ class _Reader:
         opening = next((st.balances[c] for c in _OPENING if c in st.balances), None)
         closing = next((st.balances[c] for c in _CLOSING if c in st.balances), None)
         where = f"line {st.line}: statement {st.ident or '?'}"
+        if st.unverifiable and ((opening and closing) or st.summary):
+            at, text = st.unverifiable
+            self.checks.append(f"{where}: balances not checked: the entry at line {at} has no valid amount ({text!r})")
+            return
         if opening and closing and opening[0] + st.net != closing[0]:
             self.checks.append(
                 f"{where}: balances do not tie: opening {format_minor(opening[0])} + entries {format_minor(st.net)} "
@@ -309,33 +405,39 @@ class _Reader:
                 )
 
     def entry(self, ntry: etree._Element) -> None:
-        """Rows of one Ntry: one per TxDtls (one for the entry when there is none)."""
+        """Rows of one Ntry: one per TxDtls (one for the entry when there is none). A booked entry's rows go on;
+        the rows of an entry not booked are rejected (see _not_booked) and stay out of every check."""
         self.entries += 1
         line = ntry.sourceline
         e = _Index(ntry, skip="NtryDtls")
         status = e.t("Sts/Cd") or e.t("Sts") or ""
-        if status.upper() not in _BOOKED:
-            self.skipped += 1
-            return
+        booked = status.upper() in _BOOKED
         amt_text, entry_ccy = e.amount("Amt")
         cdi = e.t("CdtDbtInd")
-        entry_minor = _minor(amt_text)
+        entry_minor = _amount_minor(amt_text)
         st = self.statements[-1] if self.statements else None
-        if entry_minor is None:
-            self.checks.append(f"line {line}: entry amount {amt_text!r} is not a valid amount")
-            entry_signed = None
-        else:
-            entry_signed = entry_minor * _sign(cdi)
+        entry_signed = entry_minor * _sign(cdi) if entry_minor is not None else None
+        if booked:
+            self.booked += 1
             if st is not None:
-                st.net += entry_signed
-        if st is not None:
-            st.entries += 1
+                st.entries += 1
+                if entry_signed is None:
+                    st.unverifiable = st.unverifiable or (line, amt_text)
+                else:
+                    st.net += entry_signed
+        else:
+            self.not_booked += 1
         entry = _Entry(
             line=line, account=st.account if st else None, booking=e.date("BookgDt") or e.date("ValDt"),
             amount_text=amt_text, currency=entry_ccy, cdi=cdi, status=status, ref=e.t("NtryRef"),
-            svcr_ref=e.t("AcctSvcrRef"), info=e.t("AddtlNtryInf"),
+            svcr_ref=e.t("AcctSvcrRef"), info=e.t("AddtlNtryInf"), booked=booked,
         )
         txs = [tx for d in e.all_el("NtryDtls") for tx in d if _local(tx) == "TxDtls"]
+        if entry_minor is None:
+            # The entry's own amount is not an amount: none of its rows can be trusted (the raw value is in the
+            # rejects file's entry_amount).
+            for row_line in [tx.sourceline for tx in txs] or [line]:
+                self._problem(row_line, "amount_minor", "camt_amount", f"entry {_amount_problem(amt_text)}")
         if not txs:
             self._row(line, entry, e, entry_signed, entry_ccy, None, None, None)
             return
@@ -345,7 +447,7 @@ class _Reader:
             tx_text, tx_ccy = x.amount("Amt")
             if tx_text is None:
                 tx_text, tx_ccy = x.amount("AmtDtls/TxAmt/Amt")
-            tx_minor = _minor(tx_text)
+            tx_minor = _amount_minor(tx_text)
             tx_cdi = x.t("CdtDbtInd") or cdi
             charged = charged or x.el("Chrgs") is not None
             if tx_minor is not None:
@@ -354,7 +456,7 @@ class _Reader:
                 signed, ccy = entry_signed, entry_ccy  # the entry is this one transaction
             else:
                 signed, ccy = None, tx_ccy or entry_ccy
-                what = f"amount {tx_text!r} is not a valid amount" if tx_text else (
+                what = _amount_problem(tx_text) if tx_text else (
                     f"has no amount of its own (the entry at line {line} holds {len(txs)} transactions, "
                     f"{amt_text} {entry_ccy} in all)"
                 )
@@ -365,7 +467,8 @@ class _Reader:
                 tx_sum += signed
             self._row(tx.sourceline, entry, x, signed, ccy, tx_text, tx_ccy, tx_cdi)
         # Charges make the entry differ from its transactions by design (who bears them varies): no check then.
-        if all_amounts and not charged and entry_signed is not None and tx_sum != entry_signed:
+        # An entry not booked is never delivered: its sums are not checked.
+        if booked and all_amounts and not charged and entry_signed is not None and tx_sum != entry_signed:
             self.checks.append(
                 f"line {line}: entry amount {format_minor(entry_signed)} {entry_ccy} != the sum of its "
                 f"{len(txs)} transactions ({format_minor(tx_sum)})"
@@ -403,6 +506,7 @@ class _Reader:
         r["payer_account"].append(other_account)
         r["bank_ref"].append(tx_svcr or entry.svcr_ref or prtry_ref or entry.ref)
         r["_key_ref"].append(tx_svcr or e2e or tx_id or prtry_ref or entry.svcr_ref or entry.ref)
+        r["_booked"].append(entry.booked)
         w = self.raw
         for col, value in zip(
             _RAW_COLS,
@@ -434,6 +538,7 @@ _ROW_SCHEMA = {
     **{c: pl.String for c in _ROW_COLS},
     "source_line": pl.Int64,
     "amount_minor": pl.Int64,
+    "_booked": pl.Boolean,
 }
 
 
@@ -442,7 +547,13 @@ def _walk(data: bytes, reader: _Reader) -> None:
     tags = ("{*}Stmt", "{*}Ntfctn", "{*}Rpt", "{*}Acct", "{*}Bal", "{*}TxsSummry", "{*}Ntry")
     events = etree.iterparse(io.BytesIO(data), events=("start", "end"), tag=tags, **parse_options())
     containers = {"Stmt", "Ntfctn", "Rpt"}
+    checked = False
     for event, el in events:
+        if not checked:  # the prolog is behind us: the parser's own record of a DTD (refuse_dtd ran first)
+            info = el.getroottree().docinfo
+            if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+                raise SourceError(_DTD_REFUSED, 1)
+            checked = True
         name = _local(el)
         if event == "start":
             if name in containers:
@@ -473,6 +584,7 @@ def _walk(data: bytes, reader: _Reader) -> None:
 
 def read_camt(path: Path, data: bytes, fmt: str) -> SourceResult:
     """Read a camt.053 / camt.054 file: one payment row per TxDtls, balances and entry sums checked."""
+    data = _declared_utf16_as_utf8(data)
     refuse_dtd(data)
     reader = _Reader(fmt)
     try:
@@ -491,14 +603,18 @@ def read_camt(path: Path, data: bytes, fmt: str) -> SourceResult:
     raw = pl.concat(reader.raw_chunks) if reader.raw_chunks else pl.DataFrame(
         schema={c: (pl.Int64 if c.endswith("line") else pl.String) for c in _RAW_COLS})
     status, message = verdict(path, reader.checks)
-    problems = (
-        pl.DataFrame(reader.problems, schema=PROBLEM_SCHEMA, orient="row")
-        if reader.problems
-        else empty_frame(PROBLEM_SCHEMA)
-    )
+    problems = pl.concat([
+        pl.DataFrame(reader.problems, schema=PROBLEM_SCHEMA, orient="row") if reader.problems
+        else empty_frame(PROBLEM_SCHEMA),
+        _not_booked(raw),
+    ]).sort("source_line", maintain_order=True)
+    if reader.not_booked:
+        note = (f"{reader.not_booked} of {reader.entries} entries not booked ({_by_status(raw)}): not delivered, "
+                "in the rejects file")
+        message = f"{message}; {note}" if message else f"{path}: {note}"
     net = int(rows["amount_minor"].sum() or 0) if rows.height else 0
     control = {"computed_count": rows.height, "computed_total_minor": net, "entries": reader.entries,
-               "skipped_entries": reader.skipped}
+               "booked_entries": reader.booked, "not_booked_entries": reader.not_booked}
     return reader_result(
         path, fmt, rows, raw,
         status=status,
@@ -509,18 +625,48 @@ def read_camt(path: Path, data: bytes, fmt: str) -> SourceResult:
     )
 
 
+def _not_booked_mask() -> pl.Expr:
+    return ~pl.col("status").fill_null("").str.to_uppercase().is_in(list(_BOOKED))
+
+
+def _not_booked(raw: pl.DataFrame) -> pl.DataFrame:
+    """One problem per row of an entry not booked (PDNG, INFO, any status but BOOK): the row is rejected, with
+    the reason, never delivered nor dropped. Vectorised from the raw rows: no cap, whatever their number."""
+    status = pl.col("status").fill_null("")
+    code = status.str.to_uppercase()
+    kind = (pl.when(code == "PDNG").then(pl.lit("pending entry"))
+            .when(code == "INFO").then(pl.lit("informational entry"))
+            .otherwise(pl.lit("entry")))
+    return raw.filter(_not_booked_mask()).select(
+        pl.col("source_line").cast(pl.Int64),
+        error_column=pl.lit("status", dtype=pl.String),
+        error_check=pl.lit("camt_not_booked"),
+        error_message=pl.concat_str([kind, pl.lit(" (Sts "), status, pl.lit("), not booked: held back, not delivered "
+                                     "(the bank's booked entry comes in a later file)")]),
+    )
+
+
+def _by_status(raw: pl.DataFrame) -> str:
+    """'1 PDNG, 1 INFO': entries not booked, by status (an entry's rows share its line)."""
+    entries = (raw.filter(_not_booked_mask()).unique("entry_line", maintain_order=True)
+               .group_by("status", maintain_order=True).len())
+    return ", ".join(f"{n} {s or '(no status)'}" for s, n in entries.iter_rows())
+
+
 def _rows(reader: _Reader) -> pl.DataFrame:
     """The canonical rows with dates parsed and the stable key: CAMT-<hash of account, booking date, the bank's
     reference (TxDtls AcctSvcrRef, EndToEndId, TxId, entry AcctSvcrRef), reference, amount, occurrence>."""
     if not reader.row_chunks:
         return pl.DataFrame(schema=_ROW_SCHEMA).with_columns(pl.col("booking_date").cast(pl.Date),
-                                                            payment_key=pl.lit(None, dtype=pl.String))
+                                                            payment_key=pl.lit(None, dtype=pl.String)).drop("_booked")
     rows = pl.concat(reader.row_chunks)
     parts = [pl.col(c) for c in ("account", "booking_date", "_key_ref", "reference", "amount_minor")]
+    # Twins are counted among rows of the same kind (booked or not): an entry not booked never shifts the
+    # occurrence, and so the key, of a booked row.
     return rows.with_columns(
-        payment_key=stable_key_expr("CAMT", [*parts, occurrence_expr(parts)]),
+        payment_key=stable_key_expr("CAMT", [*parts, occurrence_expr([*parts, pl.col("_booked")])]),
         booking_date=pl.col("booking_date").str.strptime(pl.Date, "%Y-%m-%d", strict=False),
-    ).drop("_key_ref")
+    ).drop("_key_ref", "_booked")
 
 
 def _balances(statements: list[_Statement]) -> pl.DataFrame:

@@ -134,14 +134,16 @@ def test_summary_count_is_checked(read, tmp_path):
     assert r.status == "held_back" and "TxsSummry says 5 entries; the statement has 4" in r.message
 
 
-def test_pending_entries_are_skipped(read, tmp_path):
-    # A pending entry is not a payment yet, and not in the booked balance.
+def test_pending_entries_are_rejected_not_dropped(read, tmp_path):
+    # A pending entry is not a payment yet, and not in the booked balance: its row is read and rejected.
     text = SWISH.read_text(encoding="utf-8")
     f = tmp_path / "pending.xml"
     f.write_text(text.replace("<Sts>BOOK</Sts>", "<Sts>PDNG</Sts>", 1), encoding="utf-8")
     r = read(f)
-    assert r.rows.height == 3 and r.control["skipped_entries"] == 1
+    assert r.rows.height == 4 and (r.control["booked_entries"], r.control["not_booked_entries"]) == (3, 1)
+    assert r.problems["error_check"].to_list() == ["camt_not_booked"]
     assert r.status == "held_back" and "balances do not tie" in r.message  # the closing balance counted it
+    assert r.message.endswith("; 1 of 4 entries not booked (1 PDNG): not delivered, in the rejects file")
 
 
 @pytest.mark.parametrize("version", ["001.04", "001.06", "001.08"])
