@@ -618,7 +618,7 @@ def _ocr_start_end() -> bytes:
 
 @case(file=FNR_NAME, kind="a national id (fnr) in the file name; content a good OCR giro",
       pretends="ocr_giro", status="ok", exit_code=0, rows=23, valid=23, rejected=0, forbid_output=[FNR],
-      inbox_poison=False)
+      single=True)  # alone: the id must be masked in this run's terminal output and reports
 def _ocr_fnr() -> bytes:
     return _ocr(OCR1, "\r\n")
 
@@ -671,7 +671,7 @@ def _bg_bom() -> bytes:
 def _bg_nines() -> bytes:
     lines = [line.rstrip("\r") for line in (DATA / "bgmax" / "minimal.txt").read_text(encoding="latin-1").splitlines()]
     lines[2] = _set(lines[2], 38, "999999999999999999")
-    lines[3] = _set(lines[3], 38, "999999999999999999")
+    lines[3] = _set(lines[3], 51, "999999999999999999")  # TK15 deposit amount (51-68): the deposit ties
     return _bg(lines)
 
 
@@ -815,8 +815,9 @@ TEST_TIME: list[Case] = [
          generated_at_test_time=True, inbox_poison=True),
     Case(file="bank_csv_10MB_single_line.csv", kind="10 MB on one line, no newline", pretends="bank_csv",
          status=_UNREAD, exit_code=3, rows=0, valid=0, single=True, generated_at_test_time=True),
-    Case(file="camt054_10MB_whitespace.xml", kind="10 MB of whitespace between two good entries",
-         pretends="camt054", status="ok", exit_code=0, rows=2, valid=2, total_amount="300.00", single=True,
+    Case(file="camt054_10MB_whitespace.xml", kind="10 MB of whitespace between two good entries (read, or refused "
+         "clearly as too large a text node)", pretends="camt054", status=["ok", "unreadable"], exit_code=[0, 3],
+         no_misread=True, max_valid=2, valid_total="300.00", single=True,
          generated_at_test_time=True),
     Case(file="xlsx_10MB_many_rows.xlsx", kind="a 10 MB workbook of 150,000 rows with one far cell XFD1048576",
          pretends="invoices_xlsx", status=_UNREAD, exit_code=3, valid=0, single=True, generated_at_test_time=True),
