@@ -169,7 +169,7 @@ def _to_minor(s: pl.Expr) -> pl.Expr:
     return pl.when((n < limit) & (n > -limit)).then(n * scale).cast(pl.Int64)
 
 
-_BOUND = "beyond the bound: amounts must be under 10^13 in absolute value (at most 13 digits before the decimal mark)"
+_BOUND = "beyond the bound: |amount| must be under 10^13 (at most 13 digits before the decimal mark)"
 
 
 # Why a non-blank text is not an amount, first matching reason first (error path only: see amount_problem_expr).
@@ -178,12 +178,12 @@ def _reasons(decimal: str) -> list[tuple[str, str]]:
     d, o = re.escape(decimal), re.escape(other)
     return [
         (r"[^\x00-\x7f]", "characters other than the ASCII digits 0-9, a sign and separators"),
-        (r"(?i)^[+-]?(?:nan|inf|infinity)$", "not a number (NaN / infinity)"),
-        (r"(?i)^[+-]?0x", "a hexadecimal number is not an amount"),
-        (rf"(?i){_D}[.,]?e[+-]?{_D}", "an exponent (e.g. 1E+3) is not an amount"),
+        (r"(?i)^[+-]?(?:nan|inf|infinity)$", "NaN / infinity"),
+        (r"(?i)^[+-]?0x", "a hexadecimal number"),
+        (rf"(?i){_D}[.,]?e[+-]?{_D}", "an exponent (1E+3 style)"),
         (r"[+-].*[+-]", "more than one sign"),
         (rf"^{_D}+-$", "a trailing minus needs the decimals (e.g. 5,00-)".replace(",", decimal)),
-        (r"[^0-9 .,+-]", "letters or symbols in an amount"),
+        (r"[^0-9 .,+-]", "letters or symbols"),
         (rf"{d}[0-9]*{d}|{d}.*{o}", f"more than one decimal mark {decimal!r} (or a group mark after it)"),
         (rf"{d}{_D}{{3,}}-?$", "more than two decimals (amounts are read exactly, never rounded)"),
         (rf"{o}{_D}{{3,}}-?$" if decimal == "," else "$^", "more than two decimals (amounts are read exactly, never rounded)"),
@@ -191,7 +191,7 @@ def _reasons(decimal: str) -> list[tuple[str, str]]:
 
 
 def amount_problem_expr(text: str | pl.Expr, decimal: str = ",") -> pl.Expr:
-    """Why `text` is not an amount in a layout with `decimal` (null when it is one, or blank): one line, for the
+    """Why `text` is not an amount (the words after "is not an amount: ") in a layout with `decimal` (null when it is one, or blank): one line, for the
     rejects file. For the rows parse_amounts left null; cheap enough for the error path only."""
     if decimal not in (",", "."):
         raise ValueError(f"decimal must be ',' or '.', not {decimal!r}")
@@ -199,7 +199,7 @@ def amount_problem_expr(text: str | pl.Expr, decimal: str = ",") -> pl.Expr:
     parsed = parse_amount_expr(t, decimal)
     group = "." if decimal == "," else ","
     out = pl.lit(
-        f"not an amount: digits grouped by threes with one kind of group mark (' ' or {group!r}), "
+        f"the digits must be plain or grouped by threes with one kind of group mark (' ' or {group!r}), "
         f"decimal mark {decimal!r} with one or two decimals"
     )
     for pattern, reason in reversed(_reasons(decimal)):
@@ -237,10 +237,10 @@ def parse_decimal_text(text: str, *, signed: bool = True) -> int:
     m = _DECIMAL_TEXT.fullmatch(t)
     if m is None:
         if re.search(r"(?i)[0-9.]e[+-]?[0-9]", t):
-            raise AmountError("an exponent (e.g. 1E+3) is not an amount")
+            raise AmountError("an exponent (1E+3 style)")
         if re.search(r"(?i)nan|inf", t):
-            raise AmountError("not a number (NaN / infinity)")
-        raise AmountError("not a decimal number (digits with at most one decimal point)")
+            raise AmountError("NaN / infinity")
+        raise AmountError("not a decimal number (ASCII digits with at most one decimal point)")
     if not signed and t[:1] in "+-":
         raise AmountError("a sign is not allowed here")
     whole, frac = m.group(1), m.group(2) or ""
