@@ -18,6 +18,7 @@ __all__ = [
     "AmountError",
     "MAX_MAJOR_DIGITS",
     "AMOUNT_LIMIT_MINOR",
+    "ISO_4217",
     "format_minor",
     "format_minor_expr",
     "minor_to_decimal",
@@ -29,6 +30,19 @@ __all__ = [
 # parse, sign or scale can wrap. An amount at or beyond it is rejected, quoting the text (docs/formats.md).
 MAX_MAJOR_DIGITS = 13
 AMOUNT_LIMIT_MINOR = 10 ** (MAX_MAJOR_DIGITS + 2)
+
+
+# ISO 4217 currency codes of money a bank account can hold (the list in force in 2025, with the codes replaced
+# that year still valid: ANG beside XCG, ZWL beside ZWG); fund codes (BOV, CHE, CHW, CLF, COU, MXV, USN, UYI, UYW),
+# metals, SDR and test codes (XAG, XAU, XBA-XBD, XDR, XPD, XPT, XSU, XTS, XUA, XXX) are not among them.
+ISO_4217 = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF
+    CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD
+    HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD
+    MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR
+    RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD
+    TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL""".split()
+)
 
 
 class AmountError(ValueError):
