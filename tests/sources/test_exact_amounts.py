@@ -342,3 +342,12 @@ def test_the_configured_state_output_and_log_paths_are_skipped(tmp_path):
 )
 def test_owned_names(name, owned):
     assert (owned_file_kind(name) is not None) == owned
+
+
+def test_the_inbox_never_picks_up_the_state_its_wal_lock_or_logs(tmp_path):
+    from etl.inbox import scan
+
+    for name in ("amili-etl.duckdb", "amili-etl.duckdb.wal", "amili-etl.duckdb.lock", "log.jsonl", "bank.csv"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    ready, busy = scan(tmp_path, 0)
+    assert [p.name for p in ready] == ["bank.csv"] and busy == []
