@@ -351,12 +351,13 @@ def apply_mapping(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     exprs = _bank(layout) if layout.kind == "bank" else _invoices(layout)
     if layout.line_columns:
         exprs += [pl.col(_line(f)) for f in _LINE_OUTPUT]
-    # Every amount parsed (field or line field, by its one source column): null where its cell is not null is
-    # either a blank cell or not an amount; _amount_problems tells them apart on those rows only.
-    parsed = [(_tmp(f), layout.columns[f][0]) for f in fields]
+    # Every amount parsed by the full rules (field or line field, by its one source column): null where its cell is
+    # not empty is either a blank cell or not an amount; _amount_problems tells them apart on those rows only.
+    # A plain column (all cells plain or empty) cannot fail: no flag. Empty cells ("") are never flagged.
+    parsed = [(_tmp(f), layout.columns[f][0]) for f in fields if f not in plain]
     parsed += [(_line(f), layout.line_columns[f]) for f in _LINE_MONEY if f in layout.line_columns]
-    flag = pl.any_horizontal([pl.col(out).is_null() & pl.col(src).is_not_null() for out, src in parsed]) \
-        if parsed else pl.lit(False)
+    flags = [pl.col(out).is_null() & (pl.col(src).cast(pl.String).str.len_bytes() > 0) for out, src in parsed]
+    flag = pl.any_horizontal(flags) if flags else pl.lit(False)
     dates = [_tmp(f) for f in _DATE_FIELDS if f in layout.columns]
     rows = _repair(lf.select(*keep, *exprs, *dates, flag.alias(_FLAG)).collect(), layout)
     checked = list(dict.fromkeys(src for _, src in parsed))
