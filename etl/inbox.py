@@ -22,6 +22,7 @@ from typing import Any
 from etl.errors import EXIT_TEMPFAIL, EtlError
 from etl.history import file_sha256, imported_before
 from etl.mapping import MappingSet
+from etl.sources import owned_file_kind
 from etl.sources.detect import detect_format
 from etl.store import Store
 
@@ -103,7 +104,10 @@ def _is_temp_name(name: str) -> bool:
 
 def scan(folder: Path, settle_s: float, sleep: Callable[[float], None] = time.sleep) -> tuple[list[Path], list[tuple[Path, str]]]:
     """(ready files, [(busy file, why)]) among the regular files directly in `folder`, looked at twice."""
-    candidates = sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+    # Never what amili-etl writes itself (the state file, its WAL and lock, logs): read, it would be failed and moved.
+    # (Temporary names stay candidates: they are left for the next run below.)
+    candidates = sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink()
+                        and owned_file_kind(p.name) in (None, "temporary file"))
     busy = [(p, "temporary name: still being written") for p in candidates if _is_temp_name(p.name)]
     rest = [p for p in candidates if not _is_temp_name(p.name)]
     first = {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in rest}

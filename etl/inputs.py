@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from etl.errors import InputError
+from etl.logs import log_event
 from etl.mapping import MappingSet
 from etl.refs import restore_kid_zeros
 from etl.schemas import RowRules, validate_rows
 from etl.schemas.validate import preload
-from etl.sources import iter_input_files, read_source
+from etl.sources import input_files, read_source
 from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA, SourceResult
 
 if TYPE_CHECKING:
@@ -55,14 +57,27 @@ class FileOutcome:
         return "rejected_rows" if self.rejects.height else "ok"
 
 
-def display_names(inputs: tuple[Path, ...]) -> list[tuple[Path, str]]:
-    """Every input file with the name reports use for it."""
+def owned_paths(config: Config | None) -> tuple[Path, ...]:
+    """What a configuration writes (its state file and WAL, output and log folders): never input."""
+    if config is None:
+        return ()
+    state = config.state_path
+    paths = [state, state.with_name(state.name + ".wal"), config.output_dir]
+    return tuple(p for p in (*paths, config.log_dir) if p is not None)
+
+
+def display_names(inputs: tuple[Path, ...], exclude: tuple[Path, ...] = ()) -> list[tuple[Path, str]]:
+    """Every input file with the name reports use for it; what of ours lies under a folder (the state file, its
+    WAL, logs, reports, `exclude`) is skipped and said in one line per folder (log event `input_skipped`)."""
     seen: set[Path] = set()
     out: list[tuple[Path, str]] = []
     for root in inputs:
         if not root.exists():
             raise InputError(f"{root}: no such file or folder")
-        for f in iter_input_files([root]):
+        files, notes = input_files([root], exclude)
+        for note in notes:
+            log_event("input_skipped", note, logging.WARNING, path=str(root))
+        for f in files:
             if f.resolve() in seen:
                 continue
             seen.add(f.resolve())
@@ -133,7 +148,7 @@ def read_inputs(
     With `config`, invoice files are also checked against their creditor's currency.
     """
     outcomes: list[FileOutcome] = []
-    for path, display in display_names(inputs):
+    for path, display in display_names(inputs, owned_paths(config)):
         if path in skip:
             continue
         preload()  # pandera's import runs while the first file is read

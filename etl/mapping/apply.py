@@ -8,7 +8,7 @@ import polars as pl
 
 from etl.errors import InputError
 from etl.mapping.layout import Layout
-from etl.money import parse_amounts, plain_amount_columns, plain_amount_expr
+from etl.money import amount_problem_expr, parse_amounts, plain_amount_columns, plain_amount_expr
 
 __all__ = [
     "apply_mapping",
@@ -18,6 +18,8 @@ __all__ = [
     "account_expr",
     "resolve_decimal",
     "MissingColumnError",
+    "split_amount_problems",
+    "AMOUNT_CHECK",
 ]
 
 # Columns that travel with the rows untouched (lineage added by the reader).
@@ -261,18 +263,77 @@ def _line_exprs(layout: Layout) -> list[pl.Expr]:
     ]
 
 
+# Amount cells that are not amounts (etl/money.py): their rows carry these two columns out of apply_mapping (only
+# when there is one), which `split_amount_problems` turns into row problems quoting the cell.
+_ROW_NO = "__row_no"
+_FLAG = "__amount_flag"
+_PROBLEM = "__amount_problem"
+_PROBLEM_COLUMN = "__amount_problem_column"
+AMOUNT_CHECK = "amount_format"
+
+
+def _amount_problems(rows: pl.DataFrame, frame: pl.DataFrame, checked: list[str], decimal: str) -> pl.DataFrame:
+    """`rows` without the flag; with _PROBLEM / _PROBLEM_COLUMN when a flagged row's cell is not blank.
+
+    Error path only: the cells of the flagged rows (a parse left null where the cell was not null) are looked
+    at again, and each non-blank one gets its reason (money.amount_problem_expr), quoting the cell.
+    """
+    flagged = rows.filter(pl.col(_FLAG))
+    rows = rows.drop(_FLAG)
+    if flagged.height == 0:
+        return rows.drop(_ROW_NO)
+    cells = frame.select(pl.col(c).cast(pl.String) for c in checked).with_row_index(_ROW_NO)
+    cells = flagged.select(_ROW_NO).join(cells, on=_ROW_NO, how="left")
+    reasons = cells.select(
+        _ROW_NO,
+        *(amount_problem_expr(pl.col(c), decimal).alias(f"r{k}") for k, c in enumerate(checked)),
+        *(pl.col(c).alias(f"v{k}") for k, c in enumerate(checked)),
+    )
+    messages = [
+        pl.when(pl.col(f"r{k}").is_not_null()).then(pl.lit(f"{c} '") + pl.col(f"v{k}") + pl.lit("' is not an amount: ") + pl.col(f"r{k}"))
+        for k, c in enumerate(checked)
+    ]
+    names = [pl.when(pl.col(f"r{k}").is_not_null()).then(pl.lit(c)) for k, c in enumerate(checked)]
+    found = reasons.select(
+        _ROW_NO,
+        pl.concat_str(messages, separator="; ", ignore_nulls=True).replace("", None).alias(_PROBLEM),
+        pl.concat_str(names, separator="; ", ignore_nulls=True).replace("", None).alias(_PROBLEM_COLUMN),
+    ).drop_nulls(_PROBLEM)
+    if found.height == 0:
+        return rows.drop(_ROW_NO)
+    return rows.join(found, on=_ROW_NO, how="left", maintain_order="left").drop(_ROW_NO)
+
+
+def split_amount_problems(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows, row problems) from apply_mapping's output: one problem per row whose amount cell is not an amount
+    (source_line, error_column = the file's column, error_check `amount_format`, error_message quoting the cell
+    and saying why, e.g. `Beløp '563.04.00' is not an amount: ...`). The rows keep their place; the caller's
+    validation leaves a row with a problem out (inputs.read_inputs)."""
+    schema = {"source_line": pl.Int64, "error_column": pl.String, "error_check": pl.String, "error_message": pl.String}
+    if _PROBLEM not in rows.columns:
+        return rows, pl.DataFrame(schema=schema)
+    problems = rows.filter(pl.col(_PROBLEM).is_not_null()).select(
+        pl.col("source_line").cast(pl.Int64),
+        pl.col(_PROBLEM_COLUMN).alias("error_column"),
+        pl.lit(AMOUNT_CHECK).alias("error_check"),
+        pl.col(_PROBLEM).alias("error_message"),
+    )
+    return rows.drop(_PROBLEM, _PROBLEM_COLUMN), problems
+
+
 def apply_mapping(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     """Text cells in `layout`'s shape -> canonical columns (payments or invoices), rows the layout skips left out.
 
     `source_line` / `source_sheet` pass through; lineage and keys are the reader's job.
-    Raises MissingColumnError when a mapped column is not in `frame`.
+    Raises MissingColumnError when a mapped column is not in `frame`. A row with an amount cell that is not an
+    amount (null where the cell is not blank) carries the reason in two extra columns: `split_amount_problems`.
     """
     check_columns(frame.columns, layout)
     decimal = resolve_decimal(frame, layout)
-    lf = frame.lazy()
+    lf = frame.lazy().with_row_index(_ROW_NO)
     for col, pattern in layout.skip_rows_matching.items():
         lf = lf.filter(~pl.col(col).fill_null("").str.contains(pattern))
-    keep = [c for c in _PASS_THROUGH if c in frame.columns]
+    keep = [_ROW_NO, *(c for c in _PASS_THROUGH if c in frame.columns)]
     # Staged: each field's text, then each amount, is computed once into a column. An expression that reuses
     # its input is evaluated again at each use (measured: 1M rows of SpareBank 1 took 7 s inlined).
     lf = lf.with_columns([_source_text(layout, f).alias(_tmp(f)) for f in layout.columns])
@@ -290,6 +351,14 @@ def apply_mapping(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     exprs = _bank(layout) if layout.kind == "bank" else _invoices(layout)
     if layout.line_columns:
         exprs += [pl.col(_line(f)) for f in _LINE_OUTPUT]
+    # Every amount parsed by the full rules (field or line field, by its one source column): null where its cell is
+    # not empty is either a blank cell or not an amount; _amount_problems tells them apart on those rows only.
+    # A plain column (all cells plain or empty) cannot fail: no flag. Empty cells ("") are never flagged.
+    parsed = [(_tmp(f), layout.columns[f][0]) for f in fields if f not in plain]
+    parsed += [(_line(f), layout.line_columns[f]) for f in _LINE_MONEY if f in layout.line_columns]
+    flags = [pl.col(out).is_null() & (pl.col(src).cast(pl.String).str.len_bytes() > 0) for out, src in parsed]
+    flag = pl.any_horizontal(flags) if flags else pl.lit(False)
     dates = [_tmp(f) for f in _DATE_FIELDS if f in layout.columns]
-    rows = _repair(lf.select(*keep, *exprs, *dates).collect(), layout)
-    return rows.drop(dates)
+    rows = _repair(lf.select(*keep, *exprs, *dates, flag.alias(_FLAG)).collect(), layout)
+    checked = list(dict.fromkeys(src for _, src in parsed))
+    return _amount_problems(rows.drop(dates), frame, checked, decimal)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,7 +27,17 @@ from etl.sources.invoices import read_invoices_csv, read_invoices_xlsx
 from etl.sources.tables import is_xlsx, text_near_miss, xlsx_near_miss
 from etl.sources.text import HEAD_LINES, is_utf16, utf16_to_utf8
 
-__all__ = ["read_source", "iter_input_files", "detect_format", "READERS", "SourceResult", "SourceError", "FORMATS"]
+__all__ = [
+    "read_source",
+    "iter_input_files",
+    "input_files",
+    "owned_file_kind",
+    "detect_format",
+    "READERS",
+    "SourceResult",
+    "SourceError",
+    "FORMATS",
+]
 
 Reader = Callable[..., SourceResult]
 
@@ -165,19 +176,98 @@ def _hidden_or_skipped(rel: Path) -> bool:
     return name.startswith("~$") or Path(name).suffix.lower() in _SKIP_SUFFIXES
 
 
-def iter_input_files(paths: list[Path]) -> list[Path]:
-    """Input files under `paths` (files or folders, recursive), sorted, without duplicates.
+def owned_file_kind(name: str) -> str | None:
+    """What amili-etl itself writes, by a file's name: the state database and its write-ahead log, run logs,
+    temporary files of reports and state; None for anything else. Never input, wherever it sits."""
+    low = name.lower()
+    if low.endswith(".duckdb"):
+        return "state file"
+    if low.endswith(".wal"):  # DuckDB's `<state>.duckdb.wal`
+        return "state write-ahead log"
+    if low.endswith(".duckdb.lock"):  # the inbox's lock beside the state file
+        return "state lock file"
+    if low.endswith(".jsonl") or ".jsonl." in low:  # log.jsonl, <run_id>.jsonl (and rotated copies)
+        return "log file"
+    if low.endswith((".tmp", ".splice")) or ".tmp." in low:  # x.tmp, x.tmp.xlsx, workbook splices
+        return "temporary file"
+    return None
 
-    Skipped inside folders: hidden files and folders, __pycache__/, *.toml, *.json, *.md, *.py(c), Excel lock
-    files (~$...), and anything under a rejects/ folder (our own output). A file named explicitly is always taken.
-    Raises InputError for a path that does not exist.
+
+def _is_report_folder(names: set[str]) -> bool:
+    """A run's report folder (etl/report): its summary.json beside its discrepancies."""
+    return "summary.json" in names and bool(names & {"discrepancies.csv", "discrepancies.xlsx"})
+
+
+def _under(path: Path, roots: Iterable[Path]) -> Path | None:
+    return next((r for r in roots if path == r or r in path.parents), None)
+
+
+def input_files(paths: list[Path], exclude: Iterable[Path] = ()) -> tuple[list[Path], list[str]]:
+    """(input files under `paths`, one line per folder saying what of ours was skipped in it).
+
+    Files and folders are taken as in iter_input_files. Inside folders, besides what that skips, these are
+    never input: the state file (`*.duckdb`), its write-ahead log (`*.wal`), log files (`*.jsonl`), temporary
+    files (`*.tmp`, `*.tmp.*`, `*.splice`), report folders (a folder with summary.json and discrepancies.*),
+    anything under `exclude` (the configured state file, output and log folders), and links that point outside
+    the folder. A file named explicitly is always taken.
     """
+    excluded = [Path(os.path.abspath(e)) for e in exclude]
     found: set[Path] = set()
+    notes: list[str] = []
     for p in paths:
         if p.is_file():
             found.add(p)
-        elif p.is_dir():
-            found.update(f for f in p.rglob("*") if f.is_file() and not _hidden_or_skipped(f.relative_to(p)))
-        else:
+            continue
+        if not p.is_dir():
             raise InputError(f"{p}: no such file or folder")
-    return sorted(found)
+        real_root = p.resolve()
+        skipped: dict[str, list[str]] = {}
+        for folder, dirs, files in os.walk(p):  # links to folders are not followed (followlinks=False)
+            here = Path(folder)
+            rel_dir = here.relative_to(p)
+            keep_dirs = []
+            for d in sorted(dirs):
+                sub = here / d
+                if _hidden_or_skipped(rel_dir / d / "x"):
+                    continue
+                if _under(Path(os.path.abspath(sub)), excluded) or (
+                    not sub.is_symlink() and _is_report_folder(set(os.listdir(sub)) if os.access(sub, os.R_OK) else set())
+                ):
+                    skipped.setdefault("report or log folder", []).append((rel_dir / d).as_posix() + "/")
+                    continue
+                keep_dirs.append(d)
+            dirs[:] = keep_dirs
+            for name in files:
+                f = here / name
+                rel = f.relative_to(p)
+                if _hidden_or_skipped(rel):
+                    continue
+                kind = owned_file_kind(name)
+                if kind is None and _under(Path(os.path.abspath(f)), excluded):
+                    kind = "configured state, output or log path"
+                if kind is None and f.is_symlink() and real_root not in f.resolve().parents:
+                    kind = "link pointing outside the folder"
+                if kind is not None:
+                    skipped.setdefault(kind, []).append(rel.as_posix())
+                    continue
+                if f.is_file():
+                    found.add(f)
+        if skipped:
+            parts = [
+                f"{kind} {', '.join(names[:3])}" + (f" (and {len(names) - 3} more)" if len(names) > 3 else "")
+                for kind, names in skipped.items()
+            ]
+            notes.append(f"{p}: skipped under the input folder (amili-etl's own files, never input): "
+                         + "; ".join(parts))
+    return sorted(found), notes
+
+
+def iter_input_files(paths: list[Path], exclude: Iterable[Path] = ()) -> list[Path]:
+    """Input files under `paths` (files or folders, recursive), sorted, without duplicates.
+
+    Skipped inside folders: hidden files and folders, __pycache__/, *.toml, *.json, *.md, *.py(c), Excel lock
+    files (~$...), anything under a rejects/ folder (our own output), and what input_files lists (the state
+    file, its WAL, logs, temporary files, report folders, `exclude`, links pointing outside the folder). A file
+    named explicitly is always taken. Raises InputError for a path that does not exist.
+    """
+    return input_files(paths, exclude)[0]

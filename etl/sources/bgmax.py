@@ -24,9 +24,18 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.money import format_minor
+from etl.money import ISO_4217, format_minor
 from etl.sources.base import SourceResult
-from etl.sources.common import SourceError, digits_expr, first_broken_rule, problems_frame, reader_result, verdict
+from etl.sources.common import (
+    SourceError,
+    bound_problems,
+    digits_expr,
+    first_broken_rule,
+    fixed_width_bytes,
+    problems_frame,
+    reader_result,
+    verdict,
+)
 from etl.sources.keys import occurrence_expr
 from etl.sources.text import lines_frame
 
@@ -46,7 +55,10 @@ def _f(start: int, end: int, col: str = "post") -> pl.Expr:
 
 
 def _int(start: int, end: int) -> pl.Expr:
-    return _f(start, end).str.strip_chars().cast(pl.Int64, strict=False)
+    """A digit field as an integer; null unless it is ASCII digits (blanks around them allowed): never a sign, a
+    point, an exponent or letters (a cast alone would take `+12` or ` -5`)."""
+    t = _f(start, end).str.strip_chars()
+    return pl.when(t.str.contains(r"^[0-9]{1,18}$")).then(t).cast(pl.Int64, strict=False)
 
 
 def _text(start: int, end: int) -> pl.Expr:
@@ -55,7 +67,8 @@ def _text(start: int, end: int) -> pl.Expr:
 
 
 def read_bgmax(path: Path, data: bytes) -> SourceResult:
-    """Read a BgMax file: TK20/TK21 payments with their deposit's date and currency; totals checked."""
+    """Read a BgMax file: TK20/TK21 payments with their deposit's date and currency; totals and currencies checked."""
+    data = fixed_width_bytes(data)  # a UTF-8 BOM, CR-only or mixed line ends
     raw = lines_frame(data)
     # Tabs are rare: only then expand them (in C, over the whole text); raw keeps the lines as they were.
     clean = (
@@ -74,6 +87,7 @@ def read_bgmax(path: Path, data: bytes) -> SourceResult:
     posts = _with_context(posts)
     rows = _payments(posts)
     checks, control = _control_totals(posts, truncated)
+    checks += _currency_checks(posts)
     if truncated:
         checks.insert(0, f"line {posts['source_line'][-1]}: the file ends without an end post (TK70): truncated?")
     status, message = verdict(path, checks)
@@ -102,6 +116,10 @@ def read_bgmax(path: Path, data: bytes) -> SourceResult:
             + pl.lit(f" characters long ({_LEN} expected): what follows position {_LEN} is ignored")
         ),
     )
+    # An amount at or beyond the bound (etl/money.py) is no payment to submit: the row is rejected, quoting it.
+    too_big = bound_problems(rows, pl.col("amount_minor").abs().cast(pl.String))
+    if too_big.height:
+        row_problems = pl.concat([row_problems, too_big])
     return reader_result(
         path, FORMAT, rows, raw,
         status=status,
@@ -132,6 +150,8 @@ def _check_structure(posts: pl.DataFrame) -> bool:
     ]
     if broken := first_broken_rule(posts, rules):
         bad, problem = broken
+        if "amount" in problem:  # quote the field as it stands
+            problem += f": {bad['post'][37:55]!r}"
         raise SourceError(f"TK{bad['tk']}: {problem}", bad["source_line"])
     return truncated
 
@@ -276,9 +296,30 @@ def _control_totals(posts: pl.DataFrame, truncated: bool) -> tuple[list[str], di
     return problems, control
 
 
+def _currency_checks(posts: pl.DataFrame) -> list[str]:
+    """Per deposit: the TK05 and TK15 currencies are ISO 4217 codes, and the same when both are given (the
+    payments take the deposit's). A blank one is taken from the other (see _with_context); either problem holds
+    the file back, naming the deposit's line."""
+    tk = pl.col("tk")
+    opening = posts.filter(tk == "05").select("deposit", line05="source_line", c05=_f(23, 25).str.strip_chars())
+    closing = posts.filter(tk == "15").select("deposit", line15="source_line", c15=_f(69, 71).str.strip_chars())
+    problems = []
+    for r in opening.join(closing, on="deposit", how="left").sort("line05").iter_rows(named=True):  # few deposits
+        c05, c15 = r["c05"], r["c15"]
+        for code, line, post in ((c05, r["line05"], "opening post (TK05)"), (c15, r["line15"], "deposit post (TK15)")):
+            if code and code not in ISO_4217:
+                problems.append(f"line {line}: {post} currency {code!r} is not an ISO 4217 currency code")
+        if c05 and c15 and c05 != c15 and c05 in ISO_4217 and c15 in ISO_4217:
+            problems.append(
+                f"line {r['line15']}: deposit post (TK15) currency {c15} differs from its opening post's "
+                f"(TK05, line {r['line05']}) {c05}: the deposit's payments have no certain currency"
+            )
+    return problems
+
+
 def _to_int(text: str) -> int | None:
     text = text.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _amount(minor: int | None) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from etl.errors import InputError
+from etl.money import AMOUNT_LIMIT_MINOR
 from etl.sources.base import (
     INVOICE_SCHEMA,
     OPTIONAL_PAYMENT_COLUMNS,
@@ -31,6 +33,8 @@ __all__ = [
     "ddmmyy_expr",
     "digits_expr",
     "KIND_SCHEMA",
+    "fixed_width_bytes",
+    "bound_problems",
 ]
 
 KIND_SCHEMA = {"payments": PAYMENT_SCHEMA, "invoices": INVOICE_SCHEMA, "unknown": PAYMENT_SCHEMA}
@@ -161,6 +165,29 @@ def verdict(path: Path, problems: list[str], shown: int = 3) -> tuple[str, str]:
         return "ok", ""
     more = f" (and {len(problems) - shown} more)" if len(problems) > shown else ""
     return "held_back", f"{path}: " + "; ".join(problems[:shown]) + more
+
+
+def fixed_width_bytes(data: bytes) -> bytes:
+    """A fixed-width file's bytes as the readers split them: without a UTF-8 byte-order mark (Notepad and many
+    editors write one), and with LF line ends when CR-only or mixed line ends occur (a copy, only then); plain LF
+    or CRLF files come back as they are."""
+    data = data.removeprefix(codecs.BOM_UTF8)
+    cr = data.count(b"\r")
+    if cr and cr != data.count(b"\r\n"):
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return data
+
+
+def bound_problems(rows: pl.DataFrame, raw: pl.Expr) -> pl.DataFrame:
+    """Row problems for payments at or beyond the amount bound (etl/money.py: |amount| < 10^13 major units), quoting
+    the amount field `raw` (an expression over `rows`); empty when there are none (one cheap test first)."""
+    out = pl.col("amount_minor").abs() >= AMOUNT_LIMIT_MINOR
+    if rows.height == 0 or not rows.select(out.any()).item():
+        return empty_frame(PROBLEM_SCHEMA)
+    return problems_frame(
+        rows.filter(out), "amount_minor", "amount_bound",
+        pl.lit("amount '") + raw + pl.lit("' is beyond the bound: |amount| must be under 10^13 (not submitted)"),
+    )
 
 
 def ddmmyy_expr(text: pl.Expr) -> pl.Expr:

@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from etl.mapping import Layout
+from etl.mapping.apply import split_amount_problems
 from etl.sources.base import SourceResult
 from etl.sources.common import reader_result, sheets_result
 from etl.sources.keys import occurrence_expr, stable_key_expr
@@ -22,7 +23,7 @@ def _iso_dates(dates: pl.Series) -> pl.Series:
 
 
 def _bank_result(path: Path, fmt: str, layout: Layout, table: Table) -> SourceResult:
-    rows = map_table(table, layout)
+    rows, problems = split_amount_problems(map_table(table, layout))
     # A CSV line has no id of its own: hash its facts, plus its occurrence among identical lines, so twin
     # payments stay apart and the same payment in two overlapping exports gets the same key (DESIGN.md).
     parts = [pl.col(c) for c in ("account", "booking_date", "amount_minor", "reference", "message")]
@@ -34,7 +35,7 @@ def _bank_result(path: Path, fmt: str, layout: Layout, table: Table) -> SourceRe
         .drop("__iso")
         .collect(engine="streaming")  # morsels hash in parallel: 0.4 s for 1M keys, 0.8 s in one piece
     )
-    return reader_result(path, fmt, rows, table.raw, layout=layout.name)
+    return reader_result(path, fmt, rows, table.raw, layout=layout.name, problems=problems)
 
 
 def read_bank_csv(path: Path, data: bytes, layout: Layout) -> SourceResult:

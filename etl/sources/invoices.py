@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from etl.mapping import Layout
-from etl.mapping.apply import LINE_PREFIX
+from etl.mapping.apply import LINE_PREFIX, split_amount_problems
 from etl.sources.base import INVOICE_LINE_SCHEMA, INVOICE_SCHEMA, SourceResult
 from etl.sources.common import reader_result, sheets_result
 from etl.sources.tables import Table, map_table, read_csv_table, read_xlsx_tables
@@ -58,11 +58,11 @@ def group_lines(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _invoice_result(path: Path, fmt: str, layout: Layout, table: Table) -> SourceResult:
-    rows = map_table(table, layout)
+    rows, problems = split_amount_problems(map_table(table, layout))
     lines = None
     if layout.line_columns:
         rows, lines = group_lines(rows)
-    return reader_result(path, fmt, rows, table.raw, layout=layout.name, lines=lines)
+    return reader_result(path, fmt, rows, table.raw, layout=layout.name, lines=lines, problems=problems)
 
 
 def read_invoices_csv(path: Path, data: bytes, layout: Layout) -> SourceResult:

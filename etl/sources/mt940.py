@@ -19,8 +19,8 @@ from pathlib import Path
 import polars as pl
 from mt940.models import Transactions
 
-from etl.money import format_minor
-from etl.sources.base import BALANCE_SCHEMA, SourceResult, empty_frame
+from etl.money import AMOUNT_LIMIT_MINOR, format_minor
+from etl.sources.base import BALANCE_SCHEMA, PROBLEM_SCHEMA, SourceResult, empty_frame
 from etl.sources.common import SourceError, reader_result, verdict
 from etl.sources.keys import occurrence_expr, stable_key_expr
 
@@ -58,8 +58,13 @@ def _account(ident: str | None) -> str | None:
     return re.sub(r"\D", "", ident) if _DIGITS_ONLY.fullmatch(ident) else ident
 
 
-def _minor(amount: Decimal) -> int:
-    return int((abs(amount) * 100).to_integral_value())
+def _minor(amount: Decimal) -> int | None:
+    """|amount| in minor units, exactly; None when it has more than two decimals (never rounded) or is at or
+    beyond the bound (etl/money.py)."""
+    minor = abs(amount) * 100
+    if not minor.is_finite() or minor != minor.to_integral_value() or minor >= AMOUNT_LIMIT_MINOR:
+        return None
+    return int(minor)
 
 
 def _balance(data: dict, *keys: str):  # noqa: ANN202 - mt940.models.Balance
@@ -79,11 +84,12 @@ def read_mt940(path: Path, data: bytes) -> SourceResult:
     rows: list[dict] = []
     balances: list[dict] = []
     checks: list[str] = []
+    problems: list[dict] = []
     first_line = text.count("\n", 0, starts[0]) + 1
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else len(text)
         chunk = text[start:end]
-        _statement(chunk, first_line, rows, balances, checks)
+        _statement(chunk, first_line, rows, balances, checks, problems)
         first_line += chunk.count("\n")
     frame = _rows_frame(rows)
     raw = pl.DataFrame(
@@ -95,13 +101,16 @@ def read_mt940(path: Path, data: bytes) -> SourceResult:
         path, FORMAT, frame, raw,
         status=status,
         message=message,
+        problems=pl.DataFrame(problems, schema=PROBLEM_SCHEMA),
         control={"computed_count": frame.height, "computed_total_minor": int(frame["amount_minor"].sum() or 0),
                  "statements": len(starts)},
         balances=pl.DataFrame(balances, schema=BALANCE_SCHEMA) if balances else empty_frame(BALANCE_SCHEMA),
     )
 
 
-def _statement(chunk: str, first_line: int, rows: list[dict], balances: list[dict], checks: list[str]) -> None:
+def _statement(
+    chunk: str, first_line: int, rows: list[dict], balances: list[dict], checks: list[str], problems: list[dict]
+) -> None:
     """Parse one statement into `rows` and `balances`; append to `checks` what does not tie."""
     parsed = Transactions()
     try:
@@ -121,8 +130,14 @@ def _statement(chunk: str, first_line: int, rows: list[dict], balances: list[dic
     for line, details, tx in zip(lines_61, texts_86, parsed.transactions, strict=True):
         d = tx.data
         amount = d.get("amount")
-        minor = _minor(amount.amount) * (-1 if d.get("status") in _NEGATIVE else 1)
-        net += minor
+        minor = _minor(amount.amount)
+        if minor is None:  # the row is rejected, and the statement no longer ties: held back too
+            problems.append({"source_line": line, "error_column": "amount_minor", "error_check": "amount_format",
+                             "error_message": f"amount '{amount.amount}' is not an amount: more than two decimals "
+                                              "(never rounded) or beyond the bound |amount| < 10^13"})
+        else:
+            minor *= -1 if d.get("status") in _NEGATIVE else 1
+            net += minor
         kid = _KID.search(details or "")
         cust = d.get("customer_reference")
         cust = None if not cust or cust.upper() == "NONREF" else cust.strip()

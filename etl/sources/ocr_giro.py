@@ -33,7 +33,7 @@ import polars as pl
 
 from etl.money import format_minor
 from etl.sources.base import SourceResult
-from etl.sources.common import SourceError, ddmmyy_expr, reader_result, verdict
+from etl.sources.common import SourceError, bound_problems, ddmmyy_expr, fixed_width_bytes, reader_result, verdict
 from etl.sources.keys import stable_key_expr
 from etl.sources.text import lines_frame
 
@@ -128,7 +128,9 @@ def read_ocr_giro(path: Path, data: bytes) -> SourceResult:
 
     The raw lines (every physical line as text, for rejects) are split by polars in a second thread while the
     records are read from the bytes; their count confirms the fixed-width reading, else the lines are read.
+    A UTF-8 byte-order mark and CR-only or mixed line ends are dropped / made LF first (common.fixed_width_bytes).
     """
+    data = fixed_width_bytes(data)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr-lines") as pool:
         lines = pool.submit(lines_frame, data)
         fixed = _fixed_records(data, lines.result)
@@ -163,7 +165,10 @@ def _read(path: Path, recs: _Records) -> SourceResult:
             0, f"line {last_line}: the file ends without an end-of-transmission record (89): truncated?{tail}"
         )
     status, message = verdict(path, problems)
-    return reader_result(path, FORMAT, rows, recs.raw(), status=status, message=message, control=control)
+    # An amount at or beyond the bound (etl/money.py) is no payment to submit: the row is rejected, quoting it.
+    too_big = bound_problems(rows, pl.col("amount_minor").abs().cast(pl.String).str.zfill(17))
+    return reader_result(path, FORMAT, rows, recs.raw(), status=status, message=message, control=control,
+                         problems=too_big)
 
 
 def _fixed_records(data: bytes, raw: Callable[[], pl.DataFrame]) -> _Records | None:
@@ -466,4 +471,4 @@ def _control_totals(
 
 
 def _to_int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None

@@ -28,9 +28,10 @@ def printed(draw: st.DrawFn) -> tuple[int, str, str]:
     units, cents = divmod(abs(minor), 100)
     thousands = draw(st.sampled_from(["", " ", "\u00a0", "\u202f", "." if decimal == "," else ","]))
     body = _group(str(units), thousands) if thousands else str(units)
-    if cents or draw(st.booleans()):
-        body += decimal + f"{cents:02d}"
     sign = draw(st.sampled_from(["-", "\u2212", "trailing"])) if minor < 0 else draw(st.sampled_from(["", "+"]))
+    # A trailing minus comes after the decimals (`123,00-`); `5-` is no amount (docs/formats.md "Amounts").
+    if cents or sign == "trailing" or draw(st.booleans()):
+        body += decimal + f"{cents:02d}"
     text = body + "-" if sign == "trailing" else sign + body
     text += draw(st.sampled_from(["", " kr", "kr", " SEK", " NOK", " kr."]))
     return minor, draw(st.sampled_from(["", " ", "  "])) + text + draw(st.sampled_from(["", " "])), decimal
@@ -73,5 +74,5 @@ def test_text_is_an_amount_only_if_it_looks_like_one(text: str) -> None:
 def test_not_amounts() -> None:
     raw = ["12,345", "1,2,3", "--5", "5e3", "kr", "12,00 EUR", "1 2 3,4 5", ",50", "12.3.4,00x"]
     got = pl.DataFrame({"a": raw}).select(parse_amount_expr("a")).to_series().to_list()
-    assert got[:6] == [None] * 6 and got[7] is None and got[8] is None
-    assert got[6] == 12_345  # spaces are thousands marks wherever they are: "1 2 3,4 5" is 123,45
+    # Group marks only between groups of three, never among the decimals: "1 2 3,4 5" is no amount (issue 14).
+    assert got == [None] * 9
