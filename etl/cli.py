@@ -249,7 +249,11 @@ def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: t
             "currency": ",".join(currencies) or None, "message": f.result.message or None,
         })
     if as_json:
-        click.echo(json.dumps({"files": files}, ensure_ascii=False, indent=2))
+        # Masked like the table and the run log (a file name may carry a national id); `files` keeps the order of
+        # the paths given (a folder's files sorted), so a program can still tell which entry is which file.
+        shown = [{**f, "path": _masked(f["path"]), "message": _masked(f["message"]) if f["message"] else None}
+                 for f in files]
+        click.echo(json.dumps({"files": shown}, ensure_ascii=False, indent=2))
     else:
         for f in files:
             click.echo(f"{_masked(f['path'])}: {f['format'] or '-'} {f['status']} rows={f['rows']} valid={f['valid']} "

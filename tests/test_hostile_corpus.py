@@ -157,15 +157,36 @@ def test_time_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
 def grouped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, dict[str, dict[str, Any]]]:
     """One `validate --json` over every committed file that is not run alone; entries by file name."""
     names = [c["file"] for c in MANIFEST if not c["single"] and not c["generated_at_test_time"]]
-    run = _run(["validate", "--json", "--out", str(tmp_path_factory.mktemp("grouped")),
-                *[str(FILES / n) for n in names]], tmp_path_factory.mktemp("grouped-cwd"))
+    out = tmp_path_factory.mktemp("grouped")
+    run = _run(["validate", "--json", "--out", str(out), *[str(FILES / n) for n in names]], out)
     entries: dict[str, dict[str, Any]] = {}
     if run.returncode >= 0 and run.stdout.strip().startswith("{"):
-        files = run.files()
+        files = _per_file(run.files())
         # Paths may be masked (privacy), so entries are matched by position: validate keeps the order given.
         assert len(files) == len(names), [f["path"] for f in files]
         entries = dict(zip(names, files))
     return run, entries
+
+
+_WORST = ("ok", "rejected_rows", "held_back", "unrecognised", "unreadable")
+
+
+def _per_file(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """validate's entries with a workbook's sheets (`<file>#<sheet>`, one after the other) folded into one per file."""
+    out: list[dict[str, Any]] = []
+    for f in files:
+        base = f["path"].split("#")[0]
+        last = out[-1] if out else None
+        if last is not None and "#" in f["path"] and last["path"].split("#")[0] == base:
+            total = None if last["total_amount"] is None else \
+                f"{sum(float(x) for x in (last['total_amount'], f['total_amount'] or '0')):.2f}"
+            out[-1] = {**last, "rows": last["rows"] + f["rows"], "valid": last["valid"] + f["valid"],
+                       "rejected": last["rejected"] + f["rejected"], "total_amount": total,
+                       "status": max(last["status"], f["status"], key=_WORST.index),
+                       "message": "; ".join(m for m in (last["message"], f["message"]) if m) or None}
+        else:
+            out.append(dict(f))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ the manifest
@@ -229,7 +250,7 @@ def test_entry_alone(case: dict[str, Any], tmp_path: Path, test_time_files: dict
     run = _run(["validate", "--json", "--out", str(tmp_path / "out"), str(path)], tmp_path)
     _assert_invariants(run, case["forbid_output"])
     assert _one_of(case["exit_code"], run.returncode), f"exit {run.returncode}: {run.stderr[-1500:]}"
-    [entry] = run.files()
+    [entry] = _per_file(run.files())
     _check_entry(case, entry, run)
 
 

@@ -98,8 +98,11 @@ def _sha256_hex(data: bytes) -> str:
 
 def _read(path: Path, data: bytes, mappings: MappingSet) -> SourceResult:
     """read_source once the bytes are in hand, without the file's sha256."""
-    if not data or data.isspace():  # (not data.strip(): that copies the whole file)
+    bare = data.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark alone is still an empty file
+    if not bare or bare.isspace():  # (not data.strip(): that copies the whole file)
         return failed_result(path, "unreadable", f"{path}: the file is empty")
+    if b"\r" in data and b"\n" not in data and not data.startswith((b"PK", b"\xd0\xcf\x11\xe0")):
+        data = data.replace(b"\r", b"\n")  # CR-only line ends (Excel for Mac, old Mac exports): read as lines
     if is_utf16(data):  # Excel's "Unicode text": read as UTF-8 from here on (sha256 is the file's)
         try:
             data = utf16_to_utf8(data)

@@ -215,6 +215,9 @@ def _amount_problem(text: str | None) -> str:
             f"below 10^16; the sign is CdtDbtInd)")
 
 
+_INDICATORS = ("CRDT", "DBIT")
+
+
 def _sign(indicator: str | None) -> int:
     return -1 if indicator == "DBIT" else 1
 
@@ -414,7 +417,8 @@ class _Reader:
         booked = status.upper() in _BOOKED
         amt_text, entry_ccy = e.amount("Amt")
         cdi = e.t("CdtDbtInd")
-        entry_minor = _amount_minor(amt_text)
+        # Without CRDT/DBIT the amount's sign is unknown: never guessed as a credit (the amount is left unread).
+        entry_minor = _amount_minor(amt_text) if cdi in _INDICATORS else None
         st = self.statements[-1] if self.statements else None
         entry_signed = entry_minor * _sign(cdi) if entry_minor is not None else None
         if booked:
@@ -434,10 +438,13 @@ class _Reader:
         )
         txs = [tx for d in e.all_el("NtryDtls") for tx in d if _local(tx) == "TxDtls"]
         if entry_minor is None:
-            # The entry's own amount is not an amount: none of its rows can be trusted (the raw value is in the
-            # rejects file's entry_amount).
+            # The entry's own amount is not an amount (or has no sign): none of its rows can be trusted (the raw
+            # value is in the rejects file's entry_amount).
+            what = _amount_problem(amt_text) if cdi in _INDICATORS else (
+                f"amount {amt_text!r} has no CdtDbtInd (CRDT or DBIT): credit or debit cannot be told"
+                if cdi is None else f"CdtDbtInd {cdi!r} is neither CRDT nor DBIT")
             for row_line in [tx.sourceline for tx in txs] or [line]:
-                self._problem(row_line, "amount_minor", "camt_amount", f"entry {_amount_problem(amt_text)}")
+                self._problem(row_line, "amount_minor", "camt_amount", f"entry {what}")
         if not txs:
             self._row(line, entry, e, entry_signed, entry_ccy, None, None, None)
             return

@@ -182,8 +182,26 @@ def _tag_error(exc: Exception, chunk: str, first_line: int) -> SourceError:
         at = chunk.find(value)
         line = first_line + (chunk.count("\n", 0, at) if at >= 0 else 0)
         return SourceError(f"tag :{args[1].id}: cannot be read: {value.splitlines()[0]!r}", line)
+    bad = _bad_61_amount(chunk)
+    if bad is not None:  # the package's decimal error names no field: say which :61: amount it was
+        offset, text = bad
+        return SourceError(f":61: amount {text!r} is not an amount (digits, one decimal comma)",
+                           first_line + chunk.count("\n", 0, offset))
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return SourceError(f"statement cannot be read: {detail}", first_line)
+
+
+# :61: value date, optional entry date, (R)C/D, optional funds code, then the amount up to the transaction type.
+_F61 = re.compile(r"^:61:\d{6}(?:\d{4})?R?[CD][A-Z]?([^N\r\n]*)", re.M)
+_AMOUNT = re.compile(r"\d{1,15},\d{0,2}")
+
+
+def _bad_61_amount(chunk: str) -> tuple[int, str] | None:
+    """(offset, text) of the first :61: whose amount is not SWIFT's `digits,decimals`, or None."""
+    for m in _F61.finditer(chunk):
+        if not _AMOUNT.fullmatch(m.group(1)):
+            return m.start(), m.group(1)
+    return None
 
 
 def _lines_and_details(chunk: str, first_line: int) -> tuple[list[int], list[str | None]]:

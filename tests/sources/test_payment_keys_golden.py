@@ -36,7 +36,7 @@ _OCR_COLUMNS = [
 
 
 def _data_files() -> list[Path]:
-    return sorted(p for p in DATA.rglob("*") if p.is_file() and "amili-docs" not in p.parts)
+    return sorted(p for p in DATA.rglob("*") if p.is_file() and "amili-docs" not in p.parts and "hostile" not in p.parts)
 
 
 def _ocr_generator():
