@@ -17,7 +17,8 @@ from etl.errors import InputError
 from etl.mapping import MappingSet
 from etl.schemas import RowRules, validate_rows
 from etl.schemas.validate import preload
-from etl.sources import iter_input_files, read_source
+from etl.sources import iter_input_files
+from etl.sources.isolate import read_file
 from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA, SourceResult
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def read_inputs(
         if path in skip:
             continue
         preload()  # pandera's import runs while the first file is read
-        result = read_source(path, mappings)
+        result = read_file(path, mappings, config.reading if config is not None else None)
         schema = PAYMENT_SCHEMA if result.kind == "payments" else INVOICE_SCHEMA
         rows = result.rows.with_columns(pl.lit(display).alias("source_file")) if result.rows.height else pl.DataFrame(schema=schema)
         if result.status in ("unreadable", "unrecognised"):

@@ -16,12 +16,14 @@ from pathlib import Path
 import polars as pl
 
 from etl.errors import InputError
+from etl.limits import ReadLimits
 from etl.mapping import Layout, MappingSet
 from etl.sources.base import FORMATS, SourceResult
 from etl.sources.bgmax import read_bgmax
 from etl.sources.common import SourceError, failed_result, format_kind
 from etl.sources.csv_excel import read_bank_csv, read_bank_xlsx
 from etl.sources.detect import detect_format
+from etl.sources.guard import check_workbook, is_workbook_bytes
 from etl.sources.invoices import read_invoices_csv, read_invoices_xlsx
 from etl.sources.text import HEAD_LINES, is_utf16, utf16_to_utf8
 
@@ -57,8 +59,12 @@ READERS: dict[str, Reader] = {
 _SKIP_SUFFIXES = {".toml", ".json", ".md", ".py", ".pyc"}
 
 
-def read_source(path: Path, mappings: MappingSet) -> SourceResult:
-    """Read one input file of any known format; never raises for a bad file (see SourceResult.status)."""
+def read_source(path: Path, mappings: MappingSet, limits: ReadLimits | None = None) -> SourceResult:
+    """Read one input file of any known format; never raises for a bad file (see SourceResult.status).
+
+    A workbook is checked against `limits` (etl/sources/guard.py) before any spreadsheet reader sees it; to
+    survive what no guard foresees, read it through etl.sources.isolate.read_file instead.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -68,7 +74,7 @@ def read_source(path: Path, mappings: MappingSet) -> SourceResult:
     # into the result and its rows' lineage, which the readers leave empty.
     with ThreadPoolExecutor(max_workers=1) as pool:
         digest = pool.submit(_sha256_hex, data)
-        result = _read(path, data, mappings)
+        result = _read(path, data, mappings, limits or ReadLimits())
         sha256 = digest.result()
     rows = result.rows.with_columns(pl.lit(sha256, pl.String).alias("source_sha256"))
     return dataclasses.replace(result, sha256=sha256, rows=rows)
@@ -78,10 +84,15 @@ def _sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read(path: Path, data: bytes, mappings: MappingSet) -> SourceResult:
+def _read(path: Path, data: bytes, mappings: MappingSet, limits: ReadLimits) -> SourceResult:
     """read_source once the bytes are in hand, without the file's sha256."""
     if not data or data.isspace():  # (not data.strip(): that copies the whole file)
         return failed_result(path, "unreadable", f"{path}: the file is empty")
+    if is_workbook_bytes(data):  # before any spreadsheet reader: sizes, zip bombs, far cells (issue 14)
+        try:
+            check_workbook(data, limits)
+        except SourceError as exc:
+            return failed_result(path, "unreadable", exc.message(path))
     if is_utf16(data):  # Excel's "Unicode text": read as UTF-8 from here on (sha256 is the file's)
         try:
             data = utf16_to_utf8(data)
