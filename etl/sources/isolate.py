@@ -297,9 +297,14 @@ def detect_file(path: Path, mappings: Any, limits: ReadLimits | None = None) -> 
 class ReadingMarks:
     """`<inbox>/.amili-etl-reading/<sha256>`: set before a file is read, removed after (see the module doc)."""
 
-    def __init__(self, folder: Path, sha256: dict[Path, str]) -> None:
+    def __init__(self, folder: Path, sha256: dict[Path, str] | None = None) -> None:
         self.dir = folder / MARK_DIR
-        self.sha256 = {p.resolve(): s for p, s in sha256.items()}
+        self.sha256: dict[Path, str] = {}
+        self.know(sha256 or {})
+
+    def know(self, sha256: dict[Path, str]) -> None:
+        """The files (and their sha256) whose reads are marked."""
+        self.sha256.update({p.resolve(): s for p, s in sha256.items()})
 
     def left_over(self) -> dict[str, dict[str, Any]]:
         """sha256 -> what the marker says, for every marker an earlier run left behind."""
