@@ -101,6 +101,9 @@ class _Worker:
         if self.proc is None or self.proc.poll() is not None:
             stderr = open(self.stderr_path, "wb")  # noqa: SIM115 - the child keeps it
             env = dict(os.environ, MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"))
+            # The child imports the very package this process runs, wherever it was imported from.
+            package_root = str(Path(__file__).resolve().parents[2])
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "etl.sources.isolate", json.dumps(asdict(self.limits))],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env, close_fds=True,
