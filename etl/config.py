@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from etl.errors import ConfigError
-from etl.limits import READING_KEYS, ReadLimits
+from etl.limits import ISOLATE_CHOICES, READING_KEYS, ReadLimits
 from etl.refs import REFERENCE_CHECKS
 
 __all__ = [
@@ -410,7 +410,7 @@ def load_config(
 
 
 def _reading(path: Path, raw: Any) -> ReadLimits:
-    """[reading]: numbers above zero (isolate: true or false); unknown keys were refused already."""
+    """[reading]: numbers above zero, isolate one of ISOLATE_CHOICES; unknown keys were refused already."""
     import dataclasses
 
     values: dict[str, Any] = {}
@@ -419,8 +419,8 @@ def _reading(path: Path, raw: Any) -> ReadLimits:
             continue
         v = raw[f.name]
         if f.name == "isolate":
-            if not isinstance(v, bool):
-                raise _fail(path, f"[reading]: isolate must be true or false, not {v!r}")
+            if v not in ISOLATE_CHOICES:
+                raise _fail(path, f"[reading]: isolate must be one of {', '.join(ISOLATE_CHOICES)}, not {v!r}")
         elif isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
             raise _fail(path, f"[reading]: {f.name} must be a number above 0, not {v!r}")
         elif f.type in ("int", int):

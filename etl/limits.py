@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["ReadLimits", "READING_KEYS"]
+__all__ = ["ReadLimits", "READING_KEYS", "ISOLATE_CHOICES"]
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,13 @@ class ReadLimits:
     ratio_floor_mb: float = 1.0  # ... checked for members inflating to more than this
     max_columns: int = 1000  # the last used column of any sheet (Excel's own limit is 16384)
     max_cells: int = 5_000_000  # used rows x used columns, summed over the sheets of a workbook
-    isolate: bool = True  # read each file in a child process, so that no reader can take the run down
+    # Which files are read in a child process, so that no reader can take the run down: "auto" (every file in
+    # an inbox run; elsewhere the workbooks, whose readers are native), "always", "workbooks" or "never".
+    isolate: str = "auto"
     memory_limit_mb: float = 1536.0  # the child's resident memory: it is stopped above this
     address_space_mb: float = 16384.0  # the child's address space (RLIMIT_AS): refuses absurd allocations at once
     timeout_s: float = 300.0  # wall-clock seconds one file may take to read
 
 
 READING_KEYS = frozenset(f.name for f in fields(ReadLimits))
+ISOLATE_CHOICES = ("auto", "always", "workbooks", "never")

@@ -2,7 +2,8 @@
 
 What the guards (guard.py) cannot foresee, a native abort in a Rust or C reader, a memory blow-up, an endless
 loop, happens in a child: one long-lived `python -m etl.sources.isolate` per process, reading the files one
-after the other. The child runs under an address-space limit (RLIMIT_AS, `[reading] address_space_mb`); the
+after the other. Which files (`[reading] isolate`): by default every file of an inbox run, and elsewhere the
+workbooks (calamine is native code; a 1M-row CSV would pay 0.6 s to carry its frames back). The child runs under an address-space limit (RLIMIT_AS, `[reading] address_space_mb`); the
 parent watches its resident memory (`memory_limit_mb`, sampled every 20 ms) and its time per file
 (`timeout_s`) and kills it (SIGKILL) when either is exceeded. A child that dies, for whatever reason, makes that
 one file `unreadable` with a plain message; the next file gets a fresh child. The frames come back as Arrow IPC
@@ -256,7 +257,7 @@ def _load_result(answer: dict[str, Any]) -> Any:
 
 
 def read_file(path: Path, mappings: Any, limits: ReadLimits | None = None) -> Any:
-    """read_source(path, mappings), in the reading child when `limits.isolate`; never raises for a bad file.
+    """read_source(path, mappings), in the reading child when `limits.isolate` says so; never raises for a bad file.
 
     Inside an inbox run (`marking`), the file's "reading started" marker is set around the read.
     """
@@ -264,9 +265,26 @@ def read_file(path: Path, mappings: Any, limits: ReadLimits | None = None) -> An
 
     limits = limits or ReadLimits()
     with _marked(path):
-        if not limits.isolate:
+        if not _isolated(path, limits):
             return read_source(path, mappings, limits)
         return _read_in_child(path, mappings, limits)
+
+
+def _isolated(path: Path, limits: ReadLimits) -> bool:
+    """Whether `path` is read in the child: see ReadLimits.isolate ("auto": everything in an inbox run, whose
+    reads are marked; elsewhere only workbooks, so that a big CSV or OCR file does not pay for the trip)."""
+    if limits.isolate in ("always", "never"):
+        return limits.isolate == "always"
+    if limits.isolate == "auto" and _MARKS:
+        return True
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return False  # read_source says what is wrong with it
+    from etl.sources.guard import is_workbook_bytes
+
+    return is_workbook_bytes(head)
 
 
 def detect_file(path: Path, mappings: Any, limits: ReadLimits | None = None) -> str | None:
@@ -278,7 +296,7 @@ def detect_file(path: Path, mappings: Any, limits: ReadLimits | None = None) -> 
     with _marked(path):
         with path.open("rb") as fh:
             head = fh.read(8)
-        if not is_workbook_bytes(head) or not limits.isolate:
+        if not is_workbook_bytes(head) or limits.isolate == "never":
             try:
                 data = path.read_bytes()
                 check_workbook(data, limits)

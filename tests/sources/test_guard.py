@@ -112,3 +112,11 @@ def test_a_reader_over_the_memory_limit_is_stopped(tmp_path: Path) -> None:
     result = read_file(path, MAPPINGS, ReadLimits(memory_limit_mb=1))  # below what any Python process takes
     assert result.status == "unreadable"
     assert "was stopped reading this file (it used more than the 1 MB" in result.message
+
+
+def test_a_file_read_in_the_child_is_the_same_as_read_here(tmp_path: Path) -> None:
+    csv = next(p for p in sorted((ROOT / "sample_data" / "no").iterdir()) if p.suffix == ".csv")
+    here = read_source(csv, MAPPINGS)
+    there = read_file(csv, MAPPINGS, ReadLimits(isolate="always"))
+    assert there.status == here.status and there.sha256 == here.sha256 and there.format == here.format
+    assert there.rows.equals(here.rows) and there.raw.equals(here.raw) and there.problems.equals(here.problems)
