@@ -59,11 +59,12 @@ READERS: dict[str, Reader] = {
 _SKIP_SUFFIXES = {".toml", ".json", ".md", ".py", ".pyc"}
 
 
-def read_source(path: Path, mappings: MappingSet, limits: ReadLimits | None = None) -> SourceResult:
+def read_source(path: Path, mappings: MappingSet, limits: ReadLimits | None = None, *, guard: bool = True) -> SourceResult:
     """Read one input file of any known format; never raises for a bad file (see SourceResult.status).
 
-    A workbook is checked against `limits` (etl/sources/guard.py) before any spreadsheet reader sees it; to
-    survive what no guard foresees, read it through etl.sources.isolate.read_file instead.
+    A workbook is checked against `limits` (etl/sources/guard.py) before any spreadsheet reader sees it
+    (`guard=False`: the caller did that already); to survive what no guard foresees, read it through
+    etl.sources.isolate.read_file instead.
     """
     try:
         data = path.read_bytes()
@@ -74,7 +75,7 @@ def read_source(path: Path, mappings: MappingSet, limits: ReadLimits | None = No
     # into the result and its rows' lineage, which the readers leave empty.
     with ThreadPoolExecutor(max_workers=1) as pool:
         digest = pool.submit(_sha256_hex, data)
-        result = _read(path, data, mappings, limits or ReadLimits())
+        result = _read(path, data, mappings, limits or ReadLimits(), guard)
         sha256 = digest.result()
     rows = result.rows.with_columns(pl.lit(sha256, pl.String).alias("source_sha256"))
     return dataclasses.replace(result, sha256=sha256, rows=rows)
@@ -84,11 +85,11 @@ def _sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read(path: Path, data: bytes, mappings: MappingSet, limits: ReadLimits) -> SourceResult:
+def _read(path: Path, data: bytes, mappings: MappingSet, limits: ReadLimits, guard: bool = True) -> SourceResult:
     """read_source once the bytes are in hand, without the file's sha256."""
     if not data or data.isspace():  # (not data.strip(): that copies the whole file)
         return failed_result(path, "unreadable", f"{path}: the file is empty")
-    if is_workbook_bytes(data):  # before any spreadsheet reader: sizes, zip bombs, far cells (issue 14)
+    if guard and is_workbook_bytes(data):  # before any spreadsheet reader: sizes, zip bombs, far cells (issue 14)
         try:
             check_workbook(data, limits)
         except SourceError as exc:

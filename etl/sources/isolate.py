@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -224,21 +224,55 @@ def _what(path: Path) -> str:
     return "the Excel reader" if is_workbook_bytes(head) else "the reader"
 
 
+def _guard_here(path: Path, limits: ReadLimits) -> Any:
+    """The workbook guard, run here while the child starts (it hides most of the child's start-up): a failed
+    result when the file is refused, else None."""
+    from etl.sources.common import SourceError, failed_result
+    from etl.sources.guard import check_workbook, is_workbook_bytes
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None  # the child says what is wrong with it
+    if not is_workbook_bytes(data):
+        return None
+    try:
+        check_workbook(data, limits)
+    except SourceError as exc:
+        import hashlib
+
+        return replace(failed_result(path, "unreadable", exc.message(path)), sha256=hashlib.sha256(data).hexdigest())
+    return None
+
+
 def _read_in_child(path: Path, mappings: Any, limits: ReadLimits) -> Any:
     from etl.sources.common import failed_result
 
     worker = _worker(limits)
+    worker._start()  # boots while the guard runs here
+    refused = _guard_here(path, limits)
+    if refused is not None:
+        return refused
     worker.count += 1
     prefix = worker.folder / f"{worker.count}"
     try:
         answer = worker.call({"op": "read", "path": str(path), "mappings": mappings, "limits": limits,
-                              "out": str(prefix)})
+                              "out": str(prefix), "guarded": True})
     except _ChildDied as died:
-        return failed_result(path, "unreadable",
-                             f"{path}: {_what(path)} {died.why} reading this file{died.hint}; nothing of it was used")
+        return _with_sha(path, failed_result(
+            path, "unreadable", f"{path}: {_what(path)} {died.why} reading this file{died.hint}; nothing of it was used"))
     if "error" in answer:
-        return failed_result(path, "unreadable", f"{path}: {answer['error']}")
+        return _with_sha(path, failed_result(path, "unreadable", f"{path}: {answer['error']}"))
     return _load_result(answer)
+
+
+def _with_sha(path: Path, result: Any) -> Any:
+    from etl.history import file_sha256
+
+    try:
+        return replace(result, sha256=file_sha256(path))
+    except OSError:
+        return result
 
 
 def _load_result(answer: dict[str, Any]) -> Any:
@@ -416,7 +450,8 @@ def _serve(inp: Any, out: Any) -> None:
         path, limits = Path(request["path"]), request["limits"]
         try:
             if request["op"] == "read":
-                answer = _write_result(read_source(path, request["mappings"], limits), request["out"])
+                result = read_source(path, request["mappings"], limits, guard=not request.get("guarded"))
+                answer = _write_result(result, request["out"])
             else:
                 data = path.read_bytes()
                 check_workbook(data, limits)
