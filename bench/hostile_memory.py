@@ -77,6 +77,15 @@ def build(folder: Path) -> list[Path]:
             m.write(row * 10)
         m.write(b"</sheetData></worksheet>")
     cases.append(dense)
+    # Shared strings just under the size bound: millions of short strings the Excel reader loads whole.
+    strings = workbook(folder / "shared_strings_200MB.xlsx", '<row r="1"><c r="A1" t="s"><v>0</v></c></row>')
+    with zipfile.ZipFile(strings, "a", zipfile.ZIP_DEFLATED, compresslevel=9) as z, z.open("xl/sharedStrings.xml", "w",
+                                                                                             force_zip64=True) as m:
+        m.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+        for start in range(0, 9_000_000, 100_000):
+            m.write("".join(f"<si><t>{k // 4}</t></si>" for k in range(start, start + 100_000)).encode())
+        m.write(b"</sst>")
+    cases.append(strings)
     # 10 MB CSV on one line (no newline at all).
     one = folder / "one_line_10MB.csv"
     one.write_bytes(b"Dato;Beskrivelse;Inn;Ut;" + b"x;" * (5 * 1024 * 1024 - 20))
