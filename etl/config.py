@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from etl.errors import ConfigError
+from etl.limits import ISOLATE_CHOICES, READING_KEYS, ReadLimits
 from etl.refs import REFERENCE_CHECKS
 
 __all__ = [
@@ -36,10 +37,10 @@ INVOICE_TARGETS = ("arm", "none")
 PAYMENT_TARGETS = ("arm", "collection", "ada", "none")
 SANDBOX_CREDENTIALS = {"client_id": "sandbox", "client_secret": "sandbox", "ada_api_code": "sandbox"}
 
-_TOP_KEYS = {"state", "output", "http", "mappings", "creditor", "log", "inbox"}
+_TOP_KEYS = {"state", "output", "http", "mappings", "creditor", "log", "inbox", "reading"}
 # Tables with a fixed set of keys ([http] is checked against HttpConfig's fields).
 _SECTION_KEYS = {"state": {"path"}, "output": {"dir"}, "log": {"dir", "level"},
-                 "inbox": {"lock_wait_s", "settle_s"}}
+                 "inbox": {"lock_wait_s", "settle_s"}, "reading": set(READING_KEYS)}
 _CREDITOR_SECTION_KEYS = {
     "arm": {"base_url", "client_no", "autoposting_method"},
     "collection": {"base_url", "org_id", "idempotency_header", "payment_type"},
@@ -179,6 +180,7 @@ class Config:
     inbox: InboxConfig = field(default_factory=lambda: InboxConfig())
     # [http] verify_tls = false AND AMILI_ETL_INSECURE_TLS=1 in the environment: every run warns loudly.
     insecure_tls: bool = False
+    reading: ReadLimits = field(default_factory=ReadLimits)  # [reading]: bounds on reading one file (issue 14)
 
     def creditor(self, name: str) -> CreditorConfig:
         """The creditor profile called `name`."""
@@ -461,6 +463,7 @@ def load_config(
         inbox_cfg = InboxConfig(**{k: float(v) for k, v in inbox.items()})
     except (TypeError, ValueError) as exc:
         raise _fail(path, f"[inbox]: {exc}") from None
+    reading = _reading(path, raw.get("reading", {}))
     return Config(
         path=path,
         state_path=_resolve(base, state.get("path", "state/amili-etl.duckdb")),
@@ -472,7 +475,28 @@ def load_config(
         log_level=log.get("level", "info"),
         inbox=inbox_cfg,
         insecure_tls=insecure,
+        reading=reading,
     )
+
+
+def _reading(path: Path, raw: Any) -> ReadLimits:
+    """[reading]: numbers above zero, isolate one of ISOLATE_CHOICES; unknown keys were refused already."""
+    import dataclasses
+
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(ReadLimits):
+        if f.name not in raw:
+            continue
+        v = raw[f.name]
+        if f.name == "isolate":
+            if v not in ISOLATE_CHOICES:
+                raise _fail(path, f"[reading]: isolate must be one of {', '.join(ISOLATE_CHOICES)}, not {v!r}")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            raise _fail(path, f"[reading]: {f.name} must be a number above 0, not {v!r}")
+        elif f.type in ("int", int):
+            v = int(v)
+        values[f.name] = v
+    return ReadLimits(**values)
 
 
 def with_sandbox(config: Config, base_url: str) -> Config:

@@ -23,7 +23,10 @@ from etl.errors import EXIT_TEMPFAIL, EtlError
 from etl.history import file_sha256, imported_before
 from etl.mapping import MappingSet
 from etl.sources import owned_file_kind
+from etl.limits import ReadLimits
 from etl.sources.detect import detect_format
+from etl.sources.guard import is_workbook_bytes
+from etl.sources.isolate import ReadingMarks, detect_file, marking
 from etl.store import Store
 
 __all__ = ["InboxLocked", "InboxPlan", "Placement", "state_lock", "scan", "plan_inbox", "place_files",
@@ -128,18 +131,21 @@ def scan(folder: Path, settle_s: float, sleep: Callable[[float], None] = time.sl
     return ready, sorted(busy)
 
 
-def _kind_rank(path: Path, mappings: MappingSet) -> int:
+def _kind_rank(path: Path, mappings: MappingSet, limits: ReadLimits | None = None) -> int:
     """0 for invoice exports, 1 for bank files, 2 for anything not recognised (it fails in the run)."""
     with path.open("rb") as fh:
         head = fh.read(_SNIFF)
-    data = head if len(head) < _SNIFF or not head.startswith(b"PK") else path.read_bytes()
-    try:
-        found = detect_format(data, mappings)
-    except Exception:  # a file the sniffer chokes on is read (and failed with its reason) by the run
+    if is_workbook_bytes(head):  # guarded, and sniffed in the reading child: a poison workbook fails in the run
+        fmt = detect_file(path, mappings, limits)
+    else:
+        try:
+            found = detect_format(head, mappings)
+        except Exception:  # a file the sniffer chokes on is read (and failed with its reason) by the run
+            return 2
+        fmt = found[0] if found else None
+    if fmt is None:
         return 2
-    if found is None:
-        return 2
-    return 0 if found[0].startswith("invoices_") else 1
+    return 0 if fmt.startswith("invoices_") else 1
 
 
 @dataclass
@@ -150,13 +156,21 @@ class InboxPlan:
     sha256: dict[Path, str] = field(default_factory=dict)
     imported: list[tuple[Path, str]] = field(default_factory=list)  # (file, run that imported its content)
     copies: list[tuple[Path, Path]] = field(default_factory=list)  # (file, the new file with the same content)
+    # (file, its "reading started" marker): an earlier run died while reading it; it goes to failed/ unread
+    died: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
 
 
-def plan_inbox(store: Store, ready: list[Path], mappings: MappingSet, force: bool) -> InboxPlan:
-    """Split the ready files into new ones (ordered), ones an earlier run imported, and copies within the inbox."""
+def plan_inbox(store: Store, ready: list[Path], mappings: MappingSet, force: bool,
+               marks: ReadingMarks | None = None, limits: ReadLimits | None = None) -> InboxPlan:
+    """Split the ready files into new ones (ordered), ones an earlier run imported, copies within the inbox, and
+    ones an earlier run died while reading (their marker in `marks`)."""
     plan = InboxPlan()
     plan.sha256 = {p: file_sha256(p) for p in ready}
     seen = {} if force else imported_before(store, sorted(set(plan.sha256.values())))
+    left_over = {}
+    if marks is not None:
+        marks.know(plan.sha256)
+        left_over = marks.left_over()
     first_with: dict[str, Path] = {}
     for p in ready:
         sha = plan.sha256[p]
@@ -164,10 +178,17 @@ def plan_inbox(store: Store, ready: list[Path], mappings: MappingSet, force: boo
             plan.imported.append((p, seen[sha]))
         elif sha in first_with:
             plan.copies.append((p, first_with[sha]))
+        elif sha in left_over:
+            plan.died.append((p, left_over[sha]))
+            first_with[sha] = p
         else:
             first_with[sha] = p
             plan.new.append(p)
-    plan.new.sort(key=lambda p: (_kind_rank(p, mappings), p.name))
+    if marks is not None:  # markers of files no longer in the inbox say nothing any more
+        for sha in set(left_over) - set(plan.sha256.values()):
+            marks.clear(sha)
+    ranks = {p: _kind_rank(p, mappings, limits) for p in plan.new}
+    plan.new.sort(key=lambda p: (ranks[p], p.name))
     return plan
 
 
@@ -288,6 +309,11 @@ def _placements(folder: Path, plan: InboxPlan, run: Any, day: str) -> list[Place
     for p, original in plan.copies:
         out.append(Placement(p, plan.sha256[p], "already_imported", archive / p.name, None,
                              f"same content as {original.name} in this inbox; read once"))
+    for p, mark in plan.died:
+        when = f" (started {mark['started']}, process {mark.get('pid', '?')})" if mark.get("started") else ""
+        out.append(Placement(p, plan.sha256[p], "failed", failed / p.name, run.run_id if run is not None else None,
+                             f"unreadable: the previous run died while reading this file{when}; it is not read "
+                             "again (a reader crashed or the machine ran out of memory on it)"))
     if run is None:
         return out
     by_path = {f["path"]: f for f in run.summary["files"]}
@@ -324,16 +350,21 @@ def run_inbox(config: Any, folder: Path, out_dir: Path, force: bool, clock: Call
     with state_lock(config.state_path, config.inbox.lock_wait_s):
         ready, busy = scan(folder, config.inbox.settle_s, sleep)
         mappings = load_mappings(list(config.mapping_dirs))
-        with open_store(config.state_path) as store:
-            plan = plan_inbox(store, ready, mappings, force)
-        run = None
-        if plan.new:
-            run = run_pipeline(RunRequest(config=config, inputs=tuple(plan.new), out_dir=out_dir, run_id=run_id,
-                                          clock=clock, mode="inbox", force=force))
+        limits = getattr(config, "reading", None)
+        marks = ReadingMarks(folder)
+        with marking(marks):  # "reading started" around every sniff and read of an inbox file
+            with open_store(config.state_path) as store:
+                plan = plan_inbox(store, ready, mappings, force, marks, limits)
+            run = None
+            if plan.new:
+                run = run_pipeline(RunRequest(config=config, inputs=tuple(plan.new), out_dir=out_dir, run_id=run_id,
+                                              clock=clock, mode="inbox", force=force))
         now = clock()
         placements = _placements(folder, plan, run, now.astimezone().date().isoformat())
         with open_store(config.state_path) as store:
             placements = place_files(store, folder, placements, now)
+        for p, _ in plan.died:
+            marks.clear(plan.sha256[p])
         if run is not None:
             with run_log(run_log_path(config, run.run_dir, run.run_id), run.run_id, secret_values(config),
                          config.log_level):
@@ -342,4 +373,8 @@ def run_inbox(config: Any, folder: Path, out_dir: Path, force: bool, clock: Call
                 for p, why in busy:
                     log_event("inbox_busy", f"{p.name}: left in the inbox ({why})", file=p.name)
     exit_code = run.exit_code if run is not None else 0
+    if plan.died and exit_code in (0, 1):
+        from etl.errors import EXIT_INPUT
+
+        exit_code = EXIT_INPUT  # a file put in failed/ unread: the night's input is incomplete
     return InboxResult(folder, run, placements, busy, exit_code)

@@ -21,7 +21,8 @@ from etl.mapping import MappingSet
 from etl.refs import restore_kid_zeros
 from etl.schemas import RowRules, validate_rows
 from etl.schemas.validate import preload
-from etl.sources import input_files, read_source
+from etl.sources import input_files
+from etl.sources.isolate import read_file
 from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA, SourceResult
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def read_inputs(
         if path in skip:
             continue
         preload()  # pandera's import runs while the first file is read
-        result = read_source(path, mappings)
+        result = read_file(path, mappings, config.reading if config is not None else None)
         if result.sheets:  # a workbook with several sheets of data: each sheet is reported as `<file>#<sheet>`
             for part in result.sheets:
                 sheet = part.rows.get_column("source_sheet").first() if part.rows.height else None

@@ -17,12 +17,14 @@ from pathlib import Path
 import polars as pl
 
 from etl.errors import InputError
+from etl.limits import ReadLimits
 from etl.mapping import Layout, MappingSet
 from etl.sources.base import FORMATS, SourceResult
 from etl.sources.bgmax import read_bgmax
 from etl.sources.common import SourceError, failed_result, format_kind
 from etl.sources.csv_excel import read_bank_csv, read_bank_xlsx
 from etl.sources.detect import detect_format
+from etl.sources.guard import check_workbook, is_workbook_bytes
 from etl.sources.invoices import read_invoices_csv, read_invoices_xlsx
 from etl.sources.tables import is_xlsx, text_near_miss, xlsx_near_miss
 from etl.sources.text import HEAD_LINES, is_utf16, utf16_to_utf8
@@ -69,8 +71,13 @@ READERS: dict[str, Reader] = {
 _SKIP_SUFFIXES = {".toml", ".json", ".md", ".py", ".pyc"}
 
 
-def read_source(path: Path, mappings: MappingSet) -> SourceResult:
-    """Read one input file of any known format; never raises for a bad file (see SourceResult.status)."""
+def read_source(path: Path, mappings: MappingSet, limits: ReadLimits | None = None, *, guard: bool = True) -> SourceResult:
+    """Read one input file of any known format; never raises for a bad file (see SourceResult.status).
+
+    A workbook is checked against `limits` (etl/sources/guard.py) before any spreadsheet reader sees it
+    (`guard=False`: the caller did that already); to survive what no guard foresees, read it through
+    etl.sources.isolate.read_file instead.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -80,7 +87,7 @@ def read_source(path: Path, mappings: MappingSet) -> SourceResult:
     # into the result and its rows' lineage, which the readers leave empty.
     with ThreadPoolExecutor(max_workers=1) as pool:
         digest = pool.submit(_sha256_hex, data)
-        result = _read(path, data, mappings)
+        result = _read(path, data, mappings, limits or ReadLimits(), guard)
         sha256 = digest.result()
     return _with_sha256(result, sha256)
 
@@ -96,11 +103,16 @@ def _sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read(path: Path, data: bytes, mappings: MappingSet) -> SourceResult:
+def _read(path: Path, data: bytes, mappings: MappingSet, limits: ReadLimits, guard: bool = True) -> SourceResult:
     """read_source once the bytes are in hand, without the file's sha256."""
     bare = data.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark alone is still an empty file
     if not bare or bare.isspace():  # (not data.strip(): that copies the whole file)
         return failed_result(path, "unreadable", f"{path}: the file is empty")
+    if guard and is_workbook_bytes(data):  # before any spreadsheet reader: sizes, zip bombs, far cells (issue 14)
+        try:
+            check_workbook(data, limits)
+        except SourceError as exc:
+            return failed_result(path, "unreadable", exc.message(path))
     if b"\r" in data and b"\n" not in data and not data.startswith((b"PK", b"\xd0\xcf\x11\xe0")):
         data = data.replace(b"\r", b"\n")  # CR-only line ends (Excel for Mac, old Mac exports): read as lines
     if is_utf16(data):  # Excel's "Unicode text": read as UTF-8 from here on (sha256 is the file's)
