@@ -6,6 +6,7 @@ and keeps the books: every input row ends up submitted, rejected with reasons, h
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
 import fnmatch
@@ -346,7 +347,12 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
                   valid=f.valid.height, message=f.result.message or None)
     for f in files:
         if f.result.kind == "invoices" and f.status not in ("unreadable", "unrecognised"):
-            f.creditor = _invoice_creditor(config, f.file_name)
+            try:
+                f.creditor = _invoice_creditor(config, f.file_name)
+            except ConfigError as exc:
+                # One invoice file no creditor claims must not stop the night: held back with the reason, nothing
+                # of it sent (the inbox puts it in failed/); the other files go on.
+                f.result = dataclasses.replace(f.result, status="held_back", message=f"held back: {exc}")
     pays = _payments_frame(config, files, req.run_id)
     with store.transaction():
         store.insert_frame("files", _file_rows(req.run_id, files))
