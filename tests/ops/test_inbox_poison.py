@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from etl.sources.isolate import MARK_DIR
-from tests.ops.support import cli, fill_inbox, popen, write_config
+from tests.ops.support import cli, cli_env, fill_inbox, write_config
 from tests.sources.hostile_files import far_cell, zip_bomb
 
 
@@ -59,6 +61,16 @@ def test_a_reader_that_crashes_fails_its_file_only(tmp_path: Path, sandbox) -> N
     assert "the Excel reader crashed (SIGABRT, signal 6) reading this file" in why
 
 
+# Put on the inbox's PYTHONPATH, this makes its reading child stop itself (SIGSTOP) before it reads anything:
+# the run then waits on it, its "reading started" marker set, for as long as the test likes. No race with the
+# child's start-up, however fast or slow the machine.
+_STOP_THE_READER = """
+import os, signal, sys
+if sys.orig_argv[1:3] == ["-m", "etl.sources.isolate"]:
+    os.kill(os.getpid(), signal.SIGSTOP)
+"""
+
+
 def _children(pid: int) -> list[int]:
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
@@ -68,37 +80,38 @@ def _children(pid: int) -> list[int]:
 
 
 def test_a_run_killed_while_reading_a_file_fails_it_the_next_night(tmp_path: Path, sandbox) -> None:
-    """The first night is SIGKILLed while its reading child holds far.xlsx: the child is stopped (SIGSTOP) as
-    soon as it exists, so the run waits on it with the file's "reading started" marker set; then the run is
-    killed. The second night puts far.xlsx in failed/ unread and reads the other files."""
+    """The first night is SIGKILLed while its reading child holds far.xlsx: the child stops itself before reading
+    (a sitecustomize on its path), so the run waits on it with the file's "reading started" marker set; then the
+    run is killed. The second night puts far.xlsx in failed/ unread and reads the other files."""
     config = _config(tmp_path, sandbox.base_url, "max_columns = 16384\nmax_cells = 100000000000000\ntimeout_s = 600")
     box = tmp_path / "inbox"
     names = fill_inbox(box)
     far_cell(box / "far.xlsx")  # the only workbook: the first thing the reading child is asked is to sniff it
+    stopper = tmp_path / "stop-the-reader"
+    stopper.mkdir()
+    (stopper / "sitecustomize.py").write_text(_STOP_THE_READER, encoding="utf-8")
+    env = cli_env()
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(stopper), env.get("PYTHONPATH", "")) if p)
 
-    first = popen("inbox", "--config", str(config), str(box))
-    child = None
+    first = subprocess.Popen([sys.executable, "-m", "etl", "inbox", "--config", str(config), str(box)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    children: list[int] = []
     try:
+        # Conditions, each with a generous deadline: the marker is set, and the run has its (stopped) child.
         deadline = time.monotonic() + 120
-        while child is None and time.monotonic() < deadline and first.poll() is None:
-            kids = _children(first.pid)
-            if kids:
-                child = kids[0]
-                os.kill(child, signal.SIGSTOP)  # it has not read anything yet: it cannot answer now
-            else:
-                time.sleep(0.001)
-        assert child is not None, "the inbox run never started its reading child"
         marks = box / MARK_DIR
-        while not (marks.is_dir() and any(marks.iterdir())) and time.monotonic() < deadline:
+        while not (marks.is_dir() and any(marks.iterdir())) and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert [m.name for m in marks.iterdir()], "no reading-started marker"
+        assert marks.is_dir() and [m.name for m in marks.iterdir()], "no reading-started marker"
+        children = _children(first.pid)
+        assert children, "the inbox run has no reading child"
         os.kill(first.pid, signal.SIGKILL)
         first.wait(30)
     finally:
         if first.poll() is None:
             os.kill(first.pid, signal.SIGKILL)
             first.wait(30)
-        if child is not None:
+        for child in children:
             try:
                 os.kill(child, signal.SIGKILL)
             except ProcessLookupError:
