@@ -34,6 +34,12 @@ class _Group(click.Group):
             ctx.exit(err.exit_code)
 
 
+def _name_masked(message: str | None, path: str) -> str | None:
+    """`message` with the file's name in it masked (the rest, raw values quoted, left as written)."""
+    name = Path(path.split("#")[0]).name
+    return message.replace(name, _masked(name)) if message and name else message
+
+
 def _masked(text: str) -> str:
     """A line for the terminal: personal data masked and every configured secret redacted, as in the run log."""
     from etl.logs import mask_text
@@ -249,10 +255,10 @@ def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: t
             "currency": ",".join(currencies) or None, "message": f.result.message or None,
         })
     if as_json:
-        # Masked like the table and the run log (a file name may carry a national id); `files` keeps the order of
-        # the paths given (a folder's files sorted), so a program can still tell which entry is which file.
-        shown = [{**f, "path": _masked(f["path"]), "message": _masked(f["message"]) if f["message"] else None}
-                 for f in files]
+        # File names masked like the table and the run log (a name may carry a national id); `files` keeps the order
+        # of the paths given (a folder's files sorted), so a program can still tell which entry is which file. The
+        # message stays as written: it quotes the raw value a row or file was refused for.
+        shown = [{**f, "path": _masked(f["path"]), "message": _name_masked(f["message"], f["path"])} for f in files]
         click.echo(json.dumps({"files": shown}, ensure_ascii=False, indent=2))
     else:
         for f in files:
