@@ -14,6 +14,7 @@ import polars as pl
 from etl.config import Config
 from etl.reconcile import control_totals
 from etl.report.run_info import run_info_frame
+from etl.report.tables import atomic_write
 from etl.report.workbook import Sheet, write_workbook
 from etl.store import Store
 
@@ -80,13 +81,7 @@ def report_frames(store: Store, run_id: str) -> dict[str, pl.DataFrame]:
 
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     """Parquet for analysts (money stays integer minor units), written atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        frame.write_parquet(tmp)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk leaves no partial file
-        raise
+    atomic_write(path, frame.write_parquet)
 
 
 def write_run_workbook(store: Store, run_id: str, run_dir: Path, summary: dict[str, Any], found: pl.DataFrame,

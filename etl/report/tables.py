@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import polars as pl
 from etl.money import format_minor_expr
 from etl.report.safe import escape_text_columns, utf8_text
 
-__all__ = ["CSV_COLUMNS", "discrepancy_table", "write_csv", "write_summary"]
+__all__ = ["CSV_COLUMNS", "atomic_write", "discrepancy_table", "write_csv", "write_summary"]
 
 CSV_COLUMNS = (
     "category",
@@ -50,12 +51,16 @@ def write_summary(summary: dict[str, Any], path: Path) -> None:
     _atomic_write(path, utf8_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file and rename it: a crash never leaves half a report."""
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """`write` a temporary file beside `path`, then rename it: a crash or a full disk never leaves half a file."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_bytes(data)
+        write(tmp)
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk leaves no partial file
         raise
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))

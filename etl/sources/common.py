@@ -21,6 +21,7 @@ from etl.sources.base import (
 
 __all__ = [
     "SourceError",
+    "column_letters",
     "with_lineage",
     "format_kind",
     "reader_result",
@@ -204,3 +205,12 @@ def digits_expr(text: pl.Expr, *, strip_zeros: bool = False) -> pl.Expr:
     if strip_zeros:
         d = d.str.strip_chars_start("0")
     return pl.when(d.str.len_chars() > 0).then(d)
+
+
+def column_letters(n: int) -> str:
+    """Excel's name of the 1-based column `n`: 1 -> A, 27 -> AA, 16384 -> XFD."""
+    letters = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        letters = chr(65 + r) + letters
+    return letters

@@ -26,7 +26,7 @@ import zipfile
 from dataclasses import dataclass
 
 from etl.limits import ReadLimits
-from etl.sources.common import SourceError
+from etl.sources.common import SourceError, column_letters
 
 __all__ = ["ReadLimits", "GuardError", "check_workbook", "sheet_extent", "is_workbook_bytes", "OLE2_MAGIC"]
 
@@ -206,7 +206,7 @@ def _check_extent(name: str, rows: int, cols: int, limits: ReadLimits, used: int
     """Refuse a sheet beyond the bounds; the cells it adds to the workbook's total."""
     where = f"sheet part {name!r}"
     if cols > limits.max_columns:
-        what = "beyond Excel's last column XFD" if cols > 16384 else f"up to column {_col_name(cols)} ({cols})"
+        what = "beyond Excel's last column XFD" if cols > 16384 else f"up to column {column_letters(cols)} ({cols})"
         raise GuardError(f"{where} uses cells {what}; at most {limits.max_columns} columns are read "
                          "([reading] max_columns)")
     cells = rows * cols
@@ -216,13 +216,6 @@ def _check_extent(name: str, rows: int, cols: int, limits: ReadLimits, used: int
                          + f"); at most {limits.max_cells:,} cells are read ([reading] max_cells)")
     return cells
 
-
-def _col_name(n: int) -> str:
-    out = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        out = chr(65 + r) + out
-    return out
 
 
 def _check_xlsx(data: bytes, limits: ReadLimits) -> None:

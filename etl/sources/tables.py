@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from etl.mapping import Layout, MissingColumnError, apply_mapping
-from etl.sources.common import SourceError
+from etl.sources.common import SourceError, column_letters
 from etl.sources.text import (
     DELIMITERS,
     HEAD_LINES,
@@ -139,13 +139,6 @@ def repeated_header(cells: list[str]) -> tuple[str, int, int] | None:
     return None
 
 
-def _column_letter(n: int) -> str:
-    letters = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        letters = chr(65 + r) + letters
-    return letters
-
 
 def _refuse_repeats(cells: list[str], line: int, sheet: str | None = None) -> None:
     """SourceError when a header name occurs twice: which of the two columns the layout means cannot be told."""
@@ -153,7 +146,7 @@ def _refuse_repeats(cells: list[str], line: int, sheet: str | None = None) -> No
     if rep is None:
         return
     name, a, b = rep
-    where = f"columns {_column_letter(a)} and {_column_letter(b)}" if sheet is not None else f"columns {a} and {b}"
+    where = f"columns {column_letters(a)} and {column_letters(b)}" if sheet is not None else f"columns {a} and {b}"
     raise SourceError(
         f"column {name!r} occurs twice in the header ({where}); which one is meant cannot be told: "
         "rename or remove one and send the file again",
