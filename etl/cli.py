@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
 import sys
@@ -12,6 +11,10 @@ from typing import Any
 import click
 
 from etl import __version__
+from etl.cli_support import load as _load
+from etl.cli_support import masked as _masked
+from etl.cli_support import now as _now
+from etl.cli_support import print_summary as _print_summary
 from etl.errors import EXIT_USAGE, EtlError
 
 __all__ = ["main", "cli"]
@@ -40,13 +43,6 @@ def _name_masked(message: str | None, path: str) -> str | None:
     return message.replace(name, _masked(name)) if message and name else message
 
 
-def _masked(text: str) -> str:
-    """A line for the terminal: personal data masked and every configured secret redacted, as in the run log."""
-    from etl.logs import mask_text
-
-    return mask_text(text)
-
-
 def _machine_failure(exc: Exception) -> EtlError | None:
     """A failure of the disk or the state database as a one-line InternalError (70); None for anything else."""
     import errno
@@ -70,10 +66,6 @@ def _machine_failure(exc: Exception) -> EtlError | None:
     return None
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 def _config_option(required: bool) -> Any:
     return click.option(
         "--config", "config_path", type=click.Path(path_type=Path), required=required,
@@ -95,35 +87,6 @@ def cli() -> None:
     """
 
 
-def _print_summary(result: Any, workbook: Path) -> None:
-    """The short table a person reads after a run."""
-    s = result.summary
-    click.echo(f"run {s['run_id']}: {s['status']}")
-    click.echo(f"  {'file':<44} {'format':<14} {'status':<14} {'rows':>6} {'valid':>6}")
-    for f in s["files"]:
-        # File names and messages masked like the run log: a name may carry a national id or an account number.
-        click.echo(f"  {_masked(f['path'])[:44]:<44} {str(f['format'] or '-'):<14} {f['status']:<14} {f['rows']:>6} "
-                   f"{f['valid']:>6}")
-        if f["message"]:
-            click.echo(f"      {_masked(f['message'])}")
-    for k in s.get("skipped", []):
-        click.echo(f"  skipped {_masked(k['path'])}: already imported by run {k['run_id']} (--force reads it again)")
-    if s["counts"]:
-        click.echo("  discrepancies:")
-        for cat, n in s["counts"].items():
-            click.echo(f"    {cat:<26} {n:>6}")
-    else:
-        click.echo("  no discrepancies")
-    click.echo(f"  {'endpoint':<26} {'planned':>8} {'sent':>6} {'confirmed':>10} {'rejected':>9} {'pending':>8}")
-    t = s["totals"]
-    for api, sent in s["sent"].items():
-        planned = t["planned"].get(api, 0)
-        if planned or sent:
-            click.echo(f"  {api:<26} {planned:>8} {sent:>6} {t['confirmed'].get(api, 0):>10} "
-                       f"{t['rejected'].get(api, 0):>9} {t['pending'].get(api, 0):>8}")
-    click.echo(f"workbook: {workbook}")
-
-
 def _run(config: Any, inputs: tuple[Path, ...], out: Path, dry_run: bool, mode: str, force: bool = False) -> Any:
     from etl.pipeline import RunRequest, new_run_id, run_pipeline
 
@@ -133,14 +96,6 @@ def _run(config: Any, inputs: tuple[Path, ...], out: Path, dry_run: bool, mode: 
     return run_pipeline(req)
 
 
-def _load(config_path: Path | None) -> Any:
-    from etl.bundled import bundled_dir
-    from etl.config import load_config
-    from etl.logs import remember_secrets, secret_values
-
-    config = load_config(config_path, default_mapping_dirs=(bundled_dir("mappings"),))
-    remember_secrets(secret_values(config))  # never on the terminal either, whatever their length
-    return config
 
 
 @cli.command()

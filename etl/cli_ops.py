@@ -21,13 +21,13 @@ def _config_option() -> Any:
 
 
 def _load(config_path: Path) -> Any:
-    from etl.cli import _load as load
+    from etl.cli_support import load
 
     return load(config_path)
 
 
 def _new_run_id() -> str:
-    from etl.cli import _now
+    from etl.cli_support import now as _now
     from etl.pipeline import new_run_id
 
     return new_run_id(_now(), secrets.token_hex(2))
@@ -62,7 +62,7 @@ def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> Non
     why. Files whose items could not all be delivered (exit 4 or 75) stay in FOLDER for the next run. Only one
     run at a time: a second waits [inbox] lock_wait_s for the lock, then exits 75. Nothing new: says so, exits 0.
     """
-    from etl.cli import _now, _print_summary
+    from etl.cli_support import now as _now, print_summary as _print_summary
     from etl.inbox import describe, run_inbox
 
     from etl.config import check_transport
@@ -74,7 +74,7 @@ def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> Non
         _print_summary(result.run, result.run.run_dir / "discrepancies.xlsx")
     else:
         click.echo(f"inbox {result.folder}: nothing new")
-    from etl.cli import _masked
+    from etl.cli_support import masked as _masked
 
     for d in describe(result.placements, result.folder):
         where = f" -> {_masked(d['moved_to'])}" if d["moved_to"] else ""
@@ -133,7 +133,7 @@ def show(config_path: Path, run_id: str) -> None:
     click.echo(f"  started   {run.started_at}")
     click.echo(f"  finished  {run.finished_at or '- (interrupted or still running)'}")
     click.echo(f"  config    {run.config_path}")
-    from etl.cli import _masked
+    from etl.cli_support import masked as _masked
 
     for f in files.iter_rows(named=True):
         click.echo(f"  file      {_masked(f['path'])}  {f['format'] or '-'} {f['status']} rows={f['rows']} valid={f['valid']} "
@@ -172,9 +172,9 @@ def rerun(config_path: Path, only_failed: bool, out: Path | None, run_id: str) -
     items of RUN_ID without a final answer (after a crash, a timeout, exit 4 or 75) are delivered, each looked up
     in Amili first when an earlier attempt may have got through.
     """
-    from etl.cli import _now, _print_summary
+    from etl.cli_support import now as _now, print_summary as _print_summary
     from etl.history import find_run, locate_inputs, redeliver
-    from etl.inbox import state_lock
+    from etl.lock import state_lock
     from etl.pipeline import RunRequest, run_pipeline
 
     from etl.config import check_transport

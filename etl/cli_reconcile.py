@@ -31,7 +31,7 @@ def reconcile(config_path: Path, period: str, out: Path | None, no_readback: boo
     of the period incomplete or none at all, --no-readback, or Collection payments still within the settlement lag:
     the reasons are printed and in summary.json totals.incomplete_because), 75 when Amili could not be read back.
     """
-    from etl.cli import _load, _now
+    from etl.cli_support import load as _load, now as _now
     from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT
     from etl.reconcile.period import period_bounds, reconcile_period
     from etl.reconcile.readback import read_back

@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from etl.config import Config
 from etl.errors import ConfigError, InputError
 from etl.sources import iter_input_files
 from etl.store import Store
@@ -28,6 +29,7 @@ __all__ = [
     "run_files",
     "locate_inputs",
     "undelivered_items",
+    "run_log_path",
 ]
 
 # A file counts as imported when a finished run read it and ended clean, with discrepancies or with incomplete
@@ -56,6 +58,10 @@ class RunInfo:
     log_path: str | None
     skipped: list[dict[str, Any]]
 
+
+def run_log_path(config: Config, run_dir: Path, run_id: str) -> Path:
+    """Where a run's JSON-lines log goes: <[log] dir>/<run_id>.jsonl, or <run folder>/log.jsonl."""
+    return config.log_dir / f"{run_id}.jsonl" if config.log_dir else run_dir / "log.jsonl"
 
 def file_sha256(path: Path) -> str:
     """The sha256 of a file's content, read in chunks."""
@@ -229,7 +235,6 @@ def redeliver(config: Any, run: RunInfo, new_run_id: str, out_dir: Path, clock: 
     from etl.amili.outbox import add_run_items
     from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_PARTIAL, EXIT_TEMPFAIL
     from etl.logs import log_event, run_log, secret_values
-    from etl.pipeline import run_log_path
     from etl.reconcile import reconcile_run
     from etl.report import write_csv, write_summary
     from etl.config import check_transport, insecure_tls_warning

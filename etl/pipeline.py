@@ -26,7 +26,7 @@ from etl.amili import APIS, DeliveryReport, deliver, dry_run_report, record_inte
 from etl.config import Config, check_transport, insecure_tls_warning
 from etl.errors import (EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT, EXIT_PARTIAL, EXIT_TEMPFAIL,
                         ConfigError, EtlError, InternalError)
-from etl.history import already_imported, record_run_start, record_skipped
+from etl.history import already_imported, record_run_start, record_skipped, run_log_path
 from etl.inputs import FileOutcome, read_inputs, valid_lines  # noqa: F401 - read_inputs is part of this module's API
 from etl.logs import log_event, run_log, secret_values
 from etl.mapping import MappingSet, load_mappings
@@ -70,11 +70,6 @@ class RunResult:
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     planned: dict[str, int] = field(default_factory=dict)
     would_send: list[str] = field(default_factory=list)  # --dry-run: per endpoint, what would be sent
-
-
-def run_log_path(config: Config, run_dir: Path, run_id: str) -> Path:
-    """Where a run's JSON-lines log goes: <[log] dir>/<run_id>.jsonl, or <run folder>/log.jsonl."""
-    return config.log_dir / f"{run_id}.jsonl" if config.log_dir else run_dir / "log.jsonl"
 
 
 def new_run_id(now: dt.datetime, salt: str) -> str:
@@ -217,7 +212,7 @@ def run_pipeline(req: RunRequest) -> RunResult:
     disk, the state file deleted or replaced during the run) is one line naming the path, exit 70; the run is
     recorded `failed` with the reason where the state is still writable, and no temporary file is left.
     """
-    from etl.inbox import state_lock
+    from etl.lock import state_lock
 
     config = req.config
     check_transport(config)
