@@ -26,6 +26,16 @@ def sample_config_text(base_url: str) -> str:
     return text.replace("https://api.amili.se", f"{base_url}/ada")
 
 
+def write_sample_config(tmp: Path, base_url: str) -> Path:
+    """The sample config pointed at `base_url`, with state and reports under `tmp`; its path."""
+    text = sample_config_text(base_url)
+    text = text.replace('"../state/amili-etl.duckdb"', f'"{tmp / "state.duckdb"}"')
+    text = text.replace('"../reports"', f'"{tmp / "reports"}"')
+    path = tmp / "amili-etl.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def sandbox() -> Iterator["object"]:
     """A fresh embedded sandbox on 127.0.0.1, seeded with the sample seed."""

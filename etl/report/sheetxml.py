@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from etl.report.safe import xml_text_expr
+from etl.sources.common import column_letters
 
 __all__ = ["column_letter", "render_rows", "splice_rows"]
 
@@ -23,12 +24,7 @@ _EXCEL_EPOCH_OFFSET = 25_569  # Excel serial of 1970-01-01 (1900 date system)
 
 def column_letter(i: int) -> str:
     """0 -> A, 25 -> Z, 26 -> AA."""
-    out = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        out = chr(65 + r) + out
-    return out
+    return column_letters(i + 1)
 
 
 def _text(expr: pl.Expr) -> pl.Expr:

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, write_sample_config
 from tests.sandbox.support import ManualClock
 
-from .test_run import _config, _latest_run, _run
+from .test_run import _latest_run, _run
 
 
 def test_a_document_batch_past_the_poll_limit_exits_4_and_its_payments_wait_for_it(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_a_document_batch_past_the_poll_limit_exits_4_and_its_payments_wait_for_
     # stands still until the test moves it, so the batch is still processing however long the run takes.
     clock = ManualClock()
     with EmbeddedSandbox(SandboxConfig(batch_delay_s=4.0, seed_file=SAMPLE / "sandbox_seed.json", clock=clock)) as sb:
-        config = _config(tmp_path, sb.base_url)
+        config = write_sample_config(tmp_path, sb.base_url)
         config.write_text(config.read_text().replace("[http]", "[http]\npoll_timeout_s = 0.5\npoll_interval_s = 0.1"))
         first = _run(config, "--invoices", str(SAMPLE / "no"))
         assert first.returncode == 4, first.stdout + first.stderr

@@ -11,17 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import SAMPLE, sample_config_text
+from tests.conftest import SAMPLE, write_sample_config
 
 
-def _config(tmp: Path, base_url: str) -> Path:
-    """The sample config pointed at `base_url`, with state and reports under `tmp`."""
-    text = sample_config_text(base_url)
-    text = text.replace('"../state/amili-etl.duckdb"', f'"{tmp / "state.duckdb"}"')
-    text = text.replace('"../reports"', f'"{tmp / "reports"}"')
-    path = tmp / "amili-etl.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _run(config: Path, *args: str, secrets: bool = True) -> subprocess.CompletedProcess[str]:
@@ -37,7 +29,7 @@ def _latest_run(tmp: Path) -> Path:
 
 
 def test_run_delivers_each_key_exactly_once_and_reports_it(tmp_path: Path, sandbox) -> None:
-    config = _config(tmp_path, sandbox.base_url)
+    config = write_sample_config(tmp_path, sandbox.base_url)
     proc = _run(config, "--invoices", str(SAMPLE / "no"), "--invoices", str(SAMPLE / "se"))
     assert proc.returncode == 1, proc.stdout + proc.stderr
 
@@ -68,7 +60,7 @@ def test_run_delivers_each_key_exactly_once_and_reports_it(tmp_path: Path, sandb
 
 
 def test_dry_run_sends_nothing(tmp_path: Path, sandbox) -> None:
-    config = _config(tmp_path, sandbox.base_url)
+    config = write_sample_config(tmp_path, sandbox.base_url)
     proc = _run(config, "--dry-run", "--bank", str(SAMPLE))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "dry run: nothing was sent; would send: " in proc.stdout
@@ -77,7 +69,7 @@ def test_dry_run_sends_nothing(tmp_path: Path, sandbox) -> None:
 
 
 def test_missing_secret_is_one_line_exit_2(tmp_path: Path, sandbox) -> None:
-    config = _config(tmp_path, sandbox.base_url)
+    config = write_sample_config(tmp_path, sandbox.base_url)
     proc = _run(config, "--bank", str(SAMPLE), secrets=False)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -86,7 +78,7 @@ def test_missing_secret_is_one_line_exit_2(tmp_path: Path, sandbox) -> None:
 
 
 def test_unreachable_amili_exits_75_and_a_rerun_delivers(tmp_path: Path, sandbox) -> None:
-    config = _config(tmp_path, "http://127.0.0.1:9")  # discard port: connection refused
+    config = write_sample_config(tmp_path, "http://127.0.0.1:9")  # discard port: connection refused
     text = config.read_text().replace("max_attempts = 6", "max_attempts = 2").replace("max_retry_time_s = 60", "max_retry_time_s = 2")
     config.write_text(text)
     proc = _run(config, "--bank", str(SAMPLE))
@@ -106,7 +98,7 @@ def test_a_line_level_invoice_export_sends_its_lines_as_document_lines(tmp_path:
 
     from tests.conftest import DATA
 
-    config = _config(tmp_path, sandbox.base_url)
+    config = write_sample_config(tmp_path, sandbox.base_url)
     inbox = tmp_path / "in"
     inbox.mkdir()
     (inbox / "invoices_nordlys_2026-11-21.csv").write_bytes((DATA / "invoices" / "tripletex.csv").read_bytes())

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import SAMPLE
-from tests.e2e.test_run import _config
-
+from tests.conftest import SAMPLE, write_sample_config
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMILI_")}
@@ -28,7 +26,7 @@ def _rows(folder: Path) -> list[dict[str, str]]:
 
 
 def test_month_end_reads_amili_back_and_finds_unknown_and_missing(tmp_path: Path, sandbox) -> None:
-    config = _config(tmp_path, sandbox.base_url)
+    config = write_sample_config(tmp_path, sandbox.base_url)
     assert _cli("run", "--config", str(config), "--bank", str(SAMPLE)).returncode == 1
     period = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")  # the run just made is in this month
     out = tmp_path / "month"
@@ -72,5 +70,5 @@ def test_month_end_reads_amili_back_and_finds_unknown_and_missing(tmp_path: Path
 
 
 def test_bad_period_is_one_line_exit_2(tmp_path: Path, sandbox) -> None:
-    proc = _cli("reconcile", "--config", str(_config(tmp_path, sandbox.base_url)), "--period", "11-2026")
+    proc = _cli("reconcile", "--config", str(write_sample_config(tmp_path, sandbox.base_url)), "--period", "11-2026")
     assert proc.returncode == 2 and "expected YYYY-MM" in proc.stderr and "Traceback" not in proc.stderr

@@ -21,7 +21,7 @@ from etl.reconcile.runner import DISCREPANCY_COLUMNS
 from etl.report.safe import utf8_text, xml_safe, xml_text
 from etl.report.tables import write_csv, write_summary
 from etl.report.workbook import Sheet, write_workbook
-from tests.conftest import SAMPLE, sample_config_text
+from tests.conftest import SAMPLE, write_sample_config
 
 # Every kind of character XML 1.0 forbids that a polars string can hold (surrogates cannot: tested apart).
 FORBIDDEN = "".join(chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]) + "\ufffe\uffff"
@@ -105,13 +105,6 @@ def test_the_spliced_rows_of_a_large_sheet_survive(tmp_path, ch):
     assert book["Unmatched"]["A1999"].value == "row 1997 \ufffd"
 
 
-def _config(tmp: Path, base_url: str) -> Path:
-    text = sample_config_text(base_url)
-    text = text.replace('"../state/amili-etl.duckdb"', f'"{tmp / "state.duckdb"}"')
-    text = text.replace('"../reports"', f'"{tmp / "reports"}"')
-    path = tmp / "amili-etl.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_a_real_run_with_forbidden_characters_in_bank_texts(tmp_path, sandbox):
@@ -126,7 +119,7 @@ def test_a_real_run_with_forbidden_characters_in_bank_texts(tmp_path, sandbox):
     (bank / "sparebank1_hostile.csv").write_text("".join(lines), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMILI_")}
     env.update(AMILI_NO_CLIENT_ID="sandbox", AMILI_NO_CLIENT_SECRET="sandbox", AMILI_SE_ADA_API_CODE="sandbox")
-    proc = subprocess.run([sys.executable, "-m", "etl", "run", "--config", str(_config(tmp_path, sandbox.base_url)),
+    proc = subprocess.run([sys.executable, "-m", "etl", "run", "--config", str(write_sample_config(tmp_path, sandbox.base_url)),
                            "--dry-run", "--bank", str(bank)], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if p.is_dir()]

@@ -16,11 +16,21 @@ from etl.amili.delivery.clients import Clients
 from etl.amili.delivery.collection import _chunks
 from etl.amili.outcome import names_duplicate
 from etl.amili.transport import AnswerLostError
+from etl.config import Config
 from etl.sandbox import EmbeddedSandbox, SandboxConfig
 from tests.e2e import delivery_support as ds
 
 RESERVATION = {"paymentId": "P-1", "documentNo": "N0", "currency": "NOK", "currencyAmountPaid": 100.5,
                "paidTime": "2026-11-20T00:00:00Z"}
+
+
+async def _reserve(config: Config) -> None:
+    """One payment reservation through the real client (transport, auth, retries) of the ARM creditor."""
+    clients = Clients(config)
+    try:
+        await clients.arm(config.creditor("arm-no")).create_reservation(RESERVATION)
+    finally:
+        await clients.transport.aclose()
 
 
 def _posts(base_url: str, route: str) -> dict[str, int]:
@@ -32,15 +42,8 @@ def test_a_post_that_may_have_been_processed_is_sent_once_and_raises_answer_lost
     with EmbeddedSandbox(SandboxConfig(faults=f"{fault}=1.0")) as sb:
         config = ds.load(ds.write_config(tmp_path, sb.base_url, {"max_attempts": 6}, apis=("arm",)))
 
-        async def go() -> None:
-            clients = Clients(config)
-            try:
-                await clients.arm(config.creditor("arm-no")).create_reservation(RESERVATION)
-            finally:
-                await clients.transport.aclose()
-
         with pytest.raises(AnswerLostError):
-            asyncio.run(go())
+            asyncio.run(_reserve(config))
         answers = _posts(sb.base_url, "POST /arm/clients/{clientno}/paymentreservations")
         assert sum(answers.values()) == 1, answers  # one request, never repeated by the transport
 
@@ -50,15 +53,8 @@ def test_a_post_refused_with_429_is_repeated_as_it_was(tmp_path: Path) -> None:
     with EmbeddedSandbox(SandboxConfig(faults="429=1.0")) as sb:
         config = ds.load(ds.write_config(tmp_path, sb.base_url, {"max_attempts": 3, "max_retry_time_s": 60}, apis=("arm",)))
 
-        async def go() -> None:
-            clients = Clients(config)
-            try:
-                await clients.arm(config.creditor("arm-no")).create_reservation(RESERVATION)
-            finally:
-                await clients.transport.aclose()
-
         with pytest.raises(Exception) as raised:
-            asyncio.run(go())
+            asyncio.run(_reserve(config))
         assert not isinstance(raised.value, AnswerLostError)
         assert _posts(sb.base_url, "POST /arm/clients/{clientno}/paymentreservations") == {"429": 3}
 
@@ -98,15 +94,8 @@ def test_a_2xx_whose_body_is_not_json_leaves_the_fate_unknown(tmp_path: Path) ->
         path.write_text(path.read_text().replace(f'base_url = "{sb.base_url}/arm"', f'base_url = "{html}/arm"'))
         config = ds.load(path)
 
-        async def go() -> None:
-            clients = Clients(config)
-            try:
-                await clients.arm(config.creditor("arm-no")).create_reservation(RESERVATION)
-            finally:
-                await clients.transport.aclose()
-
         with pytest.raises(AnswerLostError, match="not JSON"):
-            asyncio.run(go())
+            asyncio.run(_reserve(config))
 
 
 @pytest.mark.parametrize(("status", "body", "held"), [
