@@ -20,10 +20,16 @@ def _config_option() -> Any:
                         default=Path("amili-etl.toml"), show_default=True, help=_CONFIG_HELP)
 
 
-def _load(config_path: Path) -> Any:
+def _load(config_path: Path, creditor: str | None = None) -> Any:
     from etl.cli_support import load
 
-    return load(config_path)
+    return load(config_path, creditor)
+
+
+def _creditor_option() -> Any:
+    from etl.cli_support import creditor_option
+
+    return creditor_option()
 
 
 def _new_run_id() -> str:
@@ -52,8 +58,9 @@ def _open_read(config: Any) -> Any:
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
 @click.option("--force", is_flag=True, help="Read files again even when an earlier run imported the same content "
                                             "(nothing is sent twice either way).")
+@_creditor_option()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
-def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> None:
+def inbox(config_path: Path, out: Path | None, force: bool, creditor: str | None, folder: Path) -> None:
     """Nightly: run every new file in FOLDER, then move each to FOLDER/archive/YYYY-MM-DD/ or FOLDER/failed/.
 
     New means content never seen before (sha256). Invoice exports are read before bank files. A file still being
@@ -67,7 +74,7 @@ def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> Non
 
     from etl.config import check_transport
 
-    config = _load(config_path)
+    config = _load(config_path, creditor)
     check_transport(config)  # before the lock, the scan and any move: plain http to a remote host is refused
     result = run_inbox(config, folder, out or config.output_dir, force, _now, _new_run_id())
     if result.run is not None:

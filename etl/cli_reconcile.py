@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from etl.cli_support import creditor_option
+
 __all__ = ["reconcile"]
 
 
@@ -18,7 +20,8 @@ __all__ = ["reconcile"]
 @click.option("--no-readback", is_flag=True,
               help="Do not read Amili back: missing_in_amili, unknown_in_amili and settled amounts are then not "
                    "checked, last month's such breaks are carried as still open, and the month is incomplete (exit 3).")
-def reconcile(config_path: Path, period: str, out: Path | None, no_readback: bool) -> None:
+@creditor_option()
+def reconcile(config_path: Path, period: str, out: Path | None, no_readback: bool, creditor: str | None) -> None:
     """Month-end over every run of PERIOD: breaks aged and marked new / persisting / resolved.
 
     Reads Amili back (ADA creditor payments and payouts, ARM documents, Collection settlements up to 7 days after
@@ -39,7 +42,7 @@ def reconcile(config_path: Path, period: str, out: Path | None, no_readback: boo
     from etl.store import open_store
 
     period_bounds(period)  # a bad --period fails before anything is opened
-    config = _load(config_path)
+    config = _load(config_path, creditor)
     if not no_readback:
         from etl.config import check_transport
 

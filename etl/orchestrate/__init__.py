@@ -1,0 +1,1 @@
+"""Running amili-etl under an orchestrator (Dagster: etl.orchestrate.dagster); nothing here imports dagster but that module."""
