@@ -74,7 +74,7 @@ def _finish(context: dg.AssetExecutionContext, what: str, outcome: Outcome, max_
         tags["amili-etl/status"] = outcome.metadata["status"]
     if isinstance(outcome.metadata.get("workbook"), Path):
         tags["amili-etl/workbook"] = str(outcome.metadata["workbook"])
-    context.instance.add_run_tags(context.run_id, tags)
+    context.instance.add_run_tags(context.run.run_id, tags)
     context.log.info(f"{what}: {outcome.message}")
     if outcome.ok:
         return dg.MaterializeResult(metadata=_metadata(outcome.metadata))
@@ -108,8 +108,8 @@ def creditor_month_end(context: dg.AssetExecutionContext, config: MonthEndConfig
                    month_end_run(entry, config.period, config.readback), max_retries=1, retry_wait_s=600)
 
 
-inbox_job = dg.define_asset_job(INBOX_JOB, selection=[creditor_inbox], partitions_def=creditor_partitions)
-month_end_job = dg.define_asset_job(MONTH_END_JOB, selection=[creditor_month_end], partitions_def=creditor_partitions)
+inbox_job = dg.define_asset_job(INBOX_JOB, selection=[creditor_inbox])
+month_end_job = dg.define_asset_job(MONTH_END_JOB, selection=[creditor_month_end])
 
 
 @dg.sensor(name="creditor_registry_sensor", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
