@@ -173,3 +173,28 @@ def test_definitions_validate_with_the_registry_from_the_environment(tmp_path: P
     unset = subprocess.run(validate, capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
     assert unset.returncode != 0
     assert "AMILI_ETL_REGISTRY is not set" in unset.stdout + unset.stderr
+
+
+def test_the_registry_sensor_removes_a_creditor_only_when_the_registry_reads_cleanly(tmp_path: Path) -> None:
+    root = tmp_path / "registry"
+    build_registry(root, "http://127.0.0.1:9")
+    defs = build_definitions(root)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("creditor", [*CREDITORS, "gone-no"])
+        # fjord-no's file is broken today: its creditor is unknown, so nothing is removed (gone-no neither).
+        (root / FJORD / "amili-etl.toml").write_text("[[creditor]]\nname = 'fjord-no'\n", encoding="utf-8")
+        assert _tick(defs, "creditor_registry_sensor", instance).dynamic_partitions_requests == []
+        shutil.rmtree(root / FJORD)
+        [delete] = _tick(defs, "creditor_registry_sensor", instance).dynamic_partitions_requests
+        assert isinstance(delete, dg.DeleteDynamicPartitionsRequest)
+        assert sorted(delete.partition_keys) == [FJORD, "gone-no"]
+
+
+def test_the_printed_instance_settings_are_the_limits() -> None:
+    import yaml
+
+    from etl.orchestrate.limits import concurrency_yaml
+    from etl.orchestrate.registry import Settings
+
+    settings = Settings(pools={"arm": 3, "collection": 1, "ada": 2})
+    assert yaml.safe_load(concurrency_yaml(settings)) == {"concurrency": concurrency_settings(settings)}
