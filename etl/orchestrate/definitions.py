@@ -47,10 +47,12 @@ class InboxRunConfig(dg.Config):
 
 
 class MonthEndConfig(dg.Config):
-    """The month to close (YYYY-MM) and whether Amili is read back."""
+    """The month to close (YYYY-MM), whether Amili is read back, and how often exit 75 is retried."""
 
     period: str
     readback: bool = True
+    max_retries: int = 1
+    retry_wait_s: int = 600
 
 
 def _metadata(meta: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +107,7 @@ def creditor_month_end(context: dg.AssetExecutionContext, config: MonthEndConfig
     """Close the month for the creditor."""
     entry = registry.load().entry(context.partition_key)
     return _finish(context, f"month-end {config.period} {entry.name}",
-                   month_end_run(entry, config.period, config.readback), max_retries=1, retry_wait_s=600)
+                   month_end_run(entry, config.period, config.readback), config.max_retries, config.retry_wait_s)
 
 
 inbox_job = dg.define_asset_job(INBOX_JOB, selection=[creditor_inbox])

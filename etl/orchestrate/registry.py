@@ -11,7 +11,6 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from etl.config import CreditorConfig, load_config
 from etl.errors import ConfigError, EtlError
@@ -144,8 +143,3 @@ def load_registry(root: Path, env: dict[str, str] | None = None) -> Registry:
         problems.append(f"{root}: no {CONFIG_NAME} found" + ("" if root.is_file() else f" in {root}/*/"))
     return Registry(root, settings, creditors, tuple(problems))
 
-
-def describe(entry: CreditorEntry) -> dict[str, Any]:
-    """An entry as plain values (for logs and metadata)."""
-    return {"creditor": entry.name, "config": str(entry.config_path), "inbox": str(entry.inbox),
-            "families": list(entry.families)}

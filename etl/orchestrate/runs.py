@@ -46,11 +46,19 @@ class Outcome:
 
 
 def _failed(exc: BaseException) -> Outcome:
+    """A known failure as its exit code and one line; anything else is 70 with its traceback (masked, as the CLI
+    prints it) for the developer."""
+    import traceback
+
     from etl.cli_support import masked
 
-    code = exc.exit_code if isinstance(exc, EtlError) else EXIT_INTERNAL
-    line = masked(str(exc)) if isinstance(exc, EtlError) else masked(f"{type(exc).__name__}: {exc}")
-    return Outcome(code, line, {"exit_code": code, "meaning": EXIT_MEANING.get(code, "?"), "error": line})
+    if isinstance(exc, EtlError):
+        line = masked(str(exc))
+        return Outcome(exc.exit_code, line, {"exit_code": exc.exit_code,
+                                             "meaning": EXIT_MEANING.get(exc.exit_code, "?"), "error": line})
+    line = masked(f"{type(exc).__name__}: {exc}")
+    return Outcome(EXIT_INTERNAL, line, {"exit_code": EXIT_INTERNAL, "meaning": EXIT_MEANING[EXIT_INTERNAL],
+                                         "error": line, "traceback": masked("".join(traceback.format_exception(exc)))})
 
 
 def inbox_run(entry: CreditorEntry, force: bool = False) -> Outcome:

@@ -20,7 +20,7 @@ import pytest
 dg = pytest.importorskip("dagster")
 
 from etl.inbox import pending_files  # noqa: E402
-from etl.orchestrate.definitions import build_definitions  # noqa: E402 - only with dagster installed
+from etl.orchestrate.definitions import InboxRunConfig, build_definitions  # noqa: E402 - only with dagster
 from etl.orchestrate.limits import CREDITOR_TAG, concurrency_settings, family_tag  # noqa: E402
 from etl.orchestrate.registry import load_settings  # noqa: E402
 from tests.ops.support import SAMPLE_ITEMS, assert_each_key_once, ledger  # noqa: E402
@@ -160,6 +160,28 @@ def test_a_failed_night_is_a_failed_run_with_the_summary(tmp_path: Path, sandbox
         assert (inbox / "failed" / "notes.txt.error.txt").is_file()
         assert instance.get_run_by_id(result.run_id).tags["amili-etl/exit_code"] == "3"
     assert ledger(sandbox.base_url) == []
+
+
+def test_amili_unreachable_is_retried_then_fails_and_the_files_wait(tmp_path: Path, secrets_env: None) -> None:
+    root = tmp_path / "registry"
+    build_registry(root, "http://127.0.0.1:9")  # nothing listens on the discard port: every connection refused
+    config = root / FJORD / "amili-etl.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "timeout_s = 5", "timeout_s = 1\nmax_attempts = 1\nmax_retry_time_s = 1"), encoding="utf-8")
+    defs = build_definitions(root)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("creditor", [FJORD])
+        [request] = _tick(defs, "creditor_inbox_sensor", instance).run_requests
+        retry_now = dg.RunRequest(partition_key=FJORD, tags=request.tags, run_config=dg.RunConfig(
+            ops={"creditor_inbox": InboxRunConfig(max_retries=1, retry_wait_s=0)}))
+        result = _run(defs, "creditor_inbox_job", retry_now, instance, raise_on_error=False)
+        assert not result.success
+        kinds = [e.event_type_value for e in result.all_events if e.step_key == "creditor_inbox"]
+        assert kinds.count("STEP_UP_FOR_RETRY") == 1 and kinds.count("STEP_FAILURE") == 1
+        assert instance.get_run_by_id(result.run_id).tags["amili-etl/exit_code"] == "75"
+    # Nothing lost: both files wait in the inbox for the next run.
+    assert sorted(p.name for p in pending_files(root / FJORD / "inbox" / FJORD)) == [
+        "invoices_fjord_2026-11-18.csv", "sparebank1_fjord_2026-11-20.csv"]
 
 
 def test_definitions_validate_with_the_registry_from_the_environment(tmp_path: Path) -> None:
