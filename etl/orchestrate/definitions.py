@@ -14,7 +14,8 @@ from typing import Any
 import dagster as dg
 
 from etl.orchestrate.limits import CREDITOR_TAG, concurrency_settings, run_tags
-from etl.orchestrate.registry import Registry, load_registry, load_settings
+from etl.errors import EtlError
+from etl.orchestrate.registry import CreditorEntry, Registry, load_registry, load_settings
 from etl.orchestrate.runs import Outcome, inbox_run, month_end_run
 from etl.orchestrate.watch import pending
 
@@ -88,13 +89,22 @@ def _finish(context: dg.AssetExecutionContext, what: str, outcome: Outcome, max_
                                  f"{outcome.message}", metadata=_metadata(outcome.metadata), allow_retries=False)
 
 
+def _entry(registry: AmiliRegistry, name: str) -> CreditorEntry:
+    """The partition's creditor; a registry that cannot be read, or has no such creditor now, fails the run (exit 2)."""
+    try:
+        return registry.load().entry(name)
+    except EtlError as exc:
+        raise dg.Failure(description=f"{name}: {exc}", metadata={"exit_code": exc.exit_code},
+                         allow_retries=False) from None
+
+
 @dg.asset(partitions_def=creditor_partitions, group_name="amili_etl",
           description="One creditor's night: `amili-etl inbox` over its inbox folder (new files run, then archived, "
                       "failed or left), delivered to Amili exactly once.")
 def creditor_inbox(context: dg.AssetExecutionContext, config: InboxRunConfig,
                    registry: AmiliRegistry) -> dg.MaterializeResult:
     """Run the creditor's inbox; the run summary (counts, sent per API, report paths) as metadata."""
-    entry = registry.load().entry(context.partition_key)
+    entry = _entry(registry, context.partition_key)
     return _finish(context, f"inbox {entry.name}", inbox_run(entry, config.force), config.max_retries,
                    config.retry_wait_s)
 
@@ -105,7 +115,7 @@ def creditor_inbox(context: dg.AssetExecutionContext, config: InboxRunConfig,
 def creditor_month_end(context: dg.AssetExecutionContext, config: MonthEndConfig,
                        registry: AmiliRegistry) -> dg.MaterializeResult:
     """Close the month for the creditor."""
-    entry = registry.load().entry(context.partition_key)
+    entry = _entry(registry, context.partition_key)
     return _finish(context, f"month-end {config.period} {entry.name}",
                    month_end_run(entry, config.period, config.readback), config.max_retries, config.retry_wait_s)
 
