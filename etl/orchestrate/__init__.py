@@ -1,1 +1,1 @@
-"""Running amili-etl under an orchestrator (Dagster: etl.orchestrate.dagster); nothing here imports dagster but that module."""
+"""Running amili-etl under an orchestrator; only etl.orchestrate.dagster and .definitions import dagster."""
