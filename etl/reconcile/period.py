@@ -46,8 +46,8 @@ from etl.errors import ConfigError
 from etl.reconcile.runner import CATEGORIES, DISCREPANCY_COLUMNS
 from etl.store import Store
 
-__all__ = ["BREAK_COLUMNS", "CARRIED", "READBACK_MISMATCH", "PeriodResult", "period_bounds", "period_query", "reconcile_period",
-           "settlement_params"]
+__all__ = ["BREAK_COLUMNS", "CARRIED", "READBACK_MISMATCH", "PeriodResult", "period_bounds", "period_query",
+           "reconcile_period", "settlement_params"]
 
 # Kinds of break that stay open across periods until something resolves them (the others are facts of their period,
 # except settled_amount_mismatch read back from ADA payouts or Collection settlements: see READBACK_MISMATCH).
@@ -92,6 +92,7 @@ def period_bounds(period: str) -> tuple[dt.date, dt.date, str]:
 
 
 def _period_sql(name: str) -> str:
+    """The text of one month-end question in sql/period/."""
     return resources.files("etl.reconcile").joinpath("sql", "period", f"{name}.sql").read_text(encoding="utf-8")
 
 
@@ -142,8 +143,9 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
                      today: dt.date | None = None) -> PeriodResult:
     """Month-end over the state database; stores the period's breaks in period_breaks and returns them.
 
-    `today` (default: today in UTC) is the day Amili is read back; it decides which Collection payments have had
-    the whole settlement lag to settle.
+    `today` (default: today in UTC) is the day Amili is read back; it decides whether the month has ended (else it
+    is `incomplete`, to be rerun on the first day of the next month) and which Collection payments have had the
+    whole settlement lag to settle.
     """
     start, end, previous = period_bounds(period)
     today = today or dt.datetime.now(dt.timezone.utc).date()
