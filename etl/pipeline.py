@@ -119,8 +119,13 @@ def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str, remember: bo
     """Set duplicate_of for every sighting after the first of a payment key, in this run or an earlier one.
 
     `remember=False` (a dry run) leaves payment_origins alone: a payment a dry run read was not imported, so the
-    real run that reads it later, from whichever export, sees its first sighting.
+    real run that reads it later, from whichever export, sees its first sighting. Likewise a sighting by a run that
+    did no work (it failed before anything went out to Amili: a missing secret, say) is no first sighting: its files
+    count as not imported, and the payment's next sighting takes its place.
     """
+    from etl.reconcile.period import create_work_runs_view
+
+    create_work_runs_view(store)
     pays = pays.with_columns(
         (pl.col("source_file") + ":" + pl.col("source_line").cast(pl.String)).alias("_where"),
     )
@@ -130,7 +135,8 @@ def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str, remember: bo
         .group_by("payment_key", maintain_order=True)
         .agg(pl.col("_where").first().alias("_first"))
     )
-    earlier = store.frame("SELECT payment_key, source_file, source_sha256, source_line FROM payment_origins")
+    earlier = store.frame("SELECT payment_key, source_file, source_sha256, source_line FROM payment_origins "
+                          "WHERE first_run_id NOT IN (SELECT run_id FROM runs EXCEPT SELECT run_id FROM work_runs)")
     earlier = earlier.select(
         "payment_key",
         (pl.col("source_file") + ":" + pl.col("source_line").cast(pl.String)).alias("_origin"),
@@ -149,7 +155,12 @@ def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str, remember: bo
     new_origins = pays.filter(live & pl.col("_origin").is_null() & (pl.col("_where") == pl.col("_first"))).select(
         "payment_key", "source_file", "source_sha256", "source_line", pl.lit(run_id).alias("first_run_id")
     )
-    if remember:
+    if remember and new_origins.height:
+        store.con.register("_new_origins", new_origins)
+        try:  # a key left by a run that did no work: replaced by this first sighting
+            store.execute("DELETE FROM payment_origins WHERE payment_key IN (SELECT payment_key FROM _new_origins)")
+        finally:
+            store.con.unregister("_new_origins")
         store.insert_frame("payment_origins", new_origins)
     return pays.drop("_where", "_first", "_origin", "_origin_sha", "_origin_line")
 

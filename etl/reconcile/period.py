@@ -46,8 +46,8 @@ from etl.errors import ConfigError
 from etl.reconcile.runner import CATEGORIES, DISCREPANCY_COLUMNS
 from etl.store import Store
 
-__all__ = ["BREAK_COLUMNS", "CARRIED", "READBACK_MISMATCH", "PeriodResult", "period_bounds", "period_query",
-           "reconcile_period", "settlement_params"]
+__all__ = ["BREAK_COLUMNS", "CARRIED", "READBACK_MISMATCH", "PeriodResult", "create_work_runs_view", "period_bounds",
+           "period_query", "reconcile_period", "settlement_params"]
 
 # Kinds of break that stay open across periods until something resolves them (the others are facts of their period,
 # except settled_amount_mismatch read back from ADA payouts or Collection settlements: see READBACK_MISMATCH).
@@ -96,11 +96,17 @@ def _period_sql(name: str) -> str:
     return resources.files("etl.reconcile").joinpath("sql", "period", f"{name}.sql").read_text(encoding="utf-8")
 
 
+def create_work_runs_view(store: Store) -> None:
+    """The temporary view work_runs (work_runs.sql): the runs whose work counts (not dry runs, not runs that failed
+    before anything went out to Amili)."""
+    store.execute(f"CREATE OR REPLACE TEMP VIEW work_runs AS {_period_sql('work_runs')}")
+
+
 def period_query(store: Store, name: str, params: dict[str, object]) -> pl.DataFrame:
     """Run one month-end question from sql/period/ with bound parameters (work_runs.sql as the view work_runs)."""
     sql = _period_sql(name)
     if "work_runs" in sql:
-        store.execute(f"CREATE OR REPLACE TEMP VIEW work_runs AS {_period_sql('work_runs')}")
+        create_work_runs_view(store)
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     return store.frame(sql, used)
 
