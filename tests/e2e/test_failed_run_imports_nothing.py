@@ -4,22 +4,12 @@ seen by the next run that does the work, from whichever export, and are delivere
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import SAMPLE, write_sample_config
-
-
-def _run(config: Path, *args: str, secrets: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMILI_")}
-    if secrets:
-        env.update(AMILI_NO_CLIENT_ID="sandbox", AMILI_NO_CLIENT_SECRET="sandbox", AMILI_SE_ADA_API_CODE="sandbox")
-    return subprocess.run([sys.executable, "-m", "etl", "run", "--config", str(config), *args],
-                          capture_output=True, text=True, env=env, timeout=300)
+from tests.e2e.test_run import _run
 
 
 def _summary(tmp: Path) -> dict:

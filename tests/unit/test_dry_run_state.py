@@ -8,19 +8,10 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.amili.outbox import PLANNED_SCHEMA, record_intents, unfinished_items
+from etl.amili.outbox import record_intents, unfinished_items
 from etl.match.stage import open_invoices
 from etl.store import open_store
-
-NOW = dt.datetime(2026, 11, 21, 6, 0)
-
-
-def _planned(key: str, payload: str) -> pl.DataFrame:
-    return pl.DataFrame([{
-        "api": "arm.paymentreservations", "key": key, "creditor": "c", "payload": payload,
-        "payload_hash": str(hash(payload)), "amount_minor": 100, "currency": "NOK", "source_file": "f",
-        "source_line": 3, "reference": None, "invoice_number": "1",
-    }], schema=PLANNED_SCHEMA)
+from tests.unit.test_outbox_report import NOW, _planned
 
 
 def test_a_dry_run_plans_without_intents(tmp_path: Path) -> None:
