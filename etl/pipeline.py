@@ -115,8 +115,17 @@ def _payments_frame(config: Config, files: list[FileOutcome], run_id: str) -> pl
                              pl.col("_order").cast(pl.Int64).alias("payment_no")).sort("_order").drop("_order")
 
 
-def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    """Set duplicate_of for every sighting after the first of a payment key, in this run or an earlier one."""
+def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str, remember: bool = True) -> pl.DataFrame:
+    """Set duplicate_of for every sighting after the first of a payment key, in this run or an earlier one.
+
+    `remember=False` (a dry run) leaves payment_origins alone: a payment a dry run read was not imported, so the
+    real run that reads it later, from whichever export, sees its first sighting. Likewise a sighting by a run that
+    did no work (it failed before anything went out to Amili: a missing secret, say) is no first sighting: its files
+    count as not imported, and the payment's next sighting takes its place.
+    """
+    from etl.reconcile.period import create_work_runs_view
+
+    create_work_runs_view(store)
     pays = pays.with_columns(
         (pl.col("source_file") + ":" + pl.col("source_line").cast(pl.String)).alias("_where"),
     )
@@ -126,7 +135,8 @@ def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFr
         .group_by("payment_key", maintain_order=True)
         .agg(pl.col("_where").first().alias("_first"))
     )
-    earlier = store.frame("SELECT payment_key, source_file, source_sha256, source_line FROM payment_origins")
+    earlier = store.frame("SELECT payment_key, source_file, source_sha256, source_line FROM payment_origins "
+                          "WHERE first_run_id NOT IN (SELECT run_id FROM runs EXCEPT SELECT run_id FROM work_runs)")
     earlier = earlier.select(
         "payment_key",
         (pl.col("source_file") + ":" + pl.col("source_line").cast(pl.String)).alias("_origin"),
@@ -145,7 +155,13 @@ def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFr
     new_origins = pays.filter(live & pl.col("_origin").is_null() & (pl.col("_where") == pl.col("_first"))).select(
         "payment_key", "source_file", "source_sha256", "source_line", pl.lit(run_id).alias("first_run_id")
     )
-    store.insert_frame("payment_origins", new_origins)
+    if remember and new_origins.height:
+        store.con.register("_new_origins", new_origins)
+        try:  # a key left by a run that did no work: replaced by this first sighting
+            store.execute("DELETE FROM payment_origins WHERE payment_key IN (SELECT payment_key FROM _new_origins)")
+        finally:
+            store.con.unregister("_new_origins")
+        store.insert_frame("payment_origins", new_origins)
     return pays.drop("_where", "_first", "_origin", "_origin_sha", "_origin_line")
 
 
@@ -359,7 +375,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         if rejects:
             store.insert_frame("rejects", pl.concat(rejects, how="vertical_relaxed").select(
                 "run_id", "source_file", "source_line", "error_column", "error_check", "error_message"))
-        pays = _mark_duplicates(store, pays, req.run_id)
+        pays = _mark_duplicates(store, pays, req.run_id, remember=not req.dry_run)
         store.insert_frame("payments", pays.select(
             "run_id", "payment_no", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
             "creditor", "account", "booking_date", "amount_minor", "currency", "reference", "reference_valid",
@@ -385,7 +401,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
                                              "invoice_currency", "target", "route_reason"),
                               on="payment_key").filter(pl.col("target").is_not_null())
     planned = plan_items(config, inv, to_send, lines)
-    items = record_intents(store, req.run_id, planned, req.clock().replace(tzinfo=None))
+    items = record_intents(store, req.run_id, planned, req.clock().replace(tzinfo=None), dry_run=req.dry_run)
     deliverable = items.filter(pl.col("action") == "deliver")
     plan_counts = {api: int(n) for api, n in deliverable.group_by("api").len().iter_rows()}
     report = DeliveryReport()
@@ -396,8 +412,6 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     exit_code = _exit_code(files, found, report, deliverable.height)
     if not files and skipped:
         exit_code = EXIT_CLEAN  # everything given was imported before: nothing to do is not an error
-    if req.dry_run and exit_code == EXIT_PARTIAL:
-        exit_code = EXIT_DISCREPANCIES if found.height else EXIT_CLEAN
     summary = _summary(req, files, pays, matches, found, report, plan_counts, exit_code)
     summary["totals"]["control"] = control_summary(store, req.run_id)
     summary["skipped"] = skipped

@@ -30,25 +30,32 @@ _FINISHED = ("clean", "discrepancies")
 
 
 def _unfinished_runs(result: PeriodResult) -> list[str]:
-    """The period's runs that did not finish with a full check."""
-    return result.runs.filter(~pl.col("status").is_in(_FINISHED)).get_column("run_id").to_list()
+    """The period's work runs that did not finish with a full check (and were not finished by a rerun since)."""
+    runs = result.runs
+    if "superseded" in runs.columns:
+        runs = runs.filter(~pl.col("superseded"))
+    return runs.filter(~pl.col("status").is_in(_FINISHED)).get_column("run_id").to_list()
 
 
 def incomplete_reasons(result: PeriodResult) -> dict[str, str]:
-    """Why the month could not be checked in full, by reason ('runs', 'readback', 'settlement_lag'); empty when it was."""
+    """Why the month could not be checked in full, by reason ('period_open', 'runs', 'readback', 'settlement_lag');
+    empty when it was. Runs are those whose work counts in the period (by booking and due dates; dry runs and runs
+    that failed before sending anything never count)."""
     reasons: dict[str, str] = {}
     if not result.runs.height:
-        reasons["runs"] = "no run in the period"
+        reasons["runs"] = (f"nothing of {result.period} imported: no run read a payment booked or an invoice due in "
+                           "it (import the month's files, then rerun)")
     else:
         unfinished = _unfinished_runs(result)
         if unfinished:
             reasons["runs"] = f"{len(unfinished)} run(s) not complete: {', '.join(map(str, unfinished))}"
-    return reasons | result.unchecked
+    first = {k: v for k, v in result.unchecked.items() if k == "period_open"}  # the first thing to know
+    return first | reasons | result.unchecked
 
 
 def period_status(result: PeriodResult) -> str:
-    """incomplete when something could not be checked (a run incomplete or none, Amili not read back, Collection
-    payments within the settlement lag); else discrepancies when a break is open; else clean."""
+    """incomplete when something could not be checked (the month not ended, a run incomplete or none, Amili not read
+    back, Collection payments within the settlement lag); else discrepancies when a break is open; else clean."""
     if incomplete_reasons(result):
         return "incomplete"
     return "discrepancies" if result.breaks.filter(pl.col("status") != "resolved").height else "clean"
