@@ -19,13 +19,13 @@ GOLDEN = Path(__file__).parent / "golden" / "workbook.txt"
 
 def _found() -> pl.DataFrame:
     rows = [
-        ("invalid_row", "error", "inv.xlsx", 25, None, None, None, None, None, None, None, "bad date", None),
+        ("invalid_row", "error", "inv.xlsx", 25, None, None, None, None, None, None, None, "bad date", None, None),
         ("overpayment", "warning", "ocr.txt", 19, "5432591000112", "100011", 511_081, "NOK", 496_081, None, None,
-         "matched by reference", "K1"),
+         "matched by reference", 15_000, "K1"),
         ("unmatched_payment", "warning", "=HYPERLINK(\"http://x\")", 21, "+4799", None, 295_321, "NOK", None, None, None,
-         "@SUM(A1)", "K2"),
+         "@SUM(A1)", 295_321, "K2"),
         ("rejected", "error", "bg.txt", 9, "7050107", "705010", 188_364, "SEK", None, "ada.creditor-payments", "422",
-         "-1+1 case closed", "K3"),
+         "-1+1 case closed", 188_364, "K3"),
     ]
     return pl.DataFrame(rows, schema=list(DISCREPANCY_COLUMNS), orient="row")
 
