@@ -78,11 +78,12 @@ def _heading(rows: _Rows, summary: dict[str, Any], cover: Cover) -> None:
         ("Generated", generated_text(cover.generated), None),
         ("Files", len(summary.get("files", [])), fmts["left"]),
     ]
-    facts += [("Incomplete because", why, fmts["warn"])
-              for why in (summary.get("totals", {}).get("incomplete_because") or {}).values()]
+    # Why the report is incomplete, at the top where it is read first (and not again under Totals).
+    facts += [(total_label(("incomplete_because", str(reason))), why, fmts["warn"])
+              for reason, why in (summary.get("totals", {}).get("incomplete_because") or {}).items()]
     rows.r = 2
     for label, value, fmt in facts:
-        ws.write_string(rows.r, 0, label, fmts["bold"])
+        ws.write_string(rows.r, 0, _text(label), fmts["bold"])
         if isinstance(value, int):
             ws.write_number(rows.r, 1, value, fmt)
         else:
@@ -136,7 +137,7 @@ def _chart(book: Any, ws: Any, top: int, first: int, n: int, currencies: list[st
     chart.set_x_axis({"num_format": "#,##0.00", "name": f"{word} ({', '.join(currencies)})",
                       "name_font": {"size": 9, "bold": False}, "num_font": {"size": 8}, "major_gridlines": {"visible": True}})
     chart.set_y_axis({"reverse": True, "num_font": {"size": 9}})
-    chart.set_size({"width": 520, "height": (len(CATEGORIES) + 2) * _ROW_PX})
+    chart.set_size({"width": 600, "height": (len(CATEGORIES) + 2) * _ROW_PX})
     ws.insert_chart(top, 3 + len(currencies) + 1, chart, {"x_offset": 10})
 
 
@@ -252,7 +253,7 @@ def write_summary_sheet(book: Any, summary: dict[str, Any], found: pl.DataFrame,
     if "age_days" in found.columns:
         _ages(rows, found, busy)
     with_control = control is not None and bool(control.height)
-    _totals(rows, summary, skip=("control",) if with_control else ())
+    _totals(rows, summary, skip=("incomplete_because", "control") if with_control else ("incomplete_because",))
     if with_control:
         _control(rows, control)  # type: ignore[arg-type]
     ws.set_column(0, 0, 42)
