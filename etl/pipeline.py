@@ -27,7 +27,8 @@ from etl.config import Config, check_transport, insecure_tls_warning
 from etl.errors import (EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT, EXIT_PARTIAL, EXIT_TEMPFAIL,
                         ConfigError, EtlError, InternalError)
 from etl.history import already_imported, record_run_start, record_skipped, run_log_path
-from etl.inputs import FileOutcome, read_inputs, valid_lines  # noqa: F401 - read_inputs is part of this module's API
+# read_inputs is part of this module's API
+from etl.inputs import FileOutcome, read_inputs, rejected_rows, valid_lines  # noqa: F401
 from etl.logs import log_event, run_log, secret_values
 from etl.mapping import MappingSet, load_mappings
 from etl.match import MATCHED_RULES
@@ -359,6 +360,9 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         if rejects:
             store.insert_frame("rejects", pl.concat(rejects, how="vertical_relaxed").select(
                 "run_id", "source_file", "source_line", "error_column", "error_check", "error_message"))
+            store.insert_frame("rejected_rows", pl.concat([
+                rejected_rows(f).with_columns(pl.lit(req.run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
+                for f in files if f.rejects.height], how="vertical_relaxed"))
         pays = _mark_duplicates(store, pays, req.run_id)
         store.insert_frame("payments", pays.select(
             "run_id", "payment_no", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
