@@ -36,6 +36,7 @@ from etl.match.stage import match_run
 from etl.money import format_minor
 from etl.plan import plan_items
 from etl.reconcile import CATEGORIES, control_summary, reconcile_run
+from etl.reconcile.tie import tie_summary
 from etl.refs import reference_valid_expr
 from etl.report import write_csv, write_rejects, write_run_workbook, write_summary
 from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA
@@ -404,6 +405,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         exit_code = EXIT_DISCREPANCIES if found.height else EXIT_CLEAN
     summary = _summary(req, files, pays, matches, found, report, plan_counts, exit_code)
     summary["totals"]["control"] = control_summary(store, req.run_id)
+    summary["totals"]["tie"] = tie_summary(store, req.run_id)
     summary["skipped"] = skipped
     log_event("delivered", "delivery: " + (", ".join(f"{api} sent {n}" for api, n in summary["sent"].items() if n)
                                            or "nothing sent"), planned=plan_counts, **{
