@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from importlib import resources
 
 import polars as pl
 
 from etl.store import Store
 
-__all__ = ["CATEGORIES", "DIFFERENCE_OF_TWO", "DISCREPANCY_COLUMNS", "QUERIES", "STORED_COLUMNS", "control_summary",
+__all__ = ["CATEGORIES", "DIFFERENCE_OF_TWO", "by_currency_text", "DISCREPANCY_COLUMNS", "QUERIES", "STORED_COLUMNS", "control_summary",
            "control_totals", "difference_expr", "reconcile_run", "run_query"]
 
 # The fixed vocabulary of DESIGN.md, in report order.
@@ -135,10 +136,15 @@ def control_totals(store: Store, run_id: str) -> pl.DataFrame:
 
 def control_summary(store: Store, run_id: str) -> dict[str, dict[str, str]]:
     """summary.json's totals.control: per currency, the run-level control totals as decimal strings."""
-    from etl.money import format_minor
-
     run = control_totals(store, run_id).filter(pl.col("level") == "run")
     cols = ["file_total_minor", "planned_total_minor", "delivered_total_minor", "accepted_total_minor",
             "net_break_minor", "gross_break_minor", "explained_minor", "unexplained_minor"]
+    return by_currency_text(run, cols)
+
+
+def by_currency_text(frame: pl.DataFrame, cols: Sequence[str]) -> dict[str, dict[str, str]]:
+    """{currency: {column without _minor: decimal string}} of a frame with one row per currency (for summary.json)."""
+    from etl.money import format_minor
+
     return {row["currency"]: {c.removesuffix("_minor"): format_minor(int(row[c] or 0)) for c in cols}
-            for row in run.select("currency", *cols).to_dicts()}
+            for row in frame.select("currency", *cols).to_dicts()}
