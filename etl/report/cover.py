@@ -11,11 +11,7 @@ import polars as pl
 
 from etl.report.safe import xml_text
 
-__all__ = ["Cover", "TIE_OUT_COLUMNS", "generated_text", "print_setup"]
-
-# The tie-out per currency (etl.reconcile.tie.tie_out): bank total = delivered + unmatched + held back + rejected.
-TIE_OUT_COLUMNS = ("currency", "bank_total_minor", "delivered_minor", "unmatched_minor", "held_back_minor",
-                   "rejected_minor", "unexplained_minor")
+__all__ = ["Cover", "generated_text", "print_setup"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +23,7 @@ class Cover:
     generated: dt.datetime  # timezone-aware: the Summary says which zone
     creditors: tuple[str, ...] = ()
     booked: tuple[dt.date, dt.date] | None = None  # first and last bank booking date of the payments covered
-    tie_out: pl.DataFrame | None = None  # TIE_OUT_COLUMNS, one row per currency
+    tie_out: pl.DataFrame | None = None  # etl.reconcile.tie.TIE_COLUMNS, one row per currency
     tie_out_scope: str = ""  # what the tie-out adds up, when not simply the run (e.g. "the period's runs")
 
 

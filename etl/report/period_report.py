@@ -18,9 +18,10 @@ from etl.config import Config
 from etl.money import format_minor
 from etl.reconcile.period import PeriodResult, period_bounds
 from etl.reconcile.runner import CATEGORIES
-from etl.report.cover import TIE_OUT_COLUMNS, Cover
+from etl.reconcile.tie import TIE_COLUMNS, tie_out
+from etl.report.cover import Cover
 from etl.report.run_info import run_info_frame
-from etl.report.run_report import run_tie_out, write_parquet
+from etl.report.run_report import write_parquet
 from etl.report.scope import report_scope
 from etl.report.tables import write_csv, write_summary
 from etl.report.workbook import Sheet, write_workbook
@@ -92,16 +93,13 @@ def period_summary(store: Store, result: PeriodResult) -> dict[str, Any]:
     }
 
 
-def period_tie_out(store: Store, run_ids: list[str]) -> pl.DataFrame | None:
-    """The tie-out of the period's runs added up per currency (each run's ties, so their sum does), or None where
-    this build has no tie-out."""
-    parts = [t for r in run_ids if (t := run_tie_out(store, r)) is not None]
-    if not parts and run_ids:
-        return None
+def period_tie_out(store: Store, run_ids: list[str]) -> pl.DataFrame:
+    """The tie-outs of the period's runs added up per currency (each run's ties, so their sum does)."""
+    money = [c for c in TIE_COLUMNS if c != "currency"]
+    parts = [tie_out(store, r).select(TIE_COLUMNS) for r in run_ids]
     if not parts:
-        return pl.DataFrame(schema={c: pl.String if c == "currency" else pl.Int64 for c in TIE_OUT_COLUMNS})
-    money = [c for c in TIE_OUT_COLUMNS if c != "currency"]
-    return pl.concat([p.select(TIE_OUT_COLUMNS) for p in parts]).group_by("currency").agg(pl.col(money).sum())
+        return pl.DataFrame(schema={c: pl.String if c == "currency" else pl.Int64 for c in TIE_COLUMNS})
+    return pl.concat(parts).group_by("currency").agg(pl.col(money).sum()).select(TIE_COLUMNS)
 
 
 def _cover(store: Store, result: PeriodResult, facts: dict[str, Any]) -> Cover:

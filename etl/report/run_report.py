@@ -14,6 +14,7 @@ import polars as pl
 
 from etl.config import Config
 from etl.reconcile import control_totals
+from etl.reconcile.tie import tie_out
 from etl.report.cover import Cover
 from etl.report.run_info import run_info_frame
 from etl.report.scope import report_scope
@@ -21,7 +22,7 @@ from etl.report.tables import atomic_write
 from etl.report.workbook import Sheet, write_workbook
 from etl.store import Store
 
-__all__ = ["MATCHED_SQL", "report_frames", "run_tie_out", "write_run_workbook", "write_parquet"]
+__all__ = ["MATCHED_SQL", "report_frames", "write_run_workbook", "write_parquet"]
 
 _MATCHED = "('reference', 'invoice_number', 'multi_invoice', 'amount_name')"
 
@@ -75,16 +76,6 @@ ORDER BY CASE kind WHEN 'payments' THEN 0 WHEN 'invoices' THEN 1 ELSE 2 END, pat
 """
 
 
-def run_tie_out(store: Store, run_id: str) -> pl.DataFrame | None:
-    """The run's tie-out per currency (bank total = delivered + unmatched + held back + rejected), or None where
-    this build has no tie-out."""
-    try:
-        from etl.reconcile.tie import tie_out
-    except ImportError:
-        return None
-    return tie_out(store, run_id)
-
-
 def report_frames(store: Store, run_id: str) -> dict[str, pl.DataFrame]:
     """The frames a run's report shows, read back from the state database."""
     p = {"run_id": run_id}
@@ -126,7 +117,7 @@ def write_run_workbook(store: Store, run_id: str, run_dir: Path, summary: dict[s
     ]
     creditors, booked = report_scope(store, [run_id])
     cover = Cover("Run", run_id, dt.datetime.now(dt.timezone.utc).astimezone(), creditors, booked,
-                  run_tie_out(store, run_id))
+                  tie_out(store, run_id))
     write_workbook(run_dir / "discrepancies.xlsx", summary, shown, sheets, frames["control"], cover)
     write_parquet(frames["matched"], run_dir / "matched.parquet")
     write_parquet(frames["unmatched"], run_dir / "unmatched.parquet")

@@ -25,7 +25,7 @@ AGE_BUCKETS = (("0-1 days", 0, 1), ("2-7 days", 2, 7), ("8-30 days", 8, 30), ("o
 _TIE_OUT = (("bank_total_minor", "Bank total"), ("delivered_minor", "Delivered"), ("unmatched_minor", "Unmatched"),
             ("held_back_minor", "Held back"), ("rejected_minor", "Rejected"))
 _CONTROL = (("file_total_minor", "File total"), ("planned_total_minor", "Planned"),
-            ("delivered_total_minor", "Delivered"), ("accepted_total_minor", "Accepted by Amili"),
+            ("delivered_total_minor", "Delivered"), ("accepted_total_minor", "Accepted"),
             ("net_break_minor", "Net break"), ("gross_break_minor", "Gross break"),
             ("unexplained_minor", "Unexplained"))
 _DECIMAL = re.compile(r"-?\d+\.\d{2}")
@@ -44,9 +44,10 @@ class _Rows:
     def __init__(self, ws: Any, fmts: dict[str, Any]) -> None:
         self.ws, self.fmts, self.r = ws, fmts, 0
 
-    def heads(self, heads: list[str]) -> None:
+    def heads(self, heads: list[str], numbers: range | None = None) -> None:
+        """A header row; the heads of the `numbers` columns right-aligned, over their figures."""
         for i, h in enumerate(heads):
-            self.ws.write_string(self.r, i, _text(h), self.fmts["header"])
+            self.ws.write_string(self.r, i, _text(h), self.fmts["header_num" if numbers and i in numbers else "header"])
         self.r += 1
 
     def title(self, text: str) -> None:
@@ -104,7 +105,7 @@ def _categories(rows: _Rows, book: Any, summary: dict[str, Any], found: pl.DataF
     money = {(cat, cur): int(v or 0) for cat, cur, v in sums.iter_rows()}
     rows.title(f"Breaks by category ({word.lower()} per currency; categories with rows first)")
     table_top = rows.r
-    rows.heads(["Category", "Rows", *[f"{word} {cur}" for cur in currencies], "Key"])
+    rows.heads(["Category", "Rows", *[f"{word} {cur}" for cur in currencies], "Key"], range(1, 2 + len(currencies)))
     first = rows.r
     for cat in order:
         muted = None if counts.get(cat) else fmts["muted"]
@@ -136,7 +137,8 @@ def _chart(book: Any, ws: Any, top: int, first: int, n: int, currencies: list[st
     # A bar chart's x axis is the value axis: money, in major units with two decimals.
     chart.set_x_axis({"num_format": "#,##0.00", "name": f"{word} ({', '.join(currencies)})",
                       "name_font": {"size": 9, "bold": False}, "num_font": {"size": 8}, "major_gridlines": {"visible": True}})
-    chart.set_y_axis({"reverse": True, "num_font": {"size": 9}})
+    # Category names at the left edge, clear of bars that go below zero (underpayments).
+    chart.set_y_axis({"reverse": True, "num_font": {"size": 9}, "label_position": "low"})
     chart.set_size({"width": 600, "height": (len(CATEGORIES) + 2) * _ROW_PX})
     ws.insert_chart(top, 3 + len(currencies) + 1, chart, {"x_offset": 10})
 
@@ -151,7 +153,7 @@ def _tie_out(rows: _Rows, cover: Cover) -> None:
         ws.write_string(rows.r, 0, "not available for this report", fmts["note"])
         rows.r += 1
         return
-    rows.heads(["Currency", *[label for _, label in _TIE_OUT], "Unexplained", "Check"])
+    rows.heads(["Currency", *[label for _, label in _TIE_OUT], "Unexplained", "Check"], range(1, len(_TIE_OUT) + 2))
     if not cover.tie_out.height:
         ws.write_string(rows.r, 0, "no payments", fmts["note"])
         rows.r += 1
@@ -166,7 +168,7 @@ def _tie_out(rows: _Rows, cover: Cover) -> None:
         at = len(_TIE_OUT) + 1
         ws.write_formula(rows.r, at, f"={cells[0]}-{'-'.join(cells[1:])}", fmts["money_check"], unexplained / 100)
         check = xl_rowcol_to_cell(rows.r, at)
-        ws.write_formula(rows.r, at + 1, f'=IF(ROUND({check},2)=0,"ties","does not tie")', fmts["bold"],
+        ws.write_formula(rows.r, at + 1, f'=IF(ROUND({check},2)=0,"ties","does not tie")', fmts["check"],
                          "ties" if unexplained == 0 else "does not tie")
         ws.conditional_format(rows.r, at, rows.r, at + 1, {"type": "formula", "criteria": f"=ROUND({check},2)=0",
                                                             "format": fmts["ok"]})
@@ -179,7 +181,7 @@ def _ages(rows: _Rows, found: pl.DataFrame, busy: list[str]) -> None:
     """Month-end: open breaks per category and age bucket (days from first seen to the period's last day)."""
     ws, fmts = rows.ws, rows.fmts
     rows.title("Open breaks by age (days since first seen)")
-    rows.heads(["Category", *[label for label, _, _ in AGE_BUCKETS], "Total", "Key"])
+    rows.heads(["Category", *[label for label, _, _ in AGE_BUCKETS], "Total", "Key"], range(1, len(AGE_BUCKETS) + 2))
     age = pl.col("age_days")
     bucket = pl.when(age <= AGE_BUCKETS[0][2]).then(pl.lit(0))
     for i, (_, low, high) in enumerate(AGE_BUCKETS[1:], start=1):
@@ -215,7 +217,7 @@ def _totals(rows: _Rows, summary: dict[str, Any], skip: tuple[str, ...]) -> None
     """summary.json's totals, one per row: label, value (money as a number with two decimals), key."""
     ws, fmts = rows.ws, rows.fmts
     rows.title("Totals (every row accounted for once)")
-    rows.heads(["Total", "Value", "Key"])
+    rows.heads(["Total", "Value", "Key"], range(1, 2))
     for path, value in _flatten(summary.get("totals", {})):
         if path[0] in skip:
             continue
@@ -233,7 +235,7 @@ def _totals(rows: _Rows, summary: dict[str, Any], skip: tuple[str, ...]) -> None
 def _control(rows: _Rows, control: pl.DataFrame) -> None:
     """The run's control totals per currency: file = planned = delivered = accepted, and what is unexplained."""
     rows.title("Control totals of the run: file = planned = delivered = accepted")
-    rows.heads(["Currency", *[label for _, label in _CONTROL]])
+    rows.heads(["Currency", *[label for _, label in _CONTROL]], range(1, len(_CONTROL) + 1))
     for row in control.filter(pl.col("level") == "run").select("currency", *[c for c, _ in _CONTROL]).iter_rows():
         rows.ws.write_string(rows.r, 0, _text(row[0]), rows.fmts["bold"])
         for i, v in enumerate(row[1:], start=1):
@@ -253,7 +255,9 @@ def write_summary_sheet(book: Any, summary: dict[str, Any], found: pl.DataFrame,
     if "age_days" in found.columns:
         _ages(rows, found, busy)
     with_control = control is not None and bool(control.height)
-    _totals(rows, summary, skip=("incomplete_because", "control") if with_control else ("incomplete_because",))
+    # Shown in their own tables above and below, not again as a list: the reasons, the tie-out, the control totals.
+    skip = ("incomplete_because", "tie", "control") if with_control else ("incomplete_because", "tie")
+    _totals(rows, summary, skip=skip)
     if with_control:
         _control(rows, control)  # type: ignore[arg-type]
     ws.set_column(0, 0, 42)

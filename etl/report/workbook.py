@@ -121,6 +121,7 @@ def write_workbook(path: Path, summary: dict[str, Any], discrepancies: pl.DataFr
                                           "default_date_format": "yyyy-mm-dd", "remove_timezone": True})
     fmts = {
         "header": book.add_format({"bold": True, "bg_color": "#DDE5F0", "border": 1}),
+        "header_num": book.add_format({"bold": True, "bg_color": "#DDE5F0", "border": 1, "align": "right"}),
         "money": book.add_format({"num_format": "#,##0.00"}),
         "money_total": book.add_format({"num_format": "#,##0.00", "bold": True, "top": 1}),
         "date": book.add_format({"num_format": "yyyy-mm-dd"}),
@@ -133,6 +134,7 @@ def write_workbook(path: Path, summary: dict[str, Any], discrepancies: pl.DataFr
         "muted": book.add_format({"font_color": "#8C8C8C"}),
         "money_muted": book.add_format({"num_format": "#,##0.00", "font_color": "#8C8C8C"}),
         "money_check": book.add_format({"num_format": "#,##0.00", "bold": True, "border": 1}),
+        "check": book.add_format({"bold": True, "border": 1, "align": "center"}),
         "key": book.add_format({"font_color": "#7F7F7F", "font_size": 9, "indent": 1}),
         "ok": book.add_format({"font_color": "#006100", "bg_color": "#C6EFCE"}),
         "bad": book.add_format({"font_color": "#9C0006", "bg_color": "#FFC7CE"}),

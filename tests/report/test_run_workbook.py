@@ -4,30 +4,36 @@ invoice totals apart) and a month-end's after runs in two months (period heading
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import polars as pl
+import pytest
 
 from etl.report.labels import CATEGORY_LABELS
 from tests.conftest import SAMPLE
 
 
-def _demo(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run folder of one `amili-etl demo` in its own process (the tests here only read it)."""
+    out = tmp_path_factory.mktemp("demo")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMILI_")}
-    proc = subprocess.run([sys.executable, "-m", "etl", "demo", "--out", str(tmp_path)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "etl", "demo", "--out", str(out)], capture_output=True, text=True,
                           env=env, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    return next(p for p in tmp_path.iterdir() if p.is_dir() and p.name != "demo-state")
+    return next(p for p in out.iterdir() if p.is_dir() and p.name != "demo-state")
 
 
-def test_run_workbook_has_every_sheet_and_lineage(tmp_path: Path) -> None:
+def test_run_workbook_has_every_sheet_and_lineage(demo: Path) -> None:
     """The real pipeline's workbook (the demo): sheets, lineage columns on every table, Run info without secrets."""
-    run_dir = _demo(tmp_path)
+    run_dir = demo
     wb = openpyxl.load_workbook(run_dir / "discrepancies.xlsx")
     categories = ["invalid_row", "duplicate_payment", "invalid_reference", "unmatched_payment", "underpayment",
                   "overpayment"]
@@ -57,8 +63,34 @@ def test_run_workbook_has_every_sheet_and_lineage(tmp_path: Path) -> None:
     assert head["Generated"].endswith("UTC") or "(UTC" in head["Generated"]  # the zone is named
 
 
-def test_files_sheet_keeps_bank_and_invoice_totals_apart(tmp_path: Path) -> None:
-    run_dir = _demo(tmp_path)
+def test_demo_summary_ties_to_the_planted_differences(demo: Path) -> None:
+    """Each planted problem's difference (amount - expected for an over- or underpayment, else the amount) is its
+    category's figure on the Summary, in its currency; the tie-out shows 0.00 unexplained and `ties` per currency."""
+    run_dir = demo
+    ws = openpyxl.load_workbook(run_dir / "discrepancies.xlsx", data_only=True)["Summary"]
+    rows = list(ws.iter_rows(values_only=True))
+    at = next(i for i, r in enumerate(rows) if r[0] == "Category")
+    assert rows[at][:5] == ("Category", "Rows", "Difference NOK", "Difference SEK", "Key")
+    shown = {r[4]: (r[1], r[2], r[3]) for r in rows[at + 1:] if r[4]}
+    planted = json.loads((SAMPLE / "planted.json").read_text(encoding="utf-8"))
+    for p in planted:
+        over_under = p["category"] in ("overpayment", "underpayment")
+        diff = Decimal(p["amount"]) - Decimal(p["expected_amount"]) if over_under else Decimal(p["amount"])
+        nok, sek = (diff, 0) if p["source_file"].startswith("no/") else (0, diff)
+        assert shown[p["category"]] == (1, float(nok), float(sek)), p
+    busy = [r[4] for r in rows[at + 1:at + 1 + len(planted)]]
+    assert sorted(busy) == sorted(p["category"] for p in planted)  # the planted categories come first
+    tie = next(i for i, r in enumerate(rows) if r[0] and str(r[0]).startswith("Tie-out per currency"))
+    assert rows[tie + 1][6:8] == ("Unexplained", "Check")
+    assert [(r[0], r[6], r[7]) for r in rows[tie + 2:tie + 4]] == [("NOK", 0, "ties"), ("SEK", 0, "ties")]
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    for r in rows[tie + 2:tie + 4]:  # the same figures as summary.json's totals.tie
+        t = summary["totals"]["tie"][r[0]]
+        assert r[1:6] == tuple(float(t[k]) for k in ("bank_total", "delivered", "unmatched", "held_back", "rejected"))
+
+
+def test_files_sheet_keeps_bank_and_invoice_totals_apart(demo: Path) -> None:
+    run_dir = demo
     ws = openpyxl.load_workbook(run_dir / "discrepancies.xlsx")["Files"]
     rows = list(ws.iter_rows(values_only=True))
     at = next(i for i, r in enumerate(rows) if r[0] == "path")  # under the note
@@ -127,3 +159,8 @@ def test_month_end_workbook_ages_breaks_and_names_the_period(tmp_path: Path) -> 
     ages = {r[0]: r[1:6] for r in rows[at + 2:] if r[0]}
     assert ages["Unmatched payment"] == (1, 1, 0, 1, 3)  # first seen 11-30, 11-26 and 10-16; aged to 11-30
     assert ws.oddHeader.left.text == "Period 2026-11 (2026-11-01 to 2026-11-30)"
+    # The tie-out adds up November's two runs: both payments unmatched, nothing unexplained.
+    values = list(openpyxl.load_workbook(folder / "discrepancies.xlsx", data_only=True)["Summary"].iter_rows(values_only=True))
+    tie = next(i for i, r in enumerate(values) if r[0] and str(r[0]).startswith("Tie-out per currency"))
+    assert "the period's 2 run(s)" in values[tie][0]
+    assert values[tie + 2][:8] == ("NOK", 8999.0, 0, 8999.0, 0, 0, 0, "ties")
