@@ -121,7 +121,7 @@ def write_workbook(path: Path, summary: dict[str, Any], discrepancies: pl.DataFr
                                           "default_date_format": "yyyy-mm-dd", "remove_timezone": True})
     fmts = {
         "header": book.add_format({"bold": True, "bg_color": "#DDE5F0", "border": 1}),
-        "header_num": book.add_format({"bold": True, "bg_color": "#DDE5F0", "border": 1, "align": "right"}),
+        "header_num": book.add_format({"bold": True, "bg_color": "#DDE5F0", "border": 1, "align": "right", "indent": 1}),
         "money": book.add_format({"num_format": "#,##0.00"}),
         "money_total": book.add_format({"num_format": "#,##0.00", "bold": True, "top": 1}),
         "date": book.add_format({"num_format": "yyyy-mm-dd"}),
