@@ -42,7 +42,7 @@ def generated_text(when: dt.datetime) -> str:
 
 def _header_text(text: str) -> str:
     """Text for a page header: '&' doubled (a single one starts a code), XML-safe, and short (Excel keeps 255)."""
-    return xml_text(text).replace("&", "&&")[:80]
+    return xml_text(text)[:80].replace("&", "&&")  # cut first: a cut must not leave half of a doubled '&'
 
 
 def print_setup(ws: Any, cover: Cover, title_row: int) -> None:

@@ -244,3 +244,15 @@ def test_totals_are_per_currency(tmp_path: Path) -> None:
     col = [c.value for c in ws[1]].index("amount")
     totals = [(r[0], r[col]) for r in ws.iter_rows(min_row=4, values_only=True)]
     assert totals == [("Total NOK", 5110.81), ("Total SEK", 1.0)]
+
+
+def test_generated_time_names_its_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    from etl.report.cover import generated_text
+
+    oslo = ZoneInfo("Europe/Oslo")
+    assert generated_text(dt.datetime(2026, 12, 6, 17, 25, 48, tzinfo=oslo)) == "2026-12-06 17:25:48 CET (UTC+01:00)"
+    assert generated_text(dt.datetime(2026, 7, 6, 17, 25, tzinfo=oslo)) == "2026-07-06 17:25:00 CEST (UTC+02:00)"
+    assert generated_text(WHEN) == "2026-11-21 05:00:07 UTC"
+    assert generated_text(dt.datetime(2026, 11, 21, 5, 0, 7)) == "2026-11-21 05:00:07 UTC"  # naive: UTC throughout
