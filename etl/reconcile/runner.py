@@ -107,9 +107,11 @@ _REPORT_ORDER = (pl.col("category").cast(_CATEGORY), "source_file", "source_line
 
 
 def _union_sql() -> str:
-    """Every per-run question as one statement (DuckDB runs the questions in one plan, in parallel)."""
+    """Every per-run question as one statement (DuckDB runs the questions in one plan, in parallel), then one break
+    per cause: a payment several questions flag becomes one row (sql/one_break_per_cause.sql)."""
     parts = [f"SELECT {_COLS} FROM (\n{_TRAILING_ORDER.sub('', _sql(name)).rstrip()}\n)" for name in QUERIES]
-    return "\nUNION ALL\n".join(parts)
+    found = "\nUNION ALL\n".join(parts)
+    return f"WITH found AS (\n{found}\n)\nSELECT {_COLS} FROM (\n{_sql('one_break_per_cause').rstrip()}\n)"
 
 
 def reconcile_run(store: Store, run_id: str) -> pl.DataFrame:

@@ -11,7 +11,7 @@
 --   rejected:  a bank row that failed validation (its amount as read), or refused by Amili / planned with other data
 --              under the same key (conflict).
 -- A rejected row whose amount could not be read, and a camt entry the bank has not booked yet, are in no total.
--- Inputs: payments, matches, run_items, outbox, rejected_rows. Parameter: $run_id.
+-- Inputs: payments, matches, payment_deliveries (run_items, outbox; migration 0013), rejected_rows. Parameter: $run_id.
 -- Columns: currency, bank_total_minor, delivered_minor, unmatched_minor, held_back_minor, rejected_minor,
 -- unexplained_minor (BIGINT).
 WITH pay AS (
@@ -30,10 +30,6 @@ bad AS (  -- incoming bank rows that failed validation, as read
     SELECT coalesce(currency, '?') AS currency, amount_minor FROM rejected_rows
     WHERE run_id = $run_id AND kind = 'payments' AND booked AND amount_minor > 0
 ),
-item AS (
-    SELECT r.api, r.key, r.action, o.state FROM run_items r JOIN outbox o ON o.api = r.api AND o.key = r.key
-    WHERE r.run_id = $run_id
-),
 placed AS (
     SELECT currency, 'bank' AS bucket, amount_minor FROM pay
     UNION ALL SELECT currency, 'bank', amount_minor FROM bad
@@ -48,9 +44,9 @@ placed AS (
     FROM live l JOIN m USING (payment_no)
     WHERE l.creditor IS NOT NULL AND m.matched AND m.target IS NULL
     UNION ALL
-    SELECT l.currency, CASE WHEN i.action = 'conflict' OR i.state = 'rejected' THEN 'rejected' ELSE 'delivered' END,
+    SELECT l.currency, CASE WHEN i.answer IN ('conflict', 'rejected') THEN 'rejected' ELSE 'delivered' END,
            l.amount_minor
-    FROM live l JOIN m USING (payment_no) JOIN item i ON i.api = m.target AND i.key = l.payment_key
+    FROM live l JOIN m USING (payment_no) JOIN payment_deliveries($run_id) i ON i.api = m.target AND i.key = l.payment_key
     WHERE l.creditor IS NOT NULL AND m.matched
 )
 SELECT currency,
