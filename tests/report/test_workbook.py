@@ -256,3 +256,16 @@ def test_generated_time_names_its_zone() -> None:
     assert generated_text(dt.datetime(2026, 7, 6, 17, 25, tzinfo=oslo)) == "2026-07-06 17:25:00 CEST (UTC+02:00)"
     assert generated_text(WHEN) == "2026-11-21 05:00:07 UTC"
     assert generated_text(dt.datetime(2026, 11, 21, 5, 0, 7)) == "2026-11-21 05:00:07 UTC"  # naive: UTC throughout
+
+
+def test_a_clean_run_has_no_chart_and_every_category_at_zero(tmp_path: Path) -> None:
+    empty = pl.DataFrame(schema={c: pl.String for c in DISCREPANCY_COLUMNS}).cast(
+        {"source_line": pl.Int64, "amount_minor": pl.Int64, "expected_minor": pl.Int64, "difference_minor": pl.Int64})
+    clean = {"run_id": RUN, "status": "clean", "counts": {}, "files": [], "totals": {}}
+    write_workbook(tmp_path / "d.xlsx", clean, empty, [], cover=_cover(_tie_out().head(1)))
+    wb = openpyxl.load_workbook(tmp_path / "d.xlsx")
+    assert wb.sheetnames == ["Summary"] and not wb["Summary"]._charts  # nothing to chart
+    table = _section(wb["Summary"], "Breaks by category")
+    assert table[0][:4] == ("Category", "Rows", "Difference NOK", "Key")  # no currency seen: one column, NOK
+    assert [r[3] for r in table[1:-1]] == list(CATEGORIES) and {r[1:3] for r in table[1:-1]} == {(0, 0)}
+    assert table[-1][:2] == ("Total", 0)
