@@ -92,12 +92,12 @@ def _heading(rows: _Rows, summary: dict[str, Any], cover: Cover) -> None:
         rows.r += 1
 
 
-def _categories(rows: _Rows, book: Any, summary: dict[str, Any], found: pl.DataFrame) -> list[str]:
-    """Rows and differences per category and currency, categories with rows first; the chart beside it. Returns the
-    categories with rows, in the order shown."""
+def _categories(rows: _Rows, book: Any, summary: dict[str, Any], found: pl.DataFrame, seen: set[str]) -> list[str]:
+    """Rows and differences per category and currency (those of the breaks and `seen`), categories with rows first;
+    the chart beside it. Returns the categories with rows, in the order shown."""
     ws, fmts = rows.ws, rows.fmts
     column, word = _difference_column(found)
-    currencies = sorted(found.get_column("currency").drop_nulls().unique().to_list()) or ["NOK"]
+    currencies = sorted(seen | set(found.get_column("currency").drop_nulls().to_list())) or ["NOK"]
     counts = {c: int(n) for c, n in summary.get("counts", {}).items()}
     busy = [c for c in CATEGORIES if counts.get(c)]
     order = busy + [c for c in CATEGORIES if not counts.get(c)]
@@ -250,7 +250,9 @@ def write_summary_sheet(book: Any, summary: dict[str, Any], found: pl.DataFrame,
     found = found.with_columns(xml_text_expr(pl.col("currency").cast(pl.String)))  # it names columns and series
     rows = _Rows(ws, fmts)
     _heading(rows, summary, cover)
-    busy = _categories(rows, book, summary, found)
+    # The tie-out's currencies too: a clean Swedish run shows SEK columns, not a default.
+    seen = set() if cover.tie_out is None else {xml_text(str(c)) for c in cover.tie_out.get_column("currency").drop_nulls()}
+    busy = _categories(rows, book, summary, found, seen)
     _tie_out(rows, cover)
     if "age_days" in found.columns:
         _ages(rows, found, busy)

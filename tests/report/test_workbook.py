@@ -266,6 +266,9 @@ def test_a_clean_run_has_no_chart_and_every_category_at_zero(tmp_path: Path) -> 
     wb = openpyxl.load_workbook(tmp_path / "d.xlsx")
     assert wb.sheetnames == ["Summary"] and not wb["Summary"]._charts  # nothing to chart
     table = _section(wb["Summary"], "Breaks by category")
-    assert table[0][:4] == ("Category", "Rows", "Difference NOK", "Key")  # no currency seen: one column, NOK
+    assert table[0][:4] == ("Category", "Rows", "Difference NOK", "Key")  # the tie-out's currency (NOK)
     assert [r[3] for r in table[1:-1]] == list(CATEGORIES) and {r[1:3] for r in table[1:-1]} == {(0, 0)}
+    write_workbook(tmp_path / "se.xlsx", clean, empty, [], cover=_cover(_tie_out().tail(1)))
+    table = _section(openpyxl.load_workbook(tmp_path / "se.xlsx")["Summary"], "Breaks by category")
+    assert table[0][:4] == ("Category", "Rows", "Difference SEK", "Key")  # a Swedish run: SEK, not a default
     assert table[-1][:2] == ("Total", 0)
