@@ -1,8 +1,10 @@
 """Two nights, a Norwegian and a Swedish creditor, problems of every per-run category planted; precision = recall = 100 %.
 
 Night 1 is the shipped sample_data plus extra files built here with the generator's record writers: an OCR giro file
-whose totals do not tie, a bank row naming two invoices, a Swedish overpayment that ADA settles only in part, a
-payment for an invoice that has no ADA case (refused), a payment in EUR for a SEK invoice. Night 2 repeats a
+whose totals do not tie, a bank row naming two invoices, a bank row with a date that does not exist, a Swedish
+overpayment that ADA settles only up to what was open (one break), a payment for an invoice that has no ADA case
+(refused), a payment in EUR for a SEK invoice, an OCR reference failing its check digit that matches nothing (one
+break). Each payment must be one row, and the tie-out must agree with the categories and leave 0.00 unexplained. Night 2 repeats a
 night-1 bank row in a new export (duplicate across runs) and brings the second instalment of the partly paid Swedish
 invoice, which must be matched against what is still open (no discrepancy). Month-end then finds the unpaid invoices.
 Not planted here: `pending` (needs a sandbox that never answers; see tests/reconcile/test_pending.py and the delivery
@@ -102,8 +104,13 @@ def _night1(root: Path) -> set[Key]:
 
     # A bank row naming two invoices whose open amounts do not add up to it: left for a person.
     row = gen.BankRow(dt.date(2026, 11, 20), "Faktura 100017 og 100018", 100_000, gen.NO_ACCOUNT, "12345678903")
-    _write(root / "no/sparebank1_extra_2026-11-20.csv", [gen.SB1_HEADER, gen.sb1_line(row)], encoding="utf-8")
-    planted.add(("ambiguous_match", "no/sparebank1_extra_2026-11-20.csv", 2))
+    # ... and a row whose date does not exist: rejected by validation, its amount still counted (tie: rejected).
+    bad_date = gen.BankRow(dt.date(2026, 11, 20), "Faktura 100019", 43_210, gen.NO_ACCOUNT, "12345678903")
+    _write(root / "no/sparebank1_extra_2026-11-20.csv",
+           [gen.SB1_HEADER, gen.sb1_line(row), gen.sb1_line(bad_date).replace("20.11.2026", "31.11.2026")],
+           encoding="utf-8")
+    planted |= {("ambiguous_match", "no/sparebank1_extra_2026-11-20.csv", 2),
+                ("invalid_row", "no/sparebank1_extra_2026-11-20.csv", 3)}
 
     # An invoice with no case at ADA (so ADA refuses its payment).
     extra = gen.Invoice("705013", gen.Customer("773150", "Sven Nyberg", ""), gen.luhn_append("705013"), "2026-10-25",
@@ -157,13 +164,16 @@ def _each_payment_counts_once_and_ties(result) -> None:
     tie = result.summary["totals"]["tie"]
     assert tie and all(t["unexplained"] == "0.00" for t in tie.values()), tie
 
+    # Rows of the bank files only: an invoice row that failed validation is no money received.
+    bank = d.filter(~pl.col("source_file").str.contains("invoices"))
+
     def by_currency(*categories: str) -> dict[str, str]:
-        rows = d.filter(pl.col("category").is_in(categories)).group_by("currency").agg(pl.col("amount_minor").sum())
+        rows = bank.filter(pl.col("category").is_in(categories)).group_by("currency").agg(pl.col("amount_minor").sum())
         return {c: f"{v / 100:.2f}" for c, v in rows.iter_rows()}
 
     for bucket, categories in (("unmatched", ("unmatched_payment", "ambiguous_match")),
                                ("held_back", ("duplicate_payment", "currency_mismatch", "control_total_mismatch")),
-                               ("rejected", ("rejected",))):
+                               ("rejected", ("rejected", "invalid_row"))):
         assert {c: t[bucket] for c, t in tie.items() if t[bucket] != "0.00"} == by_currency(*categories), bucket
 
 
