@@ -27,7 +27,8 @@ from etl.config import Config, check_transport, insecure_tls_warning
 from etl.errors import (EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT, EXIT_PARTIAL, EXIT_TEMPFAIL,
                         ConfigError, EtlError, InternalError)
 from etl.history import already_imported, record_run_start, record_skipped, run_log_path
-from etl.inputs import FileOutcome, read_inputs, valid_lines  # noqa: F401 - read_inputs is part of this module's API
+# read_inputs is part of this module's API
+from etl.inputs import FileOutcome, read_inputs, rejected_rows, valid_lines  # noqa: F401
 from etl.logs import log_event, run_log, secret_values
 from etl.mapping import MappingSet, load_mappings
 from etl.match import MATCHED_RULES
@@ -35,6 +36,7 @@ from etl.match.stage import match_run
 from etl.money import format_minor
 from etl.plan import plan_items
 from etl.reconcile import CATEGORIES, control_summary, reconcile_run
+from etl.reconcile.tie import tie_summary
 from etl.refs import reference_valid_expr
 from etl.report import write_csv, write_rejects, write_run_workbook, write_summary
 from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA
@@ -375,6 +377,9 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         if rejects:
             store.insert_frame("rejects", pl.concat(rejects, how="vertical_relaxed").select(
                 "run_id", "source_file", "source_line", "error_column", "error_check", "error_message"))
+            store.insert_frame("rejected_rows", pl.concat([
+                rejected_rows(f).with_columns(pl.lit(req.run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
+                for f in files if f.rejects.height], how="vertical_relaxed"))
         pays = _mark_duplicates(store, pays, req.run_id, remember=not req.dry_run)
         store.insert_frame("payments", pays.select(
             "run_id", "payment_no", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
@@ -414,6 +419,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         exit_code = EXIT_CLEAN  # everything given was imported before: nothing to do is not an error
     summary = _summary(req, files, pays, matches, found, report, plan_counts, exit_code)
     summary["totals"]["control"] = control_summary(store, req.run_id)
+    summary["totals"]["tie"] = tie_summary(store, req.run_id)
     summary["skipped"] = skipped
     log_event("delivered", "delivery: " + (", ".join(f"{api} sent {n}" for api, n in summary["sent"].items() if n)
                                            or "nothing sent"), planned=plan_counts, **{

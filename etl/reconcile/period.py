@@ -43,7 +43,7 @@ import polars as pl
 
 from etl.config import Config
 from etl.errors import ConfigError
-from etl.reconcile.runner import CATEGORIES, DISCREPANCY_COLUMNS
+from etl.reconcile.runner import CATEGORIES, DISCREPANCY_COLUMNS, STORED_COLUMNS, difference_expr
 from etl.store import Store
 
 __all__ = ["BREAK_COLUMNS", "CARRIED", "READBACK_MISMATCH", "PeriodResult", "create_work_runs_view", "period_bounds",
@@ -195,7 +195,7 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
     parts.append(period_query(store, "readback_carried", params))
     if balances.height:
         parts.append(_balance_breaks(balances))
-    cols = ["category", "break_key", "first_seen", *[c for c in DISCREPANCY_COLUMNS if c != "category"]]
+    cols = ["category", "break_key", "first_seen", *[c for c in STORED_COLUMNS if c != "category"]]
     current = pl.concat([p.select(cols) for p in parts], how="vertical_relaxed").unique(
         ["category", "break_key"], keep="first", maintain_order=True)
 
@@ -215,12 +215,12 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
     ).with_columns(pl.lit("resolved").alias("status"), pl.col("source_line").cast(pl.Int64),
                    pl.lit("info").alias("severity"), pl.col("break_key").alias("stable_key"))
     breaks = pl.concat([now, resolved.select(now.columns)], how="vertical_relaxed").with_columns(
-        (pl.lit(last_day) - pl.col("first_seen")).dt.total_days().cast(pl.Int32).alias("age_days"))
+        (pl.lit(last_day) - pl.col("first_seen")).dt.total_days().cast(pl.Int32).alias("age_days"), difference_expr())
     order = pl.DataFrame({"category": list(CATEGORIES), "_o": list(range(len(CATEGORIES)))})
     status_order = pl.col("status").replace_strict({"new": 0, "persisting": 1, "resolved": 2}, return_dtype=pl.Int8)
     breaks = breaks.join(order, on="category", how="left").sort(
         "_o", status_order, "source_file", "source_line", "break_key", nulls_last=True).drop("_o").select(BREAK_COLUMNS)
     with store.transaction():
         store.execute("DELETE FROM period_breaks WHERE period = ?", [period])
-        store.insert_frame("period_breaks", breaks.drop("severity", "stable_key").with_columns(pl.lit(period).alias("period")))
+        store.insert_frame("period_breaks", breaks.drop("severity", "stable_key", "difference_minor").with_columns(pl.lit(period).alias("period")))
     return PeriodResult(period, breaks, balances, runs, read_rows, balances_checked, settlements, unchecked)

@@ -7,6 +7,7 @@ A month that could not be checked in full is `incomplete`, never `clean`; totals
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,18 @@ import polars as pl
 from etl.amili import APIS
 from etl.config import Config
 from etl.money import format_minor
-from etl.reconcile.period import PeriodResult
+from etl.reconcile.period import PeriodResult, period_bounds
 from etl.reconcile.runner import CATEGORIES
+from etl.reconcile.tie import TIE_COLUMNS, tie_out
+from etl.report.cover import Cover
 from etl.report.run_info import run_info_frame
 from etl.report.run_report import write_parquet
+from etl.report.scope import report_scope
 from etl.report.tables import write_csv, write_summary
 from etl.report.workbook import Sheet, write_workbook
 from etl.store import Store
 
-__all__ = ["incomplete_reasons", "period_status", "period_summary", "write_period_report"]
+__all__ = ["incomplete_reasons", "period_status", "period_summary", "period_tie_out", "write_period_report"]
 
 # A run that ended in one of these was checked in full; any other status (incomplete, failed, still running) was not.
 _FINISHED = ("clean", "discrepancies")
@@ -96,6 +100,27 @@ def period_summary(store: Store, result: PeriodResult) -> dict[str, Any]:
     }
 
 
+def period_tie_out(store: Store, run_ids: list[str]) -> pl.DataFrame:
+    """The tie-outs of the period's runs added up per currency (each run's ties, so their sum does)."""
+    money = [c for c in TIE_COLUMNS if c != "currency"]
+    parts = [tie_out(store, r).select(TIE_COLUMNS) for r in run_ids]
+    if not parts:
+        return pl.DataFrame(schema={c: pl.String if c == "currency" else pl.Int64 for c in TIE_COLUMNS})
+    return pl.concat(parts).group_by("currency").agg(pl.col(money).sum()).select(TIE_COLUMNS)
+
+
+def _cover(store: Store, result: PeriodResult, facts: dict[str, Any]) -> Cover:
+    """The month-end Summary's heading: the period, its creditors and bank booking dates, when it was made."""
+    start, end, _ = period_bounds(result.period)
+    run_ids = result.runs.get_column("run_id").to_list() if result.runs.height else []
+    creditors, booked = report_scope(store, run_ids, (start, end))
+    made = facts.get("generated_at")
+    generated = dt.datetime.fromisoformat(made) if isinstance(made, str) else dt.datetime.now(dt.timezone.utc)
+    return Cover("Period", f"{result.period} ({start:%Y-%m-%d} to {end - dt.timedelta(days=1):%Y-%m-%d})",
+                 generated.astimezone(), creditors, booked, period_tie_out(store, run_ids),
+                 tie_out_scope=f"the period's {len(run_ids)} run(s)")
+
+
 def write_period_report(store: Store, result: PeriodResult, out_dir: Path, config: Config,
                         facts: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     """Write the month-end folder; returns it and the summary."""
@@ -114,7 +139,7 @@ def write_period_report(store: Store, result: PeriodResult, out_dir: Path, confi
         Sheet("Runs", result.runs),
         Sheet("Run info", run_info_frame(facts, config)),
     ]
-    write_workbook(folder / "discrepancies.xlsx", summary, open_, sheets)
+    write_workbook(folder / "discrepancies.xlsx", summary, open_, sheets, cover=_cover(store, result, facts))
     write_parquet(result.breaks, folder / "breaks.parquet")
     write_summary(summary, folder / "summary.json")
     return folder, summary
