@@ -67,11 +67,9 @@ def _machine_failure(exc: Exception) -> EtlError | None:
 
 
 def _config_option(required: bool) -> Any:
-    return click.option(
-        "--config", "config_path", type=click.Path(path_type=Path), required=required,
-        default=None if required else None,
-        help="The configuration file (amili-etl.toml; see sample_data/amili-etl.toml).",
-    )
+    from etl.cli_support import config_option
+
+    return config_option()  # never required: ./amili-etl.toml when --config is not given
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -109,21 +107,24 @@ def demo(out: Path) -> None:
     second demo with the same --out finds everything delivered and sends nothing. Exits 1: the sample
     data has problems planted on purpose.
     """
-    from dataclasses import replace
-
     from etl.bundled import bundled_dir
     from etl.config import with_sandbox
     from etl.sandbox import EmbeddedSandbox, SandboxConfig
+    from etl.starter import write_demo_config
 
     sample = bundled_dir("sample_data")
     state_dir = out / "demo-state"
     state_dir.mkdir(parents=True, exist_ok=True)
     sandbox_state = state_dir / "sandbox-state.json"
-    config = replace(_load(sample / "amili-etl.toml"), state_path=state_dir / "amili-etl.duckdb")
+    # A config of the demo's own state beside it: `runs` and `show` read the demo's history through it.
+    config = _load(write_demo_config(sample / "amili-etl.toml", state_dir))
     seed = None if sandbox_state.exists() else sample / "sandbox_seed.json"
     with EmbeddedSandbox(SandboxConfig(state_file=sandbox_state, seed_file=seed)) as sandbox:
         result = _run(with_sandbox(config, sandbox.base_url), (sample,), out, False, "demo", force=True)
     _print_summary(result, result.run_dir / "discrepancies.xlsx")
+    from etl.cli_support import demo_next_steps
+
+    demo_next_steps(config.path, result.run_id)
     sys.exit(result.exit_code)
 
 
@@ -189,7 +190,9 @@ def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: t
     from etl.money import format_minor
     from etl.inputs import read_inputs  # not etl.pipeline: validate needs none of delivery / matching
 
-    config = _load(config_path) if config_path else None
+    from etl.cli_support import CONFIG_NAME
+
+    config = _load(config_path) if config_path or Path(CONFIG_NAME).is_file() else None
     mapping_dirs = list(config.mapping_dirs) if config else [bundled_dir("mappings")]
     outcomes = read_inputs(paths, load_mappings(mapping_dirs), config=config)
     # The run id format of etl.pipeline.new_run_id (importing the pipeline would cost 0.4 s here).
@@ -315,6 +318,9 @@ for _command in OPS_COMMANDS:
 from etl.cli_reconcile import reconcile as _reconcile  # noqa: E402 - month-end in its own module
 
 cli.add_command(_reconcile)
+from etl.cli_init import init as _init  # noqa: E402 - the starter configuration in its own module
+
+cli.add_command(_init)
 
 
 def main() -> None:

@@ -12,18 +12,16 @@ import click
 
 __all__ = ["OPS_COMMANDS"]
 
-_CONFIG_HELP = "The configuration file (default: ./amili-etl.toml; see docs/configuration.md)."
+def _config_option(demo_fallback: bool = False) -> Any:
+    from etl.cli_support import config_option
+
+    return config_option(demo_fallback)
 
 
-def _config_option() -> Any:
-    return click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-                        default=Path("amili-etl.toml"), show_default=True, help=_CONFIG_HELP)
-
-
-def _load(config_path: Path) -> Any:
+def _load(config_path: Path | None, demo_fallback: bool = False) -> Any:
     from etl.cli_support import load
 
-    return load(config_path)
+    return load(config_path, demo_fallback)
 
 
 def _new_run_id() -> str:
@@ -53,7 +51,7 @@ def _open_read(config: Any) -> Any:
 @click.option("--force", is_flag=True, help="Read files again even when an earlier run imported the same content "
                                             "(nothing is sent twice either way).")
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
-def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> None:
+def inbox(config_path: Path | None, out: Path | None, force: bool, folder: Path) -> None:
     """Nightly: run every new file in FOLDER, then move each to FOLDER/archive/YYYY-MM-DD/ or FOLDER/failed/.
 
     New means content never seen before (sha256). Invoice exports are read before bank files. A file still being
@@ -85,16 +83,16 @@ def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> Non
 
 
 @click.command()
-@_config_option()
+@_config_option(demo_fallback=True)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-def runs(config_path: Path, limit: int, as_json: bool) -> None:
+def runs(config_path: Path | None, limit: int, as_json: bool) -> None:
     """List the latest runs: id, started, finished, files, items per state, status and exit code.
 
     Items: planned (this run delivered or tried to), confirmed, rejected, open (no final answer yet: a rerun
     delivers them), skipped (confirmed by an earlier run, not sent again) and conflict (same key, other data).
     """
-    with _open_read(_load(config_path)) as store:
+    with _open_read(_load(config_path, demo_fallback=True)) as store:
         from etl.history import list_runs
 
         frame = list_runs(store, limit)
@@ -117,13 +115,13 @@ def runs(config_path: Path, limit: int, as_json: bool) -> None:
 
 
 @click.command()
-@_config_option()
+@_config_option(demo_fallback=True)
 @click.argument("run_id")
-def show(config_path: Path, run_id: str) -> None:
+def show(config_path: Path | None, run_id: str) -> None:
     """Show one run (RUN_ID or a unique prefix): status, files, what was sent, and where its reports are."""
     from etl.history import find_run, run_files
 
-    config = _load(config_path)
+    config = _load(config_path, demo_fallback=True)
     with _open_read(config) as store:
         run = find_run(store, run_id)
         files = run_files(store, run.run_id)
@@ -164,7 +162,7 @@ def show(config_path: Path, run_id: str) -> None:
               help="Do not read the files again: only deliver the run's items that have no final answer yet.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
 @click.argument("run_id")
-def rerun(config_path: Path, only_failed: bool, out: Path | None, run_id: str) -> None:
+def rerun(config_path: Path | None, only_failed: bool, out: Path | None, run_id: str) -> None:
     """Run RUN_ID again as a new run: what was confirmed is never sent again.
 
     By default the run's files are read again (found by content hash, wherever the inbox moved them) and the whole
@@ -208,7 +206,7 @@ def config_group() -> None:
 @config_group.command("check")
 @_config_option()
 @click.option("--no-auth", is_flag=True, help="Check the file only; do not log in to the endpoints.")
-def config_check(config_path: Path, no_auth: bool) -> None:
+def config_check(config_path: Path | None, no_auth: bool) -> None:
     """Validate the configuration and log in to every configured endpoint.
 
     Reports every problem, each with its key path: unknown keys (with a "did you mean"), missing secrets
@@ -216,8 +214,10 @@ def config_check(config_path: Path, no_auth: bool) -> None:
     creditor's token endpoint and ADA login. Exits 0 when all is well, 2 on a configuration problem, 75 when an
     endpoint could not be reached.
     """
+    from etl.cli_support import find_config
     from etl.config_check import check_config
 
+    config_path = find_config(config_path)
     problems, logins, code = check_config(config_path, auth=not no_auth)
     for p in problems:
         click.echo(f"problem: {p}")
@@ -235,7 +235,7 @@ def state_group() -> None:
 @state_group.command("export")
 @_config_option()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
-def state_export(config_path: Path, folder: Path) -> None:
+def state_export(config_path: Path | None, folder: Path) -> None:
     """Write every table of the state database to FOLDER/<table>.parquet, plus FOLDER/manifest.json.
 
     Nothing is masked (it is an audit copy: keep it as safe as the state file); no secret is ever in it.

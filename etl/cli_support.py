@@ -8,7 +8,38 @@ from typing import Any
 
 import click
 
-__all__ = ["load", "masked", "now", "print_summary"]
+from etl.starter import CONFIG_NAME, DEMO_CONFIG
+
+__all__ = ["CONFIG_NAME", "config_option", "find_config", "load", "masked", "now", "print_summary"]
+
+
+
+def config_option(demo_fallback: bool = False) -> Any:
+    """The one --config option of every command (metavar FILE; default ./amili-etl.toml)."""
+    help_text = f"The configuration file (default: ./{CONFIG_NAME}; `amili-etl init` writes a starter)."
+    if demo_fallback:
+        help_text += f" Without one, the demo's ({DEMO_CONFIG})."
+    return click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        metavar="FILE", help=help_text)
+
+
+def find_config(config_path: Path | None, demo_fallback: bool = False) -> Path:
+    """The configuration file to use: `config_path`, else ./amili-etl.toml (else the demo's, for the commands that
+    only read history); a ConfigError saying where it looked when there is none."""
+    from etl.errors import ConfigError
+
+    if config_path is not None:
+        if not config_path.is_file():
+            raise ConfigError(f"{config_path}: configuration file not found (looked at {config_path.absolute()})")
+        return config_path
+    here = Path(CONFIG_NAME)
+    if here.is_file():
+        return here
+    if demo_fallback and DEMO_CONFIG.is_file():
+        click.echo(f"amili-etl: no ./{CONFIG_NAME} here: showing the demo's runs ({DEMO_CONFIG})", err=True)
+        return DEMO_CONFIG
+    raise ConfigError(f"no configuration: looked for {here.absolute()}; pass --config FILE, or write a starter "
+                      "there with `amili-etl init`")
 
 
 def masked(text: str) -> str:
@@ -52,12 +83,22 @@ def print_summary(result: Any, workbook: Path) -> None:
     click.echo(f"workbook: {workbook}")
 
 
-def load(config_path: Path | None) -> Any:
-    """The configuration at `config_path` (ConfigError when None or missing); its secrets are redacted everywhere."""
+def load(config_path: Path | None, demo_fallback: bool = False) -> Any:
+    """The configuration at `config_path` or found by `find_config`; its secrets are redacted everywhere."""
     from etl.bundled import bundled_dir
     from etl.config import load_config
     from etl.logs import remember_secrets, secret_values
 
-    config = load_config(config_path, default_mapping_dirs=(bundled_dir("mappings"),))
+    config = load_config(find_config(config_path, demo_fallback), default_mapping_dirs=(bundled_dir("mappings"),))
     remember_secrets(secret_values(config))  # never on the terminal either, whatever their length
     return config
+
+
+def demo_next_steps(demo_config: Path, run_id: str) -> None:
+    """The commands that show the demo's history, exactly as they work from the current folder."""
+    here = find_config(None, demo_fallback=True) if Path(CONFIG_NAME).is_file() or DEMO_CONFIG.is_file() else None
+    same = here is not None and here.resolve() == demo_config.resolve()
+    flag = "" if same else f" --config {demo_config}"
+    click.echo("next: the demo's runs and this one in full:")
+    click.echo(f"  amili-etl runs{flag}")
+    click.echo(f"  amili-etl show{flag} {run_id}")
