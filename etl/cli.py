@@ -16,6 +16,7 @@ from etl.cli_support import masked as _masked
 from etl.cli_support import now as _now
 from etl.cli_support import print_summary as _print_summary
 from etl.errors import EXIT_USAGE, EtlError
+from etl.terminal import verbosity_options
 
 __all__ = ["main", "cli"]
 
@@ -74,6 +75,7 @@ def _config_option(required: bool) -> Any:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="amili-etl")
+@verbosity_options
 def cli() -> None:
     """Read Nordic bank and invoice files, match payments to invoices, deliver them to Amili exactly once,
     and reconcile bank, ledger and Amili into a discrepancy report.
@@ -96,9 +98,10 @@ def _run(config: Any, inputs: tuple[Path, ...], out: Path, dry_run: bool, mode: 
 
 
 
-@cli.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+@cli.command(short_help="Run everything on the shipped sample data against an embedded sandbox.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True, metavar="DIR",
               help="Where the run folder and the demo's state go.")
+@verbosity_options
 def demo(out: Path) -> None:
     """Run everything on the shipped sample_data against an embedded sandbox.
 
@@ -128,19 +131,21 @@ def demo(out: Path) -> None:
     sys.exit(result.exit_code)
 
 
-@cli.command()
+@cli.command(short_help="Read, validate, match, deliver and reconcile files; write OUT/<run_id>/.")
 @_config_option(required=True)
-@click.option("--bank", "bank", multiple=True, type=click.Path(path_type=Path),
+@click.option("--bank", "bank", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
               help="Bank files or folders (OCR giro, BgMax, camt, MT940, CSV/Excel). Repeatable.")
-@click.option("--invoices", "invoices", multiple=True, type=click.Path(path_type=Path),
+@click.option("--invoices", "invoices", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
               help="Invoice exports (CSV/Excel), files or folders. Repeatable.")
 @click.option("--sandbox", is_flag=True, help="Start the embedded sandbox on a free loopback port and send there.")
-@click.option("--sandbox-seed", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+@click.option("--sandbox-seed", type=click.Path(path_type=Path, exists=True, dir_okay=False), metavar="FILE",
               help="A seed file for the embedded sandbox (cases and invoices that exist at Amili).")
 @click.option("--dry-run", is_flag=True, help="Plan and validate everything, send nothing.")
 @click.option("--force", is_flag=True, help="Read files an earlier run imported (same sha256) again; without it they "
                                             "are skipped with a note. Nothing is sent twice either way.")
-@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Report folder (default: [output] dir of the config).")
+@verbosity_options
 def run(config_path: Path, bank: tuple[Path, ...], invoices: tuple[Path, ...], sandbox: bool,
         sandbox_seed: Path | None, dry_run: bool, force: bool, out: Path | None) -> None:
     """Read, validate, match, deliver and reconcile the given files; write OUT/<run_id>/.
@@ -173,10 +178,11 @@ def run(config_path: Path, bank: tuple[Path, ...], invoices: tuple[Path, ...], s
     sys.exit(result.exit_code)
 
 
-@cli.command()
+@cli.command(short_help="Read and validate files only: rejects written, nothing sent.")
 @click.option("--json", "as_json", is_flag=True, help="Print the contract's JSON instead of a table.")
 @_config_option(required=False)
-@click.option("--out", type=click.Path(path_type=Path), help="Where rejects/ goes (default: reports/ or the config's).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Where rejects/ goes (default: reports/ or the config's).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: tuple[Path, ...]) -> None:
     """Read and validate PATH... (files or folders) only: rejects are written, nothing is sent.
@@ -232,7 +238,7 @@ def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: t
     sys.exit(EXIT_DISCREPANCIES if "rejected_rows" in statuses else EXIT_CLEAN)
 
 
-@cli.group()
+@cli.group(short_help="The Amili simulator: ARM, Collection and ADA on one loopback server.")
 def sandbox() -> None:
     """The Amili simulator: ARM, Collection and ADA on one loopback server (see docs/sandbox.md)."""
 
@@ -245,8 +251,8 @@ def sandbox() -> None:
 @click.option("--rate-limit", default=None, type=float, help="Requests per second per client (429 beyond it).")
 @click.option("--latency", "latency_ms", default=0, show_default=True, type=int, help="Added latency per request (ms).")
 @click.option("--seed", "seed_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="A seed file loaded at start (see DESIGN.md, POST /_sandbox/seed).")
-@click.option("--state", "state_file", type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="A seed file loaded at start (its shape: docs/sandbox.md, POST /_sandbox/seed).")
+@click.option("--state", "state_file", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
               help="Keep the sandbox's state in this JSON file across restarts.")
 @click.option("--token-lifetime", default=3600.0, show_default=True, type=float,
               help="Lifetime of access tokens in seconds (short ones test clients across an expiry).")
@@ -257,7 +263,7 @@ def sandbox() -> None:
 @click.option("--kid-check", is_flag=True, help="Refuse ARM documents whose KID fails both MOD10 and MOD11.")
 @click.option("--forbid", default="",
               help="Comma-separated ARM clientNos, Collection orgIds and ADA creditors every login is refused (403).")
-@click.option("--logins", "logins_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+@click.option("--logins", "logins_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), metavar="FILE",
               help="TOML or JSON file of further logins, each bound to its own tenants (see docs/sandbox.md).")
 @click.option("--allow-remote", is_flag=True,
               help="Allow a --host other than loopback; /_sandbox then needs AMILI_SANDBOX_ADMIN_TOKEN as a bearer token.")

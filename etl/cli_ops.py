@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from etl.terminal import format_time, verbosity_options
+
 __all__ = ["OPS_COMMANDS"]
 
 def _config_option(demo_fallback: bool = False) -> Any:
@@ -45,12 +47,14 @@ def _open_read(config: Any) -> Any:
     return store
 
 
-@click.command()
+@click.command(short_help="Nightly: run every new file in FOLDER, then archive it or move it to failed/.")
 @_config_option()
-@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Report folder (default: [output] dir of the config).")
 @click.option("--force", is_flag=True, help="Read files again even when an earlier run imported the same content "
                                             "(nothing is sent twice either way).")
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+@verbosity_options
 def inbox(config_path: Path | None, out: Path | None, force: bool, folder: Path) -> None:
     """Nightly: run every new file in FOLDER, then move each to FOLDER/archive/YYYY-MM-DD/ or FOLDER/failed/.
 
@@ -82,12 +86,13 @@ def inbox(config_path: Path | None, out: Path | None, force: bool, folder: Path)
     sys.exit(result.exit_code)
 
 
-@click.command()
+@click.command(short_help="List the latest runs: times, files, items per state, status, exit code.")
 @_config_option(demo_fallback=True)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 def runs(config_path: Path | None, limit: int, as_json: bool) -> None:
-    """List the latest runs: id, started, finished, files, items per state, status and exit code.
+    """List the latest runs: id, started (UTC, to the second), how long it took, files, items per state, status
+    and exit code (--json has the finish time too).
 
     Items: planned (this run delivered or tried to), confirmed, rejected, open (no final answer yet: a rerun
     delivers them), skipped (confirmed by an earlier run, not sent again) and conflict (same key, other data).
@@ -100,21 +105,24 @@ def runs(config_path: Path | None, limit: int, as_json: bool) -> None:
         for row in frame.iter_rows(named=True):
             click.echo(json.dumps(row, default=str))
         return
-    cols = ("run_id", "started_at", "finished_at", "mode", "files", "planned", "confirmed", "rejected", "open",
+    cols = ("run_id", "started_at", "took", "mode", "files", "planned", "confirmed", "rejected", "open",
             "skipped", "status", "exit_code")
-    heads = ("run id", "started", "finished", "mode", "files", "planned", "confirmed", "rejected", "open",
+    heads = ("run id", "started", "took", "mode", "files", "planned", "confirmed", "rejected", "open",
              "skipped", "status", "exit")
-    widths = (22, 19, 19, 7, 5, 7, 9, 8, 5, 7, 13, 4)
-    click.echo("  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)))
+    widths = (21, 20, 5, 7, 5, 7, 9, 8, 4, 7, 13, 4)  # one space apart: 120 columns
+    click.echo(" ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip())
     for row in frame.iter_rows(named=True):
-        # Timestamps to the second; everything else (the run id above all) in full.
-        cells = ["-" if row[c] is None else str(row[c])[:19] if c.endswith("_at") else str(row[c]) for c in cols]
-        click.echo("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
+        # The start in UTC to the second, how long it took ('-' when it never finished); the rest in full.
+        took = (f"{(row['finished_at'] - row['started_at']).total_seconds():.0f} s"
+                if row["finished_at"] is not None and row["started_at"] is not None else "-")
+        cells = [format_time(row[c]) if c == "started_at" else took if c == "took" else "-" if row[c] is None
+                 else str(row[c]) for c in cols]
+        click.echo(" ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
     if frame.height == 0:
         click.echo("no runs yet")
 
 
-@click.command()
+@click.command(short_help="Show one run: status, files, what was sent, where its reports are.")
 @_config_option(demo_fallback=True)
 @click.argument("run_id")
 def show(config_path: Path | None, run_id: str) -> None:
@@ -128,8 +136,8 @@ def show(config_path: Path | None, run_id: str) -> None:
     click.echo(f"run {run.run_id}: {run.status} (exit {run.exit_code if run.exit_code is not None else '-'})")
     click.echo(f"  mode      {run.mode}{' (forced)' if run.forced else ''}"
                + (f", rerun of {run.rerun_of}" if run.rerun_of else ""))
-    click.echo(f"  started   {run.started_at}")
-    click.echo(f"  finished  {run.finished_at or '- (interrupted or still running)'}")
+    click.echo(f"  started   {format_time(run.started_at)}")
+    click.echo(f"  finished  {format_time(run.finished_at) if run.finished_at else '- (interrupted or still running)'}")
     click.echo(f"  config    {run.config_path}")
     from etl.cli_support import masked as _masked
 
@@ -156,12 +164,14 @@ def show(config_path: Path | None, run_id: str) -> None:
             click.echo(f"  {label:<9} {p}")
 
 
-@click.command()
+@click.command(short_help="Run RUN_ID again as a new run; what was confirmed is never sent again.")
 @_config_option()
 @click.option("--only-failed", is_flag=True,
               help="Do not read the files again: only deliver the run's items that have no final answer yet.")
-@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Report folder (default: [output] dir of the config).")
 @click.argument("run_id")
+@verbosity_options
 def rerun(config_path: Path | None, only_failed: bool, out: Path | None, run_id: str) -> None:
     """Run RUN_ID again as a new run: what was confirmed is never sent again.
 
@@ -198,12 +208,12 @@ def rerun(config_path: Path | None, only_failed: bool, out: Path | None, run_id:
     sys.exit(result.exit_code)
 
 
-@click.group("config")
+@click.group("config", short_help="Check an amili-etl.toml: every problem at once, then the logins.")
 def config_group() -> None:
     """Check an amili-etl.toml: keys, secrets, URLs and logins (see docs/configuration.md)."""
 
 
-@config_group.command("check")
+@config_group.command("check", short_help="List every problem of the file at once, then log in to each endpoint.")
 @_config_option()
 @click.option("--no-auth", is_flag=True, help="Check the file only; do not log in to the endpoints.")
 def config_check(config_path: Path | None, no_auth: bool) -> None:
@@ -227,12 +237,12 @@ def config_check(config_path: Path | None, no_auth: bool) -> None:
     sys.exit(code)
 
 
-@click.group("state")
+@click.group("state", short_help="The state database: export it for backup and audit.")
 def state_group() -> None:
     """The state database: export it for backup and audit."""
 
 
-@state_group.command("export")
+@state_group.command("export", short_help="Write every state table to FOLDER as Parquet, with a manifest.")
 @_config_option()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
 def state_export(config_path: Path | None, folder: Path) -> None:

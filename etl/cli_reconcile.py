@@ -8,17 +8,20 @@ from pathlib import Path
 import click
 
 from etl.cli_support import config_option
+from etl.terminal import verbosity_options
 
 __all__ = ["reconcile"]
 
 
-@click.command("reconcile")
+@click.command("reconcile", short_help="Month-end over every run of a month: breaks new, persisting or resolved.")
 @config_option()
 @click.option("--period", required=True, metavar="YYYY-MM", help="The month to close, e.g. 2026-11.")
-@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Report folder (default: [output] dir of the config).")
 @click.option("--no-readback", is_flag=True,
               help="Do not read Amili back: missing_in_amili, unknown_in_amili and settled amounts are then not "
                    "checked, last month's such breaks are carried as still open, and the month is incomplete (exit 3).")
+@verbosity_options
 def reconcile(config_path: Path | None, period: str, out: Path | None, no_readback: bool) -> None:
     """Month-end over every run of PERIOD: breaks aged and marked new / persisting / resolved.
 

@@ -56,12 +56,20 @@ def now() -> dt.datetime:
 
 def print_summary(result: Any, workbook: Path) -> None:
     """The short table a person reads after a run."""
+    from etl.terminal import QUIET, verbosity
+
     s = result.summary
     click.echo(f"run {s['run_id']}: {s['status']}")
-    click.echo(f"  {'file':<44} {'format':<14} {'status':<14} {'rows':>6} {'valid':>6}")
-    for f in s["files"]:
-        # File names and messages masked like the run log: a name may carry a national id or an account number.
-        click.echo(f"  {masked(f['path'])[:44]:<44} {str(f['format'] or '-'):<14} {f['status']:<14} {f['rows']:>6} "
+    if verbosity() == QUIET:  # --quiet: the result, where it is, and what went wrong
+        click.echo(f"workbook: {workbook}")
+        _print_error(s)
+        return
+    # File names in full (masked like the run log: a name may carry a national id or an account number).
+    names = [masked(f["path"]) for f in s["files"]]
+    width = max([len("file"), *map(len, names)])
+    click.echo(f"  {'file':<{width}} {'format':<14} {'status':<14} {'rows':>6} {'valid':>6}")
+    for name, f in zip(names, s["files"], strict=True):
+        click.echo(f"  {name:<{width}} {str(f['format'] or '-'):<14} {f['status']:<14} {f['rows']:>6} "
                    f"{f['valid']:>6}")
         if f["message"]:
             click.echo(f"      {masked(f['message'])}")
@@ -81,6 +89,13 @@ def print_summary(result: Any, workbook: Path) -> None:
             click.echo(f"  {api:<26} {planned:>8} {sent:>6} {t['confirmed'].get(api, 0):>10} "
                        f"{t['rejected'].get(api, 0):>9} {t['pending'].get(api, 0):>8}")
     click.echo(f"workbook: {workbook}")
+    _print_error(s)
+
+
+def _print_error(summary: dict[str, Any]) -> None:
+    """Why a run failed or could not deliver (Amili unreachable: which endpoint, what error): stderr's last line."""
+    if summary.get("error"):
+        click.echo(f"amili-etl: {masked(summary['error'])}", err=True)
 
 
 def load(config_path: Path | None, demo_fallback: bool = False) -> Any:
@@ -96,7 +111,8 @@ def load(config_path: Path | None, demo_fallback: bool = False) -> Any:
 
 def demo_next_steps(demo_config: Path, run_id: str) -> None:
     """The commands that show the demo's history, exactly as they work from the current folder."""
-    here = find_config(None, demo_fallback=True) if Path(CONFIG_NAME).is_file() or DEMO_CONFIG.is_file() else None
+    # What `runs` finds with no --config: ./amili-etl.toml, else the demo's own (find_config's order).
+    here = Path(CONFIG_NAME) if Path(CONFIG_NAME).is_file() else DEMO_CONFIG if DEMO_CONFIG.is_file() else None
     same = here is not None and here.resolve() == demo_config.resolve()
     flag = "" if same else f" --config {demo_config}"
     click.echo("next: the demo's runs and this one in full:")
