@@ -109,7 +109,7 @@ def runs(config_path: Path | None, limit: int, as_json: bool) -> None:
             "skipped", "status", "exit_code")
     heads = ("run id", "started", "took", "mode", "files", "planned", "confirmed", "rejected", "open",
              "skipped", "status", "exit")
-    widths = (21, 20, 5, 7, 5, 7, 9, 8, 4, 7, 13, 4)  # one space apart: 120 columns
+    widths = (21, 20, 4, 7, 5, 7, 9, 8, 4, 7, 13, 4)  # one space apart: 120 columns
     click.echo(" ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip())
     for row in frame.iter_rows(named=True):
         # The start in UTC to the second, how long it took ('-' when it never finished); the rest in full.

@@ -11,7 +11,7 @@ from etl.store import Store
 
 __all__ = ["CATEGORIES", "DISCREPANCY_COLUMNS", "QUERIES", "control_summary", "control_totals", "reconcile_run", "run_query"]
 
-# The fixed vocabulary of DESIGN.md, in report order.
+# The fixed vocabulary of docs/contracts.md, in report order.
 CATEGORIES = (
     "invalid_row",
     "control_total_mismatch",

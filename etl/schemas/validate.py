@@ -124,7 +124,7 @@ def _message_expr() -> pl.Expr:
 def validate_rows(rows: pl.DataFrame, kind: str, rules: RowRules | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(valid rows, rejects) for canonical `rows` of kind 'payments' or 'invoices'.
 
-    Validates a collected frame (on a LazyFrame pandera checks only types: PERF-NOTES.md) and maps each
+    Validates a collected frame (on a LazyFrame pandera checks only types: docs/performance.md) and maps each
     failure back to its source line through an explicit row number. `rules`: the file's country and the
     creditor's currencies (see RowRules); without them only the country-free checks run.
     """
