@@ -227,7 +227,7 @@ def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: t
     else:
         for f in files:
             click.echo(f"{_masked(f['path'])}: {f['format'] or '-'} {f['status']} rows={f['rows']} valid={f['valid']} "
-                       f"rejected={f['rejected']}" + (f" total={f['total_amount']} {f['currency']}" if f['total_amount'] else ""))
+                       f"rejected={f['rejected']}" + (f" total={f['total_amount']} {f['currency']}" if f['currency'] else ""))
             if f["message"]:
                 click.echo(f"    {_masked(f['message'])}")
         if any(f["rejected"] for f in files):

@@ -1,8 +1,9 @@
-"""What the operator sees on stderr while a command runs: each stage as it starts, with counts; --quiet or -v.
+"""What the operator sees while a command runs: each stage as it starts, with counts; --quiet or -v.
 
 Three levels: QUIET (errors and the result only), NORMAL, VERBOSE (every event of the run log as a line, and one
 line per delivery batch). On a terminal a stage shows as it starts and is completed in place when it ends; piped
-(cron, CI) only the finished line is written: one line per stage and per endpoint, never per batch.
+(cron, CI) only the finished line is written: one line per stage and per endpoint, never per batch. The story goes
+to stdout with the run's summary; stderr carries only what went wrong (one line) and, with -v, the run log's events.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def verbosity() -> int:
 
 
 def _stream() -> IO[str]:
-    return sys.stderr
+    """Where the story goes: stdout, beside the run's summary; stderr is kept for what went wrong (and -v)."""
+    return sys.stdout
 
 
 def set_verbosity(level: int) -> None:
@@ -41,7 +43,7 @@ def set_verbosity(level: int) -> None:
     if level >= VERBOSE:
         from etl.logs import MaskingFilter
 
-        handler = logging.StreamHandler(_stream())
+        handler = logging.StreamHandler(sys.stderr)  # diagnostics, beside the warnings and errors
         handler.setLevel(logging.INFO)
         handler.addFilter(MaskingFilter())
         handler.setFormatter(logging.Formatter("  %(message)s"))

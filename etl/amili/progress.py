@@ -1,4 +1,5 @@
-"""Delivery progress: a bar per endpoint on a terminal; piped, one line per endpoint (per batch only with -v)."""
+"""Delivery progress: a bar per endpoint on a terminal (stderr); one line per endpoint when done (stdout); with -v
+piped, one JSON line per batch (stderr)."""
 
 from __future__ import annotations
 
@@ -67,8 +68,7 @@ class Progress:
         bar = self._bars.pop(api, None)
         if bar is not None:
             bar.__exit__(None, None, None)
-        if self.enabled and api in self._started:
+        if self.enabled and api in self._started:  # the story's line, on stdout with the stages (etl/terminal.py)
             c = self._counts.get(api, Counter())
-            self.stream.write(endpoint_line(api, self._done.get(api, 0), time.monotonic() - self._started[api],
-                                            c["confirmed"], c["rejected"], c["pending"]) + "\n")
-            self.stream.flush()
+            click.echo(endpoint_line(api, self._done.get(api, 0), time.monotonic() - self._started[api],
+                                     c["confirmed"], c["rejected"], c["pending"]))

@@ -1,5 +1,5 @@
-"""What the operator sees, in real processes: one line per stage and endpoint when piped, --quiet, -v, full file
-names, and why Amili could not be reached as stderr's last line (and in the log, the summary and `show`)."""
+"""What the operator sees, in real processes: one line per stage and endpoint when piped (stdout), --quiet, -v,
+full file names, and why Amili could not be reached as stderr's last line (and in the log, the summary and `show`)."""
 
 from __future__ import annotations
 
@@ -27,13 +27,15 @@ def test_piped_output_is_one_line_per_stage_and_endpoint(tmp_path: Path, sandbox
     config = write_config(tmp_path, sandbox.base_url, http={"ada_batch_size": 0, "document_batch_min": 1000})
     proc = cli("run", "--config", str(config), "--bank", str(_inputs(tmp_path)))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    lines = proc.stderr.splitlines()
-    assert not [ln for ln in lines if ln.startswith("{")], proc.stderr  # no JSON line per batch
+    assert proc.stderr == ""  # stderr is for what went wrong; the story is on stdout, before the summary
+    lines = proc.stdout.split("\nrun ", 1)[0].splitlines()
     by_stage = {s: [ln for ln in lines if ln.split(" ", 1)[0] == s] for s in _STAGES}
-    assert [len(by_stage[s]) for s in ("read", "match", "report")] == [1, 1, 1], proc.stderr
+    assert [len(by_stage[s]) for s in ("read", "match", "report")] == [1, 1, 1], proc.stdout
     endpoints = [ln for ln in by_stage["deliver"] if "item(s):" in ln]
-    assert sorted(ln.split()[1] for ln in endpoints) == ["arm.documents:", "arm.paymentreservations:"], proc.stderr
-    assert len(lines) == 3 + len(endpoints) + 1, proc.stderr  # the stages, each endpoint, the deliver total
+    assert sorted(ln.split()[1] for ln in endpoints) == ["arm.documents:", "arm.paymentreservations:"], proc.stdout
+    assert lines == [by_stage["read"][0], by_stage["match"][0], *endpoints,  # one line per stage and endpoint,
+                     *[ln for ln in by_stage["deliver"] if ln not in endpoints], by_stage["report"][0]], proc.stdout
+    assert len(lines) == 3 + len(endpoints) + 1, proc.stdout  # never one per batch
     assert "4 file(s): 44 row(s), 43 valid, 1 rejected" in by_stage["read"][0]
     assert "23 confirmed" in next(ln for ln in endpoints if "arm.documents" in ln)
     assert LONG in proc.stdout  # full file names in the summary table
@@ -45,13 +47,14 @@ def test_quiet_says_only_the_result_and_verbose_says_more(tmp_path: Path, sandbo
     assert quiet.returncode == 1, quiet.stdout + quiet.stderr
     assert quiet.stderr == ""
     assert [ln.split(":")[0] for ln in quiet.stdout.splitlines()] == [quiet.stdout.split(":")[0], "workbook"]
+    assert quiet.stdout.startswith("run ")
     (tmp_path / "loud").mkdir()
     other = write_config(tmp_path / "loud", sandbox.base_url)  # a state of its own: every item goes out again
     loud = cli("-v", "run", "--config", str(other), "--bank", str(SAMPLE / "no"))
     assert loud.returncode == 1, loud.stdout + loud.stderr
     batches = [json.loads(ln) for ln in loud.stderr.splitlines() if ln.startswith("{")]
     assert batches and {b["event"] for b in batches} == {"delivery_batch"}
-    assert "started (run)" in loud.stderr and "file(s):" in loud.stderr  # run log events and the stages
+    assert "started (run)" in loud.stderr and "file(s):" in loud.stdout  # run log events, and the stages
 
 
 def test_amili_unreachable_says_which_endpoint_and_why(tmp_path: Path) -> None:
