@@ -17,6 +17,13 @@ from etl.terminal import NORMAL, VERBOSE, endpoint_line, verbosity
 __all__ = ["Progress"]
 
 
+def _is_tty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class Progress:
     """Per endpoint: items done out of planned, with rate and ETA (click's bar; click is imported anyway)."""
 
@@ -68,6 +75,9 @@ class Progress:
         bar = self._bars.pop(api, None)
         if bar is not None:
             bar.__exit__(None, None, None)
+            if self.enabled and _is_tty(sys.stdout):  # one terminal: the endpoint's line takes the finished bar's place
+                self.stream.write("\x1b[1A\x1b[2K")
+                self.stream.flush()
         if self.enabled and api in self._started:  # the story's line, on stdout with the stages (etl/terminal.py)
             c = self._counts.get(api, Counter())
             click.echo(endpoint_line(api, self._done.get(api, 0), time.monotonic() - self._started[api],
