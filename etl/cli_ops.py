@@ -201,6 +201,9 @@ def rerun(config_path: Path | None, only_failed: bool, out: Path | None, run_id:
             sent = {k: v for k, v in summary["sent"].items() if v}
             click.echo("  sent: " + (", ".join(f"{k} {v}" for k, v in sent.items()) or "nothing (nothing was left)"))
             click.echo(f"summary: {out_dir / new_id / 'summary.json'}")
+            from etl.cli_support import print_error
+
+            print_error(summary)  # why Amili could not be reached, as stderr's last line
             sys.exit(code)
         result = run_pipeline(RunRequest(config=config, inputs=tuple(inputs), out_dir=out_dir, run_id=new_id,
                                          clock=_now, mode="rerun", force=True, rerun_of=run.run_id))

@@ -10,7 +10,8 @@ import click
 
 from etl.starter import CONFIG_NAME, DEMO_CONFIG
 
-__all__ = ["CONFIG_NAME", "config_option", "find_config", "load", "masked", "now", "print_summary"]
+__all__ = ["CONFIG_NAME", "config_option", "demo_next_steps", "find_config", "load", "masked", "now", "print_error",
+           "print_summary"]
 
 
 
@@ -62,7 +63,7 @@ def print_summary(result: Any, workbook: Path) -> None:
     click.echo(f"run {s['run_id']}: {s['status']}")
     if verbosity() == QUIET:  # --quiet: the result, where it is, and what went wrong
         click.echo(f"workbook: {workbook}")
-        _print_error(s)
+        print_error(s)
         return
     # File names in full (masked like the run log: a name may carry a national id or an account number).
     names = [masked(f["path"]) for f in s["files"]]
@@ -89,10 +90,10 @@ def print_summary(result: Any, workbook: Path) -> None:
             click.echo(f"  {api:<26} {planned:>8} {sent:>6} {t['confirmed'].get(api, 0):>10} "
                        f"{t['rejected'].get(api, 0):>9} {t['pending'].get(api, 0):>8}")
     click.echo(f"workbook: {workbook}")
-    _print_error(s)
+    print_error(s)
 
 
-def _print_error(summary: dict[str, Any]) -> None:
+def print_error(summary: dict[str, Any]) -> None:
     """Why a run failed or could not deliver (Amili unreachable: which endpoint, what error): stderr's last line."""
     if summary.get("error"):
         click.echo(f"amili-etl: {masked(summary['error'])}", err=True)

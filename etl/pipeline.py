@@ -400,9 +400,6 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         shown.interrupt()  # the endpoints' progress follows
         report = deliver(store, config, req.run_id, deliverable, lambda: req.clock().replace(tzinfo=None))
     shown.done(f"sent {sum(report.sent.values())} of {deliverable.height} item(s)")
-    if (why := report.unreachable_reason()):  # the reason, not only the count: the log and the last line say it
-        log_event("amili_unreachable", f"Amili unreachable: {why}", logging.ERROR, error=why,
-                  items=len(report.unavailable))
 
     shown = stage("report", f"reconciling and writing {run_dir}")
     found = reconcile_run(store, req.run_id)
@@ -414,9 +411,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     summary = _summary(req, files, pays, matches, found, report, plan_counts, exit_code)
     summary["totals"]["control"] = control_summary(store, req.run_id)
     summary["skipped"] = skipped
-    if why:
-        summary["error"] = (f"Amili unreachable: {why}; {len(report.unavailable)} item(s) not delivered, nothing lost: "
-                            "rerun later")
+    report.note_unreachable(summary)  # the reason, not only the count: in the log, the summary, the last line
     log_event("delivered", "delivery: " + (", ".join(f"{api} sent {n}" for api, n in summary["sent"].items() if n)
                                            or "nothing sent"), planned=plan_counts, **{
                   k: summary["totals"][k] for k in ("confirmed", "rejected", "pending")})

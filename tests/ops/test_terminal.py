@@ -74,6 +74,10 @@ def test_amili_unreachable_says_which_endpoint_and_why(tmp_path: Path) -> None:
     shown = cli("show", "--config", str(config), run_dir.name)
     assert "error     Amili unreachable: " in shown.stdout
     assert f"started   {format_time(None)}" not in shown.stdout and "Z\n" in shown.stdout  # UTC, to the second
+    again = cli("rerun", "--only-failed", "--config", str(config), run_dir.name)
+    assert again.returncode == 75, again.stdout + again.stderr
+    last = again.stderr.strip().splitlines()[-1]
+    assert last.startswith("amili-etl: Amili unreachable: ") and "127.0.0.1:9" in last, again.stderr
 
 
 def test_a_terminal_sees_each_stage_as_it_starts_and_completed_in_place() -> None:

@@ -62,6 +62,21 @@ class DeliveryReport:
         found = re.fullmatch(r"([A-Z]+) (\S+): (.*)", text, re.S)
         return f"{found[3]} on {found[1]} {found[2]}" if found else text
 
+    def note_unreachable(self, summary: dict[str, Any]) -> None:
+        """When Amili could not be reached: an `amili_unreachable` error event in the run log, and the reason in
+        the summary's `error` (the CLI's last line on stderr, `show`)."""
+        import logging
+
+        from etl.logs import log_event
+
+        why = self.unreachable_reason()
+        if why is None:
+            return
+        log_event("amili_unreachable", f"Amili unreachable: {why}", logging.ERROR, error=why,
+                  items=len(self.unavailable))
+        summary["error"] = (f"Amili unreachable: {why}; {len(self.unavailable)} item(s) not delivered, nothing lost: "
+                            "rerun later")
+
 
 def make_batch_key(api: str, creditor: str, keys: Iterable[str]) -> str:
     """Our id of a batch: stable for the same items, so a resend after a crash replays the same Idempotency-Key."""
