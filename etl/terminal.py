@@ -17,7 +17,7 @@ from typing import IO, Any, Callable
 import click
 
 __all__ = ["QUIET", "NORMAL", "VERBOSE", "verbosity", "set_verbosity", "verbosity_options", "stage", "StageLine",
-           "endpoint_line", "format_time"]
+           "endpoint_line", "format_time", "is_tty"]
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 _state: dict[str, Any] = {"level": NORMAL, "handler": None}
@@ -69,7 +69,8 @@ def verbosity_options(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="Say only what went wrong and the result (for cron).")(f)
 
 
-def _is_tty(stream: IO[str]) -> bool:
+def is_tty(stream: IO[str]) -> bool:
+    """Whether `stream` is a terminal (False for anything that cannot tell)."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
@@ -82,7 +83,7 @@ class StageLine:
     def __init__(self, name: str, stream: IO[str] | None = None, tty: bool | None = None) -> None:
         self.name = name
         self.stream = stream or _stream()
-        self.tty = _is_tty(self.stream) if tty is None else tty
+        self.tty = is_tty(self.stream) if tty is None else tty
         self.started = time.monotonic()
         self._open = False
 

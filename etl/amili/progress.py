@@ -12,16 +12,9 @@ import click
 import orjson
 
 from etl.logs import log_event
-from etl.terminal import NORMAL, VERBOSE, endpoint_line, verbosity
+from etl.terminal import NORMAL, VERBOSE, endpoint_line, is_tty, verbosity
 
 __all__ = ["Progress"]
-
-
-def _is_tty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class Progress:
@@ -75,7 +68,7 @@ class Progress:
         bar = self._bars.pop(api, None)
         if bar is not None:
             bar.__exit__(None, None, None)
-            if self.enabled and _is_tty(sys.stdout):  # one terminal: the endpoint's line takes the finished bar's place
+            if self.enabled and is_tty(sys.stdout):  # one terminal: the endpoint's line takes the finished bar's place
                 self.stream.write("\x1b[1A\x1b[2K")
                 self.stream.flush()
         if self.enabled and api in self._started:  # the story's line, on stdout with the stages (etl/terminal.py)
