@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from etl.cli_support import config_option
-from etl.terminal import verbosity_options
 
 __all__ = ["reconcile"]
 
@@ -21,7 +20,6 @@ __all__ = ["reconcile"]
 @click.option("--no-readback", is_flag=True,
               help="Do not read Amili back: missing_in_amili, unknown_in_amili and settled amounts are then not "
                    "checked, last month's such breaks are carried as still open, and the month is incomplete (exit 3).")
-@verbosity_options
 def reconcile(config_path: Path | None, period: str, out: Path | None, no_readback: bool) -> None:
     """Month-end over every run of PERIOD: breaks aged and marked new / persisting / resolved.
 
