@@ -345,7 +345,7 @@ def _guarded(bad: _Problems, check: Callable[[], Any], default: Any) -> Any:
 
 def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str], bad: _Problems) -> CreditorConfig:
     """One [[creditor]] block; each problem is recorded in `bad` and a neutral value used, so all are found."""
-    where = f"creditor #{i + 1}"
+    where = f"creditor[{i + 1}]"  # as `config check` names a creditor: its place, then its name
     unknown = sorted(set(raw) - _CREDITOR_KEYS)
     if unknown:
         bad.add(f"{where}: {unknown_keys_message(unknown, _CREDITOR_KEYS)}")
@@ -353,7 +353,8 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
     if not isinstance(name, str) or not name:
         bad.add(f"{where}: `name` is required")
         name = f"#{i + 1}"
-    where = f"creditor {name!r}"
+    else:
+        where = f"creditor[{i + 1}] ({name})"
     country = _choice(bad, where, "country", raw.get("country"), COUNTRIES, "NO")
     check = _choice(bad, where, "reference_check", raw.get("reference_check", "mod10" if country == "NO" else "luhn"),
                     REFERENCE_CHECKS, "none")
@@ -498,7 +499,7 @@ def load_config(
     if not isinstance(creditors_raw, list) or not creditors_raw:
         bad.add("at least one [[creditor]] block is required")
         creditors_raw = []
-    creditors = tuple(_creditor(path, i, _table(bad, f"creditor #{i + 1}", c), env, bad)
+    creditors = tuple(_creditor(path, i, _table(bad, f"creditor[{i + 1}]", c), env, bad)
                       for i, c in enumerate(creditors_raw))
     names = [c.name for c in creditors]
     if len(set(names)) != len(names):
