@@ -27,6 +27,10 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:  # a usage error: one line naming the command and where help is
+            where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "amili-etl"
+            click.echo(f"amili-etl: error: {exc.format_message()} (see `{where} --help`)", err=True)
+            ctx.exit(exc.exit_code)
         except EtlError as exc:
             click.echo(f"amili-etl: error: {_masked(str(exc))}", err=True)
             ctx.exit(exc.exit_code)

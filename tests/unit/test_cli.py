@@ -106,3 +106,14 @@ def test_shell_completion_as_the_readme_says(tmp_path: Path) -> None:
     assert "plain,config" in proc.stdout.splitlines(), proc.stdout + proc.stderr
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert '_AMILI_ETL_COMPLETE=bash_source amili-etl' in readme
+
+
+def test_a_usage_error_is_one_line_naming_the_command_and_its_help(tmp_path: Path) -> None:
+    for args, says in ((["reconcile", "--config", str(tmp_path / "x.toml")], "Missing option '--period'"),
+                       (["run", "--bogus"], "No such option '--bogus'"), (["runs", "--limit", "0"], "--limit"),
+                       (["nope"], "No such command 'nope'")):
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 2, (args, res.output)
+        lines = res.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("amili-etl: error: ") and says in lines[0], (args, res.output)
+        assert "--help`)" in lines[0]
