@@ -16,7 +16,7 @@ from etl.cli_support import masked as _masked
 from etl.cli_support import now as _now
 from etl.cli_support import print_summary as _print_summary
 from etl.errors import EXIT_USAGE, EtlError
-from etl.terminal import verbosity_options
+from etl.terminal import end_open_line, verbosity_options
 
 __all__ = ["main", "cli"]
 
@@ -29,17 +29,23 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except click.ClickException as exc:  # a usage error: one line naming the command and where help is
             where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "amili-etl"
-            click.echo(f"amili-etl: error: {exc.format_message()} (see `{where} --help`)", err=True)
+            _error_line(f"{exc.format_message()} (see `{where} --help`)")
             ctx.exit(exc.exit_code)
         except EtlError as exc:
-            click.echo(f"amili-etl: error: {_masked(str(exc))}", err=True)
+            _error_line(_masked(str(exc)))
             ctx.exit(exc.exit_code)
         except Exception as exc:  # noqa: BLE001 - a disk or database failure outside a run: one line, exit 70
             err = _machine_failure(exc)
             if err is None:
                 raise
-            click.echo(f"amili-etl: error: {_masked(str(err))}", err=True)
+            _error_line(_masked(str(err)))
             ctx.exit(err.exit_code)
+
+
+def _error_line(text: str) -> None:
+    """The failure's one line on stderr, on a line of its own (after a stage the terminal shows as started)."""
+    end_open_line()
+    click.echo(f"amili-etl: error: {text}", err=True)
 
 
 def _name_masked(message: str | None, path: str) -> str | None:
@@ -345,6 +351,7 @@ def main() -> None:
 
         from etl.errors import EXIT_INTERNAL
 
+        end_open_line()
         click.echo(_masked("".join(traceback.format_exception(exc))), err=True)
         click.echo(f"amili-etl: internal error (a bug, please report it): {_masked(f'{type(exc).__name__}: {exc}')}",
                    err=True)

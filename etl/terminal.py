@@ -17,10 +17,10 @@ from typing import IO, Any, Callable
 import click
 
 __all__ = ["QUIET", "NORMAL", "VERBOSE", "verbosity", "set_verbosity", "verbosity_options", "stage", "StageLine",
-           "endpoint_line", "format_time", "is_tty"]
+           "endpoint_line", "end_open_line", "format_time", "is_tty"]
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
-_state: dict[str, Any] = {"level": NORMAL, "handler": None}
+_state: dict[str, Any] = {"level": NORMAL, "handler": None, "open": None}  # open: a start line not yet ended
 
 
 def verbosity() -> int:
@@ -95,6 +95,7 @@ class StageLine:
             self.stream.write(f"{self.name:<9} {what} ...{end}")
             self.stream.flush()
             self._open = bool(end == "")
+            _state["open"] = self if self._open else None
 
     def done(self, what: str) -> None:
         """The stage ended: one line with its counts and how long it took (replacing the start on a terminal)."""
@@ -105,13 +106,21 @@ class StageLine:
         self.stream.write(f"{prefix}{self.name:<9} {what} ({took:.1f} s)\n")
         self.stream.flush()
         self._open = False
+        _state["open"] = None
 
     def interrupt(self) -> None:
-        """Something else writes to the terminal (a progress bar): end the open start line first."""
+        """Something else writes to the terminal (a progress bar, an error): end the open start line first."""
         if self._open:
             self.stream.write("\n")
             self.stream.flush()
             self._open = False
+            _state["open"] = None
+
+
+def end_open_line() -> None:
+    """End a stage's start line still open on the terminal, so that what follows (an error) has a line of its own."""
+    if _state.get("open") is not None:
+        _state["open"].interrupt()
 
 
 def stage(name: str, what: str) -> StageLine:

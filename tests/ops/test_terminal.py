@@ -102,3 +102,14 @@ def test_times_are_utc_to_the_second() -> None:
     cet = dt.timezone(dt.timedelta(hours=1))
     assert format_time(dt.datetime(2026, 11, 20, 7, 15, 2, tzinfo=cet)) == "2026-11-20 06:15:02Z"
     assert format_time(None) == "-"
+
+
+def test_an_error_after_a_stage_started_on_a_terminal_gets_a_line_of_its_own(monkeypatch) -> None:
+    from etl import terminal
+
+    out = io.StringIO()
+    StageLine("read", out, tty=True).start("reading and validating 6 path(s)")
+    terminal.end_open_line()  # what the CLI does before it prints the error
+    assert out.getvalue() == "read      reading and validating 6 path(s) ...\n"
+    terminal.end_open_line()  # nothing open any more: nothing written
+    assert out.getvalue().count("\n") == 1
