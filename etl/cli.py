@@ -17,6 +17,7 @@ from etl.cli_support import masked as _masked
 from etl.cli_support import now as _now
 from etl.cli_support import print_summary as _print_summary
 from etl.errors import EXIT_USAGE, EtlError
+from etl.terminal import end_open_line, verbosity_options
 
 __all__ = ["main", "cli"]
 
@@ -27,15 +28,25 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:  # a usage error: one line naming the command and where help is
+            where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "amili-etl"
+            _error_line(f"{exc.format_message()} (see `{where} --help`)")
+            ctx.exit(exc.exit_code)
         except EtlError as exc:
-            click.echo(f"amili-etl: error: {_masked(str(exc))}", err=True)
+            _error_line(_masked(str(exc)))
             ctx.exit(exc.exit_code)
         except Exception as exc:  # noqa: BLE001 - a disk or database failure outside a run: one line, exit 70
             err = _machine_failure(exc)
             if err is None:
                 raise
-            click.echo(f"amili-etl: error: {_masked(str(err))}", err=True)
+            _error_line(_masked(str(err)))
             ctx.exit(err.exit_code)
+
+
+def _error_line(text: str) -> None:
+    """The failure's one line on stderr, on a line of its own (after a stage the terminal shows as started)."""
+    end_open_line()
+    click.echo(f"amili-etl: error: {text}", err=True)
 
 
 def _name_masked(message: str | None, path: str) -> str | None:
@@ -68,15 +79,14 @@ def _machine_failure(exc: Exception) -> EtlError | None:
 
 
 def _config_option(required: bool) -> Any:
-    return click.option(
-        "--config", "config_path", type=click.Path(path_type=Path), required=required,
-        default=None if required else None,
-        help="The configuration file (amili-etl.toml; see sample_data/amili-etl.toml).",
-    )
+    from etl.cli_support import config_option
+
+    return config_option()  # never required: ./amili-etl.toml when --config is not given
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="amili-etl")
+@verbosity_options
 def cli() -> None:
     """Read Nordic bank and invoice files, match payments to invoices, deliver them to Amili exactly once,
     and reconcile bank, ledger and Amili into a discrepancy report.
@@ -99,9 +109,10 @@ def _run(config: Any, inputs: tuple[Path, ...], out: Path, dry_run: bool, mode: 
 
 
 
-@cli.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+@cli.command(short_help="Run everything on the shipped sample data against an embedded sandbox.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True, metavar="DIR",
               help="Where the run folder and the demo's state go.")
+@verbosity_options
 def demo(out: Path) -> None:
     """Run everything on the shipped sample_data against an embedded sandbox.
 
@@ -110,38 +121,43 @@ def demo(out: Path) -> None:
     second demo with the same --out finds everything delivered and sends nothing. Exits 1: the sample
     data has problems planted on purpose.
     """
-    from dataclasses import replace
-
     from etl.bundled import bundled_dir
     from etl.config import with_sandbox
     from etl.sandbox import EmbeddedSandbox, SandboxConfig
+    from etl.starter import write_demo_config
 
     sample = bundled_dir("sample_data")
     state_dir = out / "demo-state"
     state_dir.mkdir(parents=True, exist_ok=True)
     sandbox_state = state_dir / "sandbox-state.json"
-    config = replace(_load(sample / "amili-etl.toml"), state_path=state_dir / "amili-etl.duckdb")
+    # A config of the demo's own state beside it: `runs` and `show` read the demo's history through it.
+    config = _load(write_demo_config(sample / "amili-etl.toml", state_dir))
     seed = None if sandbox_state.exists() else sample / "sandbox_seed.json"
     with EmbeddedSandbox(SandboxConfig(state_file=sandbox_state, seed_file=seed)) as sandbox:
         result = _run(with_sandbox(config, sandbox.base_url), (sample,), out, False, "demo", force=True)
     _print_summary(result, result.run_dir / "discrepancies.xlsx")
+    from etl.cli_support import demo_next_steps
+
+    demo_next_steps(config.path, result.run_id)
     sys.exit(result.exit_code)
 
 
-@cli.command()
+@cli.command(short_help="Read, validate, match, deliver and reconcile files; write OUT/<run_id>/.")
 @_config_option(required=True)
-@click.option("--bank", "bank", multiple=True, type=click.Path(path_type=Path),
+@click.option("--bank", "bank", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
               help="Bank files or folders (OCR giro, BgMax, camt, MT940, CSV/Excel). Repeatable.")
-@click.option("--invoices", "invoices", multiple=True, type=click.Path(path_type=Path),
+@click.option("--invoices", "invoices", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
               help="Invoice exports (CSV/Excel), files or folders. Repeatable.")
 @click.option("--sandbox", is_flag=True, help="Start the embedded sandbox on a free loopback port and send there.")
-@click.option("--sandbox-seed", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+@click.option("--sandbox-seed", type=click.Path(path_type=Path, exists=True, dir_okay=False), metavar="FILE",
               help="A seed file for the embedded sandbox (cases and invoices that exist at Amili).")
 @click.option("--dry-run", is_flag=True, help="Plan and validate everything, send nothing.")
 @click.option("--force", is_flag=True, help="Read files an earlier run imported (same sha256) again; without it they "
                                             "are skipped with a note. Nothing is sent twice either way.")
-@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Report folder (default: [output] dir of the config).")
 @creditor_option()
+@verbosity_options
 def run(config_path: Path, bank: tuple[Path, ...], invoices: tuple[Path, ...], sandbox: bool,
         sandbox_seed: Path | None, dry_run: bool, force: bool, out: Path | None, creditor: str | None) -> None:
     """Read, validate, match, deliver and reconcile the given files; write OUT/<run_id>/.
@@ -174,10 +190,11 @@ def run(config_path: Path, bank: tuple[Path, ...], invoices: tuple[Path, ...], s
     sys.exit(result.exit_code)
 
 
-@cli.command()
+@cli.command(short_help="Read and validate files only: rejects written, nothing sent.")
 @click.option("--json", "as_json", is_flag=True, help="Print the contract's JSON instead of a table.")
 @_config_option(required=False)
-@click.option("--out", type=click.Path(path_type=Path), help="Where rejects/ goes (default: reports/ or the config's).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Where rejects/ goes (default: reports/ or the config's).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: tuple[Path, ...]) -> None:
     """Read and validate PATH... (files or folders) only: rejects are written, nothing is sent.
@@ -191,7 +208,9 @@ def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: t
     from etl.money import format_minor
     from etl.inputs import read_inputs  # not etl.pipeline: validate needs none of delivery / matching
 
-    config = _load(config_path) if config_path else None
+    from etl.cli_support import CONFIG_NAME
+
+    config = _load(config_path) if config_path or Path(CONFIG_NAME).is_file() else None
     mapping_dirs = list(config.mapping_dirs) if config else [bundled_dir("mappings")]
     outcomes = read_inputs(paths, load_mappings(mapping_dirs), config=config)
     # The run id format of etl.pipeline.new_run_id (importing the pipeline would cost 0.4 s here).
@@ -220,7 +239,7 @@ def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: t
     else:
         for f in files:
             click.echo(f"{_masked(f['path'])}: {f['format'] or '-'} {f['status']} rows={f['rows']} valid={f['valid']} "
-                       f"rejected={f['rejected']}" + (f" total={f['total_amount']} {f['currency']}" if f['total_amount'] else ""))
+                       f"rejected={f['rejected']}" + (f" total={f['total_amount']} {f['currency']}" if f['currency'] else ""))
             if f["message"]:
                 click.echo(f"    {_masked(f['message'])}")
         if any(f["rejected"] for f in files):
@@ -231,7 +250,7 @@ def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: t
     sys.exit(EXIT_DISCREPANCIES if "rejected_rows" in statuses else EXIT_CLEAN)
 
 
-@cli.group()
+@cli.group(short_help="The Amili simulator: ARM, Collection and ADA on one loopback server.")
 def sandbox() -> None:
     """The Amili simulator: ARM, Collection and ADA on one loopback server (see docs/sandbox.md)."""
 
@@ -244,8 +263,8 @@ def sandbox() -> None:
 @click.option("--rate-limit", default=None, type=float, help="Requests per second per client (429 beyond it).")
 @click.option("--latency", "latency_ms", default=0, show_default=True, type=int, help="Added latency per request (ms).")
 @click.option("--seed", "seed_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="A seed file loaded at start (see DESIGN.md, POST /_sandbox/seed).")
-@click.option("--state", "state_file", type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="A seed file loaded at start (its shape: docs/sandbox.md, POST /_sandbox/seed).")
+@click.option("--state", "state_file", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
               help="Keep the sandbox's state in this JSON file across restarts.")
 @click.option("--token-lifetime", default=3600.0, show_default=True, type=float,
               help="Lifetime of access tokens in seconds (short ones test clients across an expiry).")
@@ -256,7 +275,7 @@ def sandbox() -> None:
 @click.option("--kid-check", is_flag=True, help="Refuse ARM documents whose KID fails both MOD10 and MOD11.")
 @click.option("--forbid", default="",
               help="Comma-separated ARM clientNos, Collection orgIds and ADA creditors every login is refused (403).")
-@click.option("--logins", "logins_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+@click.option("--logins", "logins_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), metavar="FILE",
               help="TOML or JSON file of further logins, each bound to its own tenants (see docs/sandbox.md).")
 @click.option("--allow-remote", is_flag=True,
               help="Allow a --host other than loopback; /_sandbox then needs AMILI_SANDBOX_ADMIN_TOKEN as a bearer token.")
@@ -317,6 +336,9 @@ for _command in OPS_COMMANDS:
 from etl.cli_reconcile import reconcile as _reconcile  # noqa: E402 - month-end in its own module
 
 cli.add_command(_reconcile)
+from etl.cli_init import init as _init  # noqa: E402 - the starter configuration in its own module
+
+cli.add_command(_init)
 
 
 def main() -> None:
@@ -331,6 +353,7 @@ def main() -> None:
 
         from etl.errors import EXIT_INTERNAL
 
+        end_open_line()
         click.echo(_masked("".join(traceback.format_exception(exc))), err=True)
         click.echo(f"amili-etl: internal error (a bug, please report it): {_masked(f'{type(exc).__name__}: {exc}')}",
                    err=True)

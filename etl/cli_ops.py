@@ -10,20 +10,20 @@ from typing import Any
 
 import click
 
+from etl.terminal import format_time, verbosity_options
+
 __all__ = ["OPS_COMMANDS"]
 
-_CONFIG_HELP = "The configuration file (default: ./amili-etl.toml; see docs/configuration.md)."
+def _config_option(demo_fallback: bool = False) -> Any:
+    from etl.cli_support import config_option
+
+    return config_option(demo_fallback)
 
 
-def _config_option() -> Any:
-    return click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-                        default=Path("amili-etl.toml"), show_default=True, help=_CONFIG_HELP)
-
-
-def _load(config_path: Path, creditor: str | None = None) -> Any:
+def _load(config_path: Path | None, creditor: str | None = None, demo_fallback: bool = False) -> Any:
     from etl.cli_support import load
 
-    return load(config_path, creditor)
+    return load(config_path, creditor, demo_fallback)
 
 
 def _creditor_option() -> Any:
@@ -53,14 +53,16 @@ def _open_read(config: Any) -> Any:
     return store
 
 
-@click.command()
+@click.command(short_help="Nightly: run every new file in FOLDER, then archive it or move it to failed/.")
 @_config_option()
-@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Report folder (default: [output] dir of the config).")
 @click.option("--force", is_flag=True, help="Read files again even when an earlier run imported the same content "
                                             "(nothing is sent twice either way).")
 @_creditor_option()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
-def inbox(config_path: Path, out: Path | None, force: bool, creditor: str | None, folder: Path) -> None:
+@verbosity_options
+def inbox(config_path: Path | None, out: Path | None, force: bool, creditor: str | None, folder: Path) -> None:
     """Nightly: run every new file in FOLDER, then move each to FOLDER/archive/YYYY-MM-DD/ or FOLDER/failed/.
 
     New means content never seen before (sha256). Invoice exports are read before bank files. A file still being
@@ -91,18 +93,19 @@ def inbox(config_path: Path, out: Path | None, force: bool, creditor: str | None
     sys.exit(result.exit_code)
 
 
-@click.command()
-@_config_option()
+@click.command(short_help="List the latest runs: times, files, items per state, status, exit code.")
+@_config_option(demo_fallback=True)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @_creditor_option()
-def runs(config_path: Path, limit: int, as_json: bool, creditor: str | None) -> None:
-    """List the latest runs: id, started, finished, files, items per state, status and exit code.
+def runs(config_path: Path | None, limit: int, as_json: bool, creditor: str | None) -> None:
+    """List the latest runs: id, started (UTC, to the second), how long it took, files, items per state, status
+    and exit code (--json has the finish time too).
 
     Items: planned (this run delivered or tried to), confirmed, rejected, open (no final answer yet: a rerun
     delivers them), skipped (confirmed by an earlier run, not sent again) and conflict (same key, other data).
     """
-    with _open_read(_load(config_path, creditor)) as store:
+    with _open_read(_load(config_path, creditor, demo_fallback=True)) as store:
         from etl.history import list_runs
 
         frame = list_runs(store, limit)
@@ -110,37 +113,40 @@ def runs(config_path: Path, limit: int, as_json: bool, creditor: str | None) -> 
         for row in frame.iter_rows(named=True):
             click.echo(json.dumps(row, default=str))
         return
-    cols = ("run_id", "started_at", "finished_at", "mode", "files", "planned", "confirmed", "rejected", "open",
+    cols = ("run_id", "started_at", "took", "mode", "files", "planned", "confirmed", "rejected", "open",
             "skipped", "status", "exit_code")
-    heads = ("run id", "started", "finished", "mode", "files", "planned", "confirmed", "rejected", "open",
+    heads = ("run id", "started", "took", "mode", "files", "planned", "confirmed", "rejected", "open",
              "skipped", "status", "exit")
-    widths = (22, 19, 19, 7, 5, 7, 9, 8, 5, 7, 13, 4)
-    click.echo("  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)))
+    widths = (21, 20, 4, 7, 5, 7, 9, 8, 4, 7, 13, 4)  # one space apart: 120 columns
+    click.echo(" ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip())
     for row in frame.iter_rows(named=True):
-        # Timestamps to the second; everything else (the run id above all) in full.
-        cells = ["-" if row[c] is None else str(row[c])[:19] if c.endswith("_at") else str(row[c]) for c in cols]
-        click.echo("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
+        # The start in UTC to the second, how long it took ('-' when it never finished); the rest in full.
+        took = (f"{(row['finished_at'] - row['started_at']).total_seconds():.0f} s"
+                if row["finished_at"] is not None and row["started_at"] is not None else "-")
+        cells = [format_time(row[c]) if c == "started_at" else took if c == "took" else "-" if row[c] is None
+                 else str(row[c]) for c in cols]
+        click.echo(" ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
     if frame.height == 0:
         click.echo("no runs yet")
 
 
-@click.command()
-@_config_option()
+@click.command(short_help="Show one run: status, files, what was sent, where its reports are.")
+@_config_option(demo_fallback=True)
 @_creditor_option()
 @click.argument("run_id")
-def show(config_path: Path, creditor: str | None, run_id: str) -> None:
+def show(config_path: Path | None, creditor: str | None, run_id: str) -> None:
     """Show one run (RUN_ID or a unique prefix): status, files, what was sent, and where its reports are."""
     from etl.history import find_run, run_files
 
-    config = _load(config_path, creditor)
+    config = _load(config_path, creditor, demo_fallback=True)
     with _open_read(config) as store:
         run = find_run(store, run_id)
         files = run_files(store, run.run_id)
     click.echo(f"run {run.run_id}: {run.status} (exit {run.exit_code if run.exit_code is not None else '-'})")
     click.echo(f"  mode      {run.mode}{' (forced)' if run.forced else ''}"
                + (f", rerun of {run.rerun_of}" if run.rerun_of else ""))
-    click.echo(f"  started   {run.started_at}")
-    click.echo(f"  finished  {run.finished_at or '- (interrupted or still running)'}")
+    click.echo(f"  started   {format_time(run.started_at)}")
+    click.echo(f"  finished  {format_time(run.finished_at) if run.finished_at else '- (interrupted or still running)'}")
     click.echo(f"  config    {run.config_path}")
     from etl.cli_support import masked as _masked
 
@@ -167,14 +173,16 @@ def show(config_path: Path, creditor: str | None, run_id: str) -> None:
             click.echo(f"  {label:<9} {p}")
 
 
-@click.command()
+@click.command(short_help="Run RUN_ID again as a new run; what was confirmed is never sent again.")
 @_config_option()
 @click.option("--only-failed", is_flag=True,
               help="Do not read the files again: only deliver the run's items that have no final answer yet.")
-@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Report folder (default: [output] dir of the config).")
 @_creditor_option()
 @click.argument("run_id")
-def rerun(config_path: Path, only_failed: bool, out: Path | None, creditor: str | None, run_id: str) -> None:
+@verbosity_options
+def rerun(config_path: Path | None, only_failed: bool, out: Path | None, creditor: str | None, run_id: str) -> None:
     """Run RUN_ID again as a new run: what was confirmed is never sent again.
 
     By default the run's files are read again (found by content hash, wherever the inbox moved them) and the whole
@@ -203,6 +211,9 @@ def rerun(config_path: Path, only_failed: bool, out: Path | None, creditor: str 
             sent = {k: v for k, v in summary["sent"].items() if v}
             click.echo("  sent: " + (", ".join(f"{k} {v}" for k, v in sent.items()) or "nothing (nothing was left)"))
             click.echo(f"summary: {out_dir / new_id / 'summary.json'}")
+            from etl.cli_support import print_error
+
+            print_error(summary)  # why Amili could not be reached, as stderr's last line
             sys.exit(code)
         result = run_pipeline(RunRequest(config=config, inputs=tuple(inputs), out_dir=out_dir, run_id=new_id,
                                          clock=_now, mode="rerun", force=True, rerun_of=run.run_id))
@@ -210,15 +221,15 @@ def rerun(config_path: Path, only_failed: bool, out: Path | None, creditor: str 
     sys.exit(result.exit_code)
 
 
-@click.group("config")
+@click.group("config", short_help="Check an amili-etl.toml: every problem at once, then the logins.")
 def config_group() -> None:
     """Check an amili-etl.toml: keys, secrets, URLs and logins (see docs/configuration.md)."""
 
 
-@config_group.command("check")
+@config_group.command("check", short_help="List every problem of the file at once, then log in to each endpoint.")
 @_config_option()
 @click.option("--no-auth", is_flag=True, help="Check the file only; do not log in to the endpoints.")
-def config_check(config_path: Path, no_auth: bool) -> None:
+def config_check(config_path: Path | None, no_auth: bool) -> None:
     """Validate the configuration and log in to every configured endpoint.
 
     Reports every problem, each with its key path: unknown keys (with a "did you mean"), missing secrets
@@ -226,8 +237,10 @@ def config_check(config_path: Path, no_auth: bool) -> None:
     creditor's token endpoint and ADA login. Exits 0 when all is well, 2 on a configuration problem, 75 when an
     endpoint could not be reached.
     """
+    from etl.cli_support import find_config
     from etl.config_check import check_config
 
+    config_path = find_config(config_path)
     problems, logins, code = check_config(config_path, auth=not no_auth)
     for p in problems:
         click.echo(f"problem: {p}")
@@ -237,16 +250,16 @@ def config_check(config_path: Path, no_auth: bool) -> None:
     sys.exit(code)
 
 
-@click.group("state")
+@click.group("state", short_help="The state database: export it for backup and audit.")
 def state_group() -> None:
     """The state database: export it for backup and audit."""
 
 
-@state_group.command("export")
+@state_group.command("export", short_help="Write every state table to FOLDER as Parquet, with a manifest.")
 @_config_option()
 @_creditor_option()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
-def state_export(config_path: Path, creditor: str | None, folder: Path) -> None:
+def state_export(config_path: Path | None, creditor: str | None, folder: Path) -> None:
     """Write every table of the state database to FOLDER/<table>.parquet, plus FOLDER/manifest.json.
 
     Nothing is masked (it is an audit copy: keep it as safe as the state file); no secret is ever in it.

@@ -7,21 +7,21 @@ from pathlib import Path
 
 import click
 
-from etl.cli_support import creditor_option
+from etl.cli_support import config_option, creditor_option
 
 __all__ = ["reconcile"]
 
 
-@click.command("reconcile")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="The configuration file (amili-etl.toml; see sample_data/amili-etl.toml).")
+@click.command("reconcile", short_help="Month-end over every run of a month: breaks new, persisting or resolved.")
+@config_option()
 @click.option("--period", required=True, metavar="YYYY-MM", help="The month to close, e.g. 2026-11.")
-@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Report folder (default: [output] dir of the config).")
 @click.option("--no-readback", is_flag=True,
               help="Do not read Amili back: missing_in_amili, unknown_in_amili and settled amounts are then not "
                    "checked, last month's such breaks are carried as still open, and the month is incomplete (exit 3).")
 @creditor_option()
-def reconcile(config_path: Path, period: str, out: Path | None, no_readback: bool, creditor: str | None) -> None:
+def reconcile(config_path: Path | None, period: str, out: Path | None, no_readback: bool, creditor: str | None) -> None:
     """Month-end over every run of PERIOD: breaks aged and marked new / persisting / resolved.
 
     Reads Amili back (ADA creditor payments and payouts, ARM documents, Collection settlements up to 7 days after

@@ -8,7 +8,38 @@ from typing import Any
 
 import click
 
-__all__ = ["creditor_option", "load", "masked", "now", "print_summary"]
+from etl.starter import CONFIG_NAME, DEMO_CONFIG
+
+__all__ = ["CONFIG_NAME", "config_option", "creditor_option", "demo_next_steps", "find_config", "load", "masked", "now",
+           "print_error", "print_summary"]
+
+
+def config_option(demo_fallback: bool = False) -> Any:
+    """The one --config option of every command (metavar FILE; default ./amili-etl.toml)."""
+    help_text = f"The configuration file (default: ./{CONFIG_NAME}; `amili-etl init` writes a starter)."
+    if demo_fallback:
+        help_text += f" Without one, the demo's ({DEMO_CONFIG})."
+    return click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        metavar="FILE", help=help_text)
+
+
+def find_config(config_path: Path | None, demo_fallback: bool = False) -> Path:
+    """The configuration file to use: `config_path`, else ./amili-etl.toml (else the demo's, for the commands that
+    only read history); a ConfigError saying where it looked when there is none."""
+    from etl.errors import ConfigError
+
+    if config_path is not None:
+        if not config_path.is_file():
+            raise ConfigError(f"{config_path}: configuration file not found (looked at {config_path.absolute()})")
+        return config_path
+    here = Path(CONFIG_NAME)
+    if here.is_file():
+        return here
+    if demo_fallback and DEMO_CONFIG.is_file():
+        click.echo(f"amili-etl: no ./{CONFIG_NAME} here: showing the demo's runs ({DEMO_CONFIG})", err=True)
+        return DEMO_CONFIG
+    raise ConfigError(f"no configuration: looked for {here.absolute()}; pass --config FILE, or write a starter "
+                      "there with `amili-etl init`")
 
 
 def masked(text: str) -> str:
@@ -25,12 +56,20 @@ def now() -> dt.datetime:
 
 def print_summary(result: Any, workbook: Path) -> None:
     """The short table a person reads after a run."""
+    from etl.terminal import QUIET, verbosity
+
     s = result.summary
     click.echo(f"run {s['run_id']}: {s['status']}")
-    click.echo(f"  {'file':<44} {'format':<14} {'status':<14} {'rows':>6} {'valid':>6}")
-    for f in s["files"]:
-        # File names and messages masked like the run log: a name may carry a national id or an account number.
-        click.echo(f"  {masked(f['path'])[:44]:<44} {str(f['format'] or '-'):<14} {f['status']:<14} {f['rows']:>6} "
+    if verbosity() == QUIET:  # --quiet: the result, where it is, and what went wrong
+        click.echo(f"workbook: {workbook}")
+        print_error(s)
+        return
+    # File names in full (masked like the run log: a name may carry a national id or an account number).
+    names = [masked(f["path"]) for f in s["files"]]
+    width = max([len("file"), *map(len, names)])
+    click.echo(f"  {'file':<{width}} {'format':<14} {'status':<14} {'rows':>6} {'valid':>6}")
+    for name, f in zip(names, s["files"], strict=True):
+        click.echo(f"  {name:<{width}} {str(f['format'] or '-'):<14} {f['status']:<14} {f['rows']:>6} "
                    f"{f['valid']:>6}")
         if f["message"]:
             click.echo(f"      {masked(f['message'])}")
@@ -50,16 +89,24 @@ def print_summary(result: Any, workbook: Path) -> None:
             click.echo(f"  {api:<26} {planned:>8} {sent:>6} {t['confirmed'].get(api, 0):>10} "
                        f"{t['rejected'].get(api, 0):>9} {t['pending'].get(api, 0):>8}")
     click.echo(f"workbook: {workbook}")
+    print_error(s)
 
 
-def load(config_path: Path | None, creditor: str | None = None) -> Any:
-    """The configuration at `config_path` (ConfigError when None or missing), narrowed to `creditor` when given
-    (`{creditor}` in its paths filled in); its secrets are redacted everywhere."""
+def print_error(summary: dict[str, Any]) -> None:
+    """Why a run failed or could not deliver (Amili unreachable: which endpoint, what error): stderr's last line."""
+    if summary.get("error"):
+        click.echo(f"amili-etl: {masked(summary['error'])}", err=True)
+
+
+def load(config_path: Path | None, creditor: str | None = None, demo_fallback: bool = False) -> Any:
+    """The configuration at `config_path` or found by `find_config`, narrowed to `creditor` when given (`{creditor}`
+    in its paths filled in); its secrets are redacted everywhere."""
     from etl.bundled import bundled_dir
     from etl.config import for_creditor, load_config
     from etl.logs import remember_secrets, secret_values
 
-    config = for_creditor(load_config(config_path, default_mapping_dirs=(bundled_dir("mappings"),)), creditor)
+    config = for_creditor(load_config(find_config(config_path, demo_fallback),
+                                      default_mapping_dirs=(bundled_dir("mappings"),)), creditor)
     remember_secrets(secret_values(config))  # never on the terminal either, whatever their length
     return config
 
@@ -69,3 +116,14 @@ def creditor_option() -> Any:
     return click.option("--creditor", default=None, metavar="NAME",
                         help="Only this creditor of the configuration; fills {creditor} in [state].path, [output].dir "
                              "and [log].dir (required when they hold it and the file has several creditors).")
+
+
+def demo_next_steps(demo_config: Path, run_id: str) -> None:
+    """The commands that show the demo's history, exactly as they work from the current folder."""
+    # What `runs` finds with no --config: ./amili-etl.toml, else the demo's own (find_config's order).
+    here = Path(CONFIG_NAME) if Path(CONFIG_NAME).is_file() else DEMO_CONFIG if DEMO_CONFIG.is_file() else None
+    same = here is not None and here.resolve() == demo_config.resolve()
+    flag = "" if same else f" --config {demo_config}"
+    click.echo("next: the demo's runs and this one in full:")
+    click.echo(f"  amili-etl runs{flag}")
+    click.echo(f"  amili-etl show{flag} {run_id}")

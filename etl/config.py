@@ -7,7 +7,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from etl.errors import ConfigError
 from etl.limits import ISOLATE_CHOICES, READING_KEYS, ReadLimits
@@ -15,6 +15,7 @@ from etl.refs import REFERENCE_CHECKS
 
 __all__ = [
     "Config",
+    "ConfigProblems",
     "CreditorConfig",
     "HttpConfig",
     "InboxConfig",
@@ -24,6 +25,8 @@ __all__ = [
     "Secrets",
     "load_config",
     "with_sandbox",
+    "missing_norway_secrets",
+    "set_the_variables",
     "SANDBOX_CREDENTIALS",
     "INSECURE_TLS_ENV",
     "plain_http_problem",
@@ -218,6 +221,33 @@ def _fail(path: Path, msg: str) -> ConfigError:
     return ConfigError(f"{path}: {msg}")
 
 
+class ConfigProblems(ConfigError):
+    """Every problem of one configuration file: the message names the first (and how many more); `problems` has
+    them all, each with its key path (`amili-etl config check` prints them)."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        more = f" (and {len(problems) - 1} more: `amili-etl config check` lists them all)" if len(problems) > 1 else ""
+        super().__init__(f"{path}: {problems[0]}{more}")
+        self.problems = problems
+
+
+class _Problems:
+    """Collects the problems of one file so every one is found in one pass, not one per round."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.found: list[str] = []
+
+    def add(self, msg: str) -> None:
+        """One problem, with its key path, without the file's name."""
+        self.found.append(msg)
+
+    def caught(self, exc: ConfigError) -> None:
+        """A problem raised by a check that names the file first."""
+        text, prefix = str(exc), f"{self.path}: "
+        self.add(text[len(prefix):] if text.startswith(prefix) else text)
+
+
 def _resolve(base: Path, value: str) -> Path:
     p = Path(value).expanduser()
     return p if p.is_absolute() else (base / p)
@@ -290,59 +320,86 @@ def _payment_type(path: Path, where: str, value: Any) -> int | str:
     return value
 
 
-def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> CreditorConfig:
-    where = f"creditor #{i + 1}"
+def _table(bad: _Problems, where: str, value: Any) -> dict[str, Any]:
+    """`value` when it is a TOML table; else a problem and an empty table (so the other checks still run)."""
+    if isinstance(value, dict):
+        return value
+    bad.add(f"{where}: must be a table (`{where.split('.')[-1]} = {{ ... }}`), not {value!r}")
+    return {}
+
+
+def _choice(bad: _Problems, where: str, key: str, value: Any, allowed: tuple[str, ...], default: str) -> str:
+    """`value` when it is one of `allowed`; else a problem quoting it, and `default`."""
+    if value in allowed:
+        return str(value)
+    bad.add(f"{where}: {key} must be one of {', '.join(allowed)}, not {value!r}")
+    return default
+
+
+def _guarded(bad: _Problems, check: Callable[[], Any], default: Any) -> Any:
+    """`check()`, or `default` with its ConfigError recorded as a problem."""
+    try:
+        return check()
+    except ConfigError as exc:
+        bad.caught(exc)
+        return default
+
+
+def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str], bad: _Problems) -> CreditorConfig:
+    """One [[creditor]] block; each problem is recorded in `bad` and a neutral value used, so all are found."""
+    where = f"creditor[{i + 1}]"  # as `config check` names a creditor: its place, then its name
     unknown = sorted(set(raw) - _CREDITOR_KEYS)
     if unknown:
-        raise _fail(path, f"{where}: {unknown_keys_message(unknown, _CREDITOR_KEYS)}")
+        bad.add(f"{where}: {unknown_keys_message(unknown, _CREDITOR_KEYS)}")
     name = raw.get("name")
     if not isinstance(name, str) or not name:
-        raise _fail(path, f"{where}: `name` is required")
-    where = f"creditor {name!r}"
-    country = raw.get("country")
-    if country not in COUNTRIES:
-        raise _fail(path, f"{where}: country must be one of {', '.join(COUNTRIES)}, not {country!r}")
-    check = raw.get("reference_check", "mod10" if country == "NO" else "luhn")
-    if check not in REFERENCE_CHECKS:
-        raise _fail(path, f"{where}: reference_check must be one of {', '.join(REFERENCE_CHECKS)}, not {check!r}")
-    invoices_to = raw.get("invoices_to", "none")
-    if invoices_to not in INVOICE_TARGETS:
-        raise _fail(path, f"{where}: invoices_to must be one of {', '.join(INVOICE_TARGETS)}")
-    payments_to = raw.get("payments_to", "none")
-    if payments_to not in PAYMENT_TARGETS:
-        raise _fail(path, f"{where}: payments_to must be one of {', '.join(PAYMENT_TARGETS)}")
+        bad.add(f"{where}: `name` is required")
+        name = f"#{i + 1}"
+    else:
+        where = f"creditor[{i + 1}] ({name})"
+    country = _choice(bad, where, "country", raw.get("country"), COUNTRIES, "NO")
+    check = _choice(bad, where, "reference_check", raw.get("reference_check", "mod10" if country == "NO" else "luhn"),
+                    REFERENCE_CHECKS, "none")
+    invoices_to = _choice(bad, where, "invoices_to", raw.get("invoices_to", "none"), INVOICE_TARGETS, "none")
+    payments_to = _choice(bad, where, "payments_to", raw.get("payments_to", "none"), PAYMENT_TARGETS, "none")
     accounts = raw.get("accounts", [])
     if not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts):
-        raise _fail(path, f"{where}: accounts must be a list of strings (account or bankgiro numbers)")
-    arm = raw.get("arm", {})
-    collection = raw.get("collection", {})
-    ada = raw.get("ada", {})
-    auth = raw.get("auth", {})
+        bad.add(f"{where}: accounts must be a list of strings (account or bankgiro numbers), not {accounts!r}")
+        accounts = []
+    arm = _table(bad, f"{where}.arm", raw.get("arm", {}))
+    collection = _table(bad, f"{where}.collection", raw.get("collection", {}))
+    ada = _table(bad, f"{where}.ada", raw.get("ada", {}))
+    auth = _table(bad, f"{where}.auth", raw.get("auth", {}))
     for section, sub in (("arm", arm), ("collection", collection), ("ada", ada), ("auth", auth)):
         extra = sorted(set(sub) - _CREDITOR_SECTION_KEYS[section])
         if extra:
-            raise _fail(path, f"{where}: {section}: {unknown_keys_message(extra, _CREDITOR_SECTION_KEYS[section])}")
+            bad.add(f"{where}: {section}: {unknown_keys_message(extra, _CREDITOR_SECTION_KEYS[section])}")
     if (invoices_to == "arm" or payments_to == "arm") and not isinstance(arm.get("client_no"), int):
-        raise _fail(path, f"{where}: arm.client_no (an integer) is required when sending to ARM")
+        bad.add(f"{where}: arm.client_no (an integer) is required when sending to ARM, not {arm.get('client_no')!r}")
     if payments_to == "ada" and not ada.get("creditor"):
-        raise _fail(path, f"{where}: ada.creditor is required when payments_to = \"ada\"")
+        bad.add(f"{where}: ada.creditor is required when payments_to = \"ada\"")
     if payments_to == "collection" and not collection.get("org_id"):
-        raise _fail(path, f"{where}: collection.org_id is required when payments_to = \"collection\"")
+        bad.add(f"{where}: collection.org_id is required when payments_to = \"collection\"")
     id_env = auth.get("client_id_env", "AMILI_CLIENT_ID")
     secret_env = auth.get("client_secret_env", "AMILI_CLIENT_SECRET")
     ada_env = auth.get("ada_api_code_env", "AMILI_ADA_API_CODE")
     key_env = auth.get("ada_private_key_env")
-    matching = _matching(path, where, raw.get("matching", {}))
+    matching = _guarded(bad, lambda: _matching(path, where, raw.get("matching", {})), MatchingConfig())
     autopostings = raw.get("autopostings", False)
     if not isinstance(autopostings, bool) or (autopostings and payments_to != "arm"):
-        raise _fail(path, f"{where}: autopostings must be true or false, and true only with payments_to = \"arm\"")
+        bad.add(f"{where}: autopostings must be true or false, and true only with payments_to = \"arm\", "
+                f"not {autopostings!r}")
+        autopostings = False
     kid_length = raw.get("kid_length")
     if kid_length is not None and (isinstance(kid_length, bool) or not isinstance(kid_length, int)
                                    or not 2 <= kid_length <= 25):
-        raise _fail(path, f"{where}: kid_length must be a whole number of digits from 2 to 25")
+        bad.add(f"{where}: kid_length must be a whole number of digits from 2 to 25, not {kid_length!r}")
+        kid_length = None
     files = raw.get("invoice_files", [])
     if not isinstance(files, list):
-        raise _fail(path, f"{where}: invoice_files must be a list of file name patterns")
+        bad.add(f"{where}: invoice_files must be a list of file name patterns, not {files!r}")
+        files = []
+    url = lambda key, table, sub: _guarded(bad, lambda: _check_url(path, f"{where}: {sub}.{key}", table.get(key)), None)  # noqa: E731
     return CreditorConfig(
         name=name,
         country=country,
@@ -353,17 +410,19 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
         invoice_mapping=raw.get("invoice_mapping", "invoices_generic"),
         invoice_files=tuple(files),
         currency=raw.get("currency", "NOK" if country == "NO" else "SEK"),
-        arm_base_url=_check_url(path, f"{where}: arm.base_url", arm.get("base_url")),
+        arm_base_url=url("base_url", arm, "arm"),
         arm_client_no=arm.get("client_no"),
         arm_autoposting_method=str(arm.get("autoposting_method", "payment")),
-        collection_base_url=_check_url(path, f"{where}: collection.base_url", collection.get("base_url")),
+        collection_base_url=url("base_url", collection, "collection"),
         collection_org_id=collection.get("org_id"),
-        collection_idempotency_header=_text_setting(path, f"{where}: collection.idempotency_header",
-                                                    collection.get("idempotency_header", "Idempotency-Key")),
-        collection_payment_type=_payment_type(path, f"{where}: collection.payment_type", collection.get("payment_type", 0)),
-        ada_base_url=_check_url(path, f"{where}: ada.base_url", ada.get("base_url")),
+        collection_idempotency_header=_guarded(bad, lambda: _text_setting(
+            path, f"{where}: collection.idempotency_header", collection.get("idempotency_header", "Idempotency-Key")),
+            "Idempotency-Key"),
+        collection_payment_type=_guarded(bad, lambda: _payment_type(
+            path, f"{where}: collection.payment_type", collection.get("payment_type", 0)), 0),
+        ada_base_url=url("base_url", ada, "ada"),
         ada_creditor=ada.get("creditor"),
-        token_url=_check_url(path, f"{where}: auth.token_url", auth.get("token_url")),
+        token_url=url("token_url", auth, "auth"),
         client_id_env=id_env,
         client_secret_env=secret_env,
         ada_api_code_env=ada_env,
@@ -412,60 +471,63 @@ def load_config(
     """Read and check amili-etl.toml; relative paths in it are relative to the file's folder."""
     env = os.environ if env is None else env
     if path is None:
-        raise ConfigError("no configuration: pass --config FILE (an example: sample_data/amili-etl.toml)")
+        raise ConfigError("no configuration: pass --config FILE (`amili-etl init` writes a starter)")
     if not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    bad = _Problems(path)
     unknown = sorted(set(raw) - _TOP_KEYS)
     if unknown:
-        raise _fail(path, unknown_keys_message(unknown, _TOP_KEYS))
+        bad.add(unknown_keys_message(unknown, _TOP_KEYS))
     known = known_keys()
+    sections = {name: _table(bad, f"[{name}]", raw.get(name, {})) for name in (*_SECTION_KEYS, "http", "output")}
     for section in (*_SECTION_KEYS, "http"):
         allowed = known[section]
-        extra = sorted(set(raw.get(section, {})) - allowed)
+        extra = sorted(set(sections[section]) - allowed)
         if extra:
-            raise _fail(path, f"[{section}]: {unknown_keys_message(extra, allowed)}")
+            bad.add(f"[{section}]: {unknown_keys_message(extra, allowed)}")
+            sections[section] = {k: v for k, v in sections[section].items() if k in allowed}
     base = path.resolve().parent
-    state = raw.get("state", {})
-    output = raw.get("output", {})
-    http_raw = raw.get("http", {})
-    try:
-        http = HttpConfig(**http_raw)
-    except TypeError as exc:
-        raise _fail(path, f"[http]: {exc}") from None
-    if http.io not in ("threads", "async"):
-        raise _fail(path, f"[http]: io must be \"threads\" or \"async\", not {http.io!r}")
-    if not isinstance(http.verify_tls, bool):
-        raise _fail(path, f"[http]: verify_tls must be true or false, not {http.verify_tls!r}")
+    state, output, http_raw = sections["state"], sections["output"], sections["http"]
+    http = _http(bad, http_raw)
     insecure = not http.verify_tls
     if insecure and env.get(INSECURE_TLS_ENV) != "1":
-        raise _fail(path, f"[http]: verify_tls = false needs an explicit opt-in: set {INSECURE_TLS_ENV}=1 in the "
-                          "environment of the job (certificates are then not checked; every run warns)")
+        bad.add(f"[http]: verify_tls = false needs an explicit opt-in: set {INSECURE_TLS_ENV}=1 in the "
+                "environment of the job (certificates are then not checked; every run warns)")
     creditors_raw = raw.get("creditor", [])
-    if not creditors_raw:
-        raise _fail(path, "at least one [[creditor]] block is required")
-    creditors = tuple(_creditor(path, i, c, env) for i, c in enumerate(creditors_raw))
+    if not isinstance(creditors_raw, list) or not creditors_raw:
+        bad.add("at least one [[creditor]] block is required")
+        creditors_raw = []
+    creditors = tuple(_creditor(path, i, _table(bad, f"creditor[{i + 1}]", c), env, bad)
+                      for i, c in enumerate(creditors_raw))
     names = [c.name for c in creditors]
     if len(set(names)) != len(names):
-        raise _fail(path, "creditor names must be unique")
+        bad.add(f"creditor names must be unique: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
     owners: dict[str, str] = {}
     for c in creditors:
         for a in c.accounts:
             if a in owners:
-                raise _fail(path, f"account {a} belongs to both {owners[a]!r} and {c.name!r}")
+                bad.add(f"account {a} belongs to both {owners[a]!r} and {c.name!r}")
             owners[a] = c.name
-    extra_maps = tuple(_resolve(base, m) for m in raw.get("mappings", []))
-    log, inbox = raw.get("log", {}), raw.get("inbox", {})
+    maps = raw.get("mappings", [])
+    if not isinstance(maps, list) or not all(isinstance(m, str) for m in maps):
+        bad.add(f"mappings must be a list of folders, not {maps!r}")
+        maps = []
+    extra_maps = tuple(_resolve(base, m) for m in maps)
+    log, inbox = sections["log"], sections["inbox"]
     if log.get("level", "info") not in _LOG_LEVELS:
-        raise _fail(path, f"[log]: level must be one of {', '.join(_LOG_LEVELS)}")
+        bad.add(f"[log]: level must be one of {', '.join(_LOG_LEVELS)}, not {log.get('level')!r}")
     try:
         inbox_cfg = InboxConfig(**{k: float(v) for k, v in inbox.items()})
     except (TypeError, ValueError) as exc:
-        raise _fail(path, f"[inbox]: {exc}") from None
-    reading = _reading(path, raw.get("reading", {}))
+        bad.add(f"[inbox]: {exc}")
+        inbox_cfg = InboxConfig()
+    reading = _guarded(bad, lambda: _reading(path, sections["reading"]), ReadLimits())
+    if bad.found:
+        raise ConfigProblems(path, bad.found)
     return Config(
         path=path,
         state_path=_resolve(base, state.get("path", "state/amili-etl.duckdb")),
@@ -479,6 +541,22 @@ def load_config(
         insecure_tls=insecure,
         reading=reading,
     )
+
+
+def _http(bad: _Problems, raw: dict[str, Any]) -> HttpConfig:
+    """[http]: HttpConfig from the table (unknown keys were dropped already); bad values recorded, defaults kept."""
+    try:
+        http = HttpConfig(**raw)
+    except TypeError as exc:
+        bad.add(f"[http]: {exc}")
+        return HttpConfig()
+    if http.io not in ("threads", "async"):
+        bad.add(f"[http]: io must be \"threads\" or \"async\", not {http.io!r}")
+        http = replace(http, io="threads")
+    if not isinstance(http.verify_tls, bool):
+        bad.add(f"[http]: verify_tls must be true or false, not {http.verify_tls!r}")
+        http = replace(http, verify_tls=True)
+    return http
 
 
 def _reading(path: Path, raw: Any) -> ReadLimits:
@@ -532,6 +610,17 @@ def for_creditor(config: Config, name: str | None) -> Config:
                           "a name used in a path may not be '.', '..' or contain a slash")
     return replace(config, creditors=tuple(chosen), state_path=_fill(config.state_path, name),
                    output_dir=_fill(config.output_dir, name), log_dir=_fill(config.log_dir, name))
+
+
+def missing_norway_secrets(c: CreditorConfig) -> list[str]:
+    """The names of the Norway login's environment variables (client id, client secret) that are not set."""
+    return [env for env, value in ((c.client_id_env, c.secrets.client_id),
+                                   (c.client_secret_env, c.secrets.client_secret)) if not value]
+
+
+def set_the_variables(creditor: str, names: list[str]) -> str:
+    """The one-line message for missing secrets: only the variables not set, by name."""
+    return f"creditor {creditor!r}: set the environment variable{'s' if len(names) > 1 else ''} {' and '.join(names)}"
 
 
 def with_sandbox(config: Config, base_url: str) -> Config:

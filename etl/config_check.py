@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from etl.config import Config, CreditorConfig, known_keys, load_config, plain_http_problem, unknown_keys_message
+from etl.config import Config, ConfigProblems, CreditorConfig, known_keys, load_config, plain_http_problem, unknown_keys_message
 from etl.errors import EXIT_CLEAN, EXIT_TEMPFAIL, EXIT_USAGE, AmiliUnavailableError, ConfigError
 
-__all__ = ["check_config", "unknown_key_problems", "url_problems", "secret_problems"]
+__all__ = ["check_config", "unknown_key_problems", "url_problems", "secret_problems", "account_problems",
+           "mapping_problems"]
 
 _URL_KEYS = ("base_url", "token_url")
 _NORWAY_TARGETS = ("arm", "autopostings", "collection")
@@ -83,19 +84,91 @@ def _needs_norway(c: CreditorConfig) -> bool:
     return c.invoices_to == "arm" or c.payments_to in _NORWAY_TARGETS
 
 
-def secret_problems(config: Config) -> list[str]:
-    """Every secret a creditor needs whose environment variable is not set (names only, never values)."""
+def _creditors(raw: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, table) of every [[creditor]] block that is a table."""
+    creditors = raw.get("creditor", [])
+    return [(_creditor_label(i, c), c) for i, c in enumerate(creditors if isinstance(creditors, list) else [])
+            if isinstance(c, dict)]
+
+
+def _auth_env(c: Mapping[str, Any], key: str, default: str | None) -> Any:
+    auth = c.get("auth", {})
+    return auth.get(key, default) if isinstance(auth, dict) else default
+
+
+def secret_problems(raw: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
+    """Every secret a creditor needs whose environment variable is not set: each missing variable by name, never
+    a value (read from the file itself, so they are listed with every other problem in one pass)."""
     problems: list[str] = []
-    for c in config.creditors:
-        if _needs_norway(c):
-            for key, env_name, value in (("client_id_env", c.client_id_env, c.secrets.client_id),
-                                         ("client_secret_env", c.client_secret_env, c.secrets.client_secret)):
-                if not value:
-                    problems.append(f"creditor {c.name!r}.auth.{key}: environment variable {env_name} is not set")
-        if c.payments_to == "ada" and not (c.secrets.ada_api_code or getattr(c.secrets, "ada_private_key", None)):
-            problems.append(f"creditor {c.name!r}.auth.ada_api_code_env: environment variable {c.ada_api_code_env} "
-                            "is not set")
+    for label, c in _creditors(raw):
+        norway = c.get("invoices_to") == "arm" or c.get("payments_to") in _NORWAY_TARGETS
+        needed = [("client_id_env", "AMILI_CLIENT_ID"), ("client_secret_env", "AMILI_CLIENT_SECRET")] if norway else []
+        if c.get("payments_to") == "ada":
+            key_env = _auth_env(c, "ada_private_key_env", None)
+            if not (isinstance(key_env, str) and env.get(key_env)):
+                needed.append(("ada_api_code_env", "AMILI_ADA_API_CODE"))
+        for key, default in needed:
+            name = _auth_env(c, key, default)
+            if isinstance(name, str) and not env.get(name):
+                problems.append(f"{label}.auth.{key}: environment variable {name} is not set")
     return problems
+
+
+def _account_problem(country: Any, account: str) -> str | None:
+    """Why `account` cannot be one of a creditor's accounts (a typo the run would meet as 'belongs to no creditor')."""
+    from etl.refs import mod10_check_digit, mod11_check_digit
+
+    digits = "".join(ch for ch in account if ch not in " .-")
+    if not digits.isdigit():
+        return f"{account!r} is not an account number (digits, with dots, spaces or dashes between)"
+    if country == "NO":
+        if len(digits) != 11:
+            return f"{account!r} is not a Norwegian account number (11 digits, not {len(digits)})"
+        if mod11_check_digit(digits[:10]) != digits[10]:
+            return f"{account!r} fails the MOD11 check of Norwegian account numbers (a digit wrong or swapped?)"
+    elif country == "SE" and len(digits) in (7, 8) and mod10_check_digit(digits[:-1]) != digits[-1]:
+        # 7 or 8 digits is a bankgiro number (Luhn); a longer Swedish account (clearing + number) has per-bank rules.
+        return f"{account!r} fails the check digit of bankgiro numbers (a digit wrong or swapped?)"
+    return None
+
+
+def account_problems(raw: Mapping[str, Any]) -> list[str]:
+    """Every account or bankgiro number whose check digit fails, with its key path and the value quoted."""
+    problems: list[str] = []
+    for label, c in _creditors(raw):
+        accounts = c.get("accounts", [])
+        for a in accounts if isinstance(accounts, list) else []:
+            if isinstance(a, str) and (why := _account_problem(c.get("country"), a)):
+                problems.append(f"{label}.accounts: {why}")
+    return problems
+
+
+def mapping_problems(raw: Mapping[str, Any], mapping_dirs: list[Path]) -> list[str]:
+    """Every invoice_mapping that names no invoice layout of the mapping folders (with the closest name)."""
+    import difflib
+
+    from etl.mapping import load_mappings
+
+    try:
+        names = [layout.name for layout in load_mappings(mapping_dirs).of_kind("invoices")]
+    except ConfigError as exc:
+        return [f"mappings: {exc}"]
+    problems: list[str] = []
+    for label, c in _creditors(raw):
+        name = c.get("invoice_mapping")
+        if name is not None and name not in names:
+            close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+            problems.append(f"{label}.invoice_mapping: {name!r} is no invoice layout"
+                            + (f" (did you mean {close[0]}?)" if close else f" (there are: {', '.join(names)})"))
+    return problems
+
+
+def _mapping_dirs(path: Path, raw: Mapping[str, Any]) -> list[Path]:
+    from etl.bundled import bundled_dir
+
+    extra = raw.get("mappings", [])
+    base = path.resolve().parent
+    return [base / m for m in (extra if isinstance(extra, list) else []) if isinstance(m, str)] + [bundled_dir("mappings")]
 
 
 async def _logins(config: Config) -> tuple[list[str], list[str], bool]:
@@ -130,13 +203,20 @@ async def _logins(config: Config) -> tuple[list[str], list[str], bool]:
     return lines, problems, unreachable
 
 
+def _listed_elsewhere(problem: str) -> bool:
+    """Unknown keys, bad URLs and missing secrets are listed by this module, each with its full key path."""
+    return "unknown" in problem or "URL" in problem or "environment variable" in problem
+
+
 def check_config(path: Path, *, auth: bool = True, env: Mapping[str, str] | None = None) -> tuple[list[str], list[str], int]:
-    """(problems, login report lines, exit code): 0 all well, 2 a configuration problem, 75 an endpoint unreachable."""
+    """(problems, login report lines, exit code): 0 all well, 2 a configuration problem, 75 an endpoint unreachable.
+
+    Every problem of the file is found in one pass; the logins are tried only when there is none."""
     from etl.bundled import bundled_dir
 
     env = os.environ if env is None else env
     if not path.is_file():
-        return [f"{path}: configuration file not found"], [], EXIT_USAGE
+        return [f"{path}: configuration file not found (looked at {path.absolute()})"], [], EXIT_USAGE
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -145,13 +225,12 @@ def check_config(path: Path, *, auth: bool = True, env: Mapping[str, str] | None
     config: Config | None = None
     try:
         config = load_config(path, env=env, default_mapping_dirs=(bundled_dir("mappings"),))
+    except ConfigProblems as exc:
+        problems += [p for p in exc.problems if not _listed_elsewhere(p)]
     except ConfigError as exc:
-        text = str(exc)
-        # Unknown keys and bad URLs are already listed, each with its full key path.
-        if "unknown" not in text and "URL" not in text:
-            problems.append(text)
-    if config is not None:
-        problems += secret_problems(config)
+        if not _listed_elsewhere(str(exc)):
+            problems.append(str(exc))
+    problems += account_problems(raw) + mapping_problems(raw, _mapping_dirs(path, raw)) + secret_problems(raw, env)
     lines: list[str] = []
     unreachable = False
     if auth and config is not None and not problems:

@@ -1,4 +1,4 @@
-"""The EtlError family: every known failure, each carrying the exit code of the contract (DESIGN.md)."""
+"""The EtlError family: every known failure, each carrying the exit code of the contract (docs/contracts.md)."""
 
 from __future__ import annotations
 

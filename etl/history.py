@@ -277,6 +277,7 @@ def redeliver(config: Any, run: RunInfo, new_run_id: str, out_dir: Path, clock: 
                        "pending": dict(report.pending)},
             "sent": {api: int(report.sent.get(api, 0)) for api in APIS},
         }
+        report.note_unreachable(summary)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_csv(found, run_dir / "discrepancies.csv")
         write_summary(summary, run_dir / "summary.json")

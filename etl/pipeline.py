@@ -41,6 +41,7 @@ from etl.refs import reference_valid_expr
 from etl.report import write_csv, write_rejects, write_run_workbook, write_summary
 from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA
 from etl.store import Store, open_store
+from etl.terminal import stage
 
 __all__ = ["RunRequest", "RunResult", "FileOutcome", "run_pipeline", "read_inputs", "new_run_id", "run_log_path"]
 
@@ -353,7 +354,9 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         log_event("file_skipped", f"{s['path']}: already imported by run {s['run_id']}; skipped (--force reads it again)",
                   **s)
     record_skipped(store, req.run_id, skipped)
+    shown = stage("read", f"reading and validating {len(req.inputs)} path(s)")
     files = read_inputs(req.inputs, mappings, frozenset(Path(s["path"]) for s in skipped), config)
+    shown.done(_read_counts(files))
     for f in files:
         log_event("file_read", f"{f.display}: {f.result.format or '-'} {f.status}", path=f.display,
                   sha256=f.result.sha256, format=f.result.format, status=f.status, rows=f.result.rows.height,
@@ -400,7 +403,9 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         pl.col("duplicate_of").is_null() & ~pl.col("held_back") & pl.col("creditor").is_not_null()
         & (pl.col("amount_minor") > 0)
     )
+    shown = stage("match", f"matching {candidates.height} payment(s) to open invoices")
     matches = match_run(store, config, req.run_id, candidates)
+    shown.done(f"{matches.filter(pl.col('rule').is_in(MATCHED_RULES)).height} of {candidates.height} payment(s) matched")
     # The route decision (target, route_reason) is made in matching; a payment without a target is not sent.
     to_send = candidates.join(matches.select("payment_key", "rule", "invoice_number", "invoice_numbers",
                                              "invoice_currency", "target", "route_reason"),
@@ -410,9 +415,14 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     deliverable = items.filter(pl.col("action") == "deliver")
     plan_counts = {api: int(n) for api, n in deliverable.group_by("api").len().iter_rows()}
     report = DeliveryReport()
+    shown = stage("deliver", f"{deliverable.height} item(s) to {len(plan_counts)} endpoint(s)"
+                  + (" (dry run: nothing is sent)" if req.dry_run else ""))
     if not req.dry_run:
+        shown.interrupt()  # the endpoints' progress follows
         report = deliver(store, config, req.run_id, deliverable, lambda: req.clock().replace(tzinfo=None))
+    shown.done(f"sent {sum(report.sent.values())} of {deliverable.height} item(s)")
 
+    shown = stage("report", f"reconciling and writing {run_dir}")
     found = reconcile_run(store, req.run_id)
     exit_code = _exit_code(files, found, report, deliverable.height)
     if not files and skipped:
@@ -421,6 +431,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     summary["totals"]["control"] = control_summary(store, req.run_id)
     summary["totals"]["tie"] = tie_summary(store, req.run_id)
     summary["skipped"] = skipped
+    report.note_unreachable(summary)  # the reason, not only the count: in the log, the summary, the last line
     log_event("delivered", "delivery: " + (", ".join(f"{api} sent {n}" for api, n in summary["sent"].items() if n)
                                            or "nothing sent"), planned=plan_counts, **{
                   k: summary["totals"][k] for k in ("confirmed", "rejected", "pending")})
@@ -430,8 +441,19 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary = ? WHERE run_id = ?",
         [req.clock().replace(tzinfo=None), summary["status"], exit_code, json.dumps(summary), req.run_id],
     )
+    shown.done(f"{found.height} discrepancy row(s)")
     return RunResult(req.run_id, run_dir, summary, found, exit_code, report, plan_counts,
                      dry_run_report(config, deliverable) if req.dry_run else [])
+
+
+def _read_counts(files: list[FileOutcome]) -> str:
+    """The read stage's line: files, rows, valid, rejected, and files not taken."""
+    rows = sum(f.result.rows.height for f in files)
+    valid = sum(f.valid.height for f in files)
+    rejected = sum(f.rejects.get_column("source_line").n_unique() for f in files if f.rejects.height)
+    not_taken = sum(f.status in ("held_back", "unreadable", "unrecognised") for f in files)
+    return (f"{len(files)} file(s): {rows} row(s), {valid} valid, {rejected} rejected"
+            + (f"; {not_taken} file(s) held back or not readable" if not_taken else ""))
 
 
 def _summary(req: RunRequest, files: list[FileOutcome], pays: pl.DataFrame, matches: pl.DataFrame,

@@ -21,7 +21,7 @@ from etl.config import Config
 
 __all__ = ["plan_items", "ROUTES"]
 
-# payments_to -> the API a matched payment goes to (DESIGN.md, "Stable keys" for the key names).
+# payments_to -> the API a matched payment goes to (docs/contracts.md, "Stable keys" for the key names).
 # A `target` column on the payments (etl/match/route.py) wins; `autopostings = true` on an ARM creditor sends
 # its payments as ARM autopostings instead of payment reservations.
 ROUTES = {"arm": "arm.paymentreservations", "collection": "collection.payments", "ada": "ada.creditor-payments"}

@@ -10,7 +10,7 @@ Two fictitious creditors (every name below is invented):
 Six problems are planted on purpose and listed in planted.json (the manifest the end-to-end tests check).
 Everything comes from one random.Random(SEED) and fixed dates: no wall clock, so reruns are byte-identical
 (the .xlsx too: fixed document properties and fixed zip entry times).
-Record layouts follow /work/shared/FORMATS.md (positions 1-based inclusive); each writer asserts 80 characters.
+Record layouts follow docs/formats.md (positions 1-based inclusive); each writer asserts 80 characters.
 """
 
 from __future__ import annotations

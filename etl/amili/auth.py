@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from etl.amili.transport import Transport
-from etl.config import CreditorConfig
+from etl.config import CreditorConfig, missing_norway_secrets, set_the_variables
 from etl.errors import AmiliUnavailableError, ConfigError
 
 __all__ = ["NorwayAuth", "AdaAuth", "renew_at", "signed_api_code"]
@@ -51,10 +51,8 @@ class NorwayAuth:
         c = self.creditor
         if not c.token_url:
             raise ConfigError(f"creditor {c.name!r}: auth.token_url is not configured")
-        if not c.secrets.client_id or not c.secrets.client_secret:
-            raise ConfigError(
-                f"creditor {c.name!r}: set the environment variables {c.client_id_env} and {c.client_secret_env}"
-            )
+        if (missing := missing_norway_secrets(c)):  # only the ones not set, by name
+            raise ConfigError(set_the_variables(c.name, missing))
         resp = await self.transport.request(
             "POST",
             c.token_url,

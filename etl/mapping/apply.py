@@ -38,8 +38,8 @@ class MissingColumnError(InputError):
 
 
 def check_columns(columns: list[str], layout: Layout) -> None:
-    """Raise MissingColumnError for the first mapped column that `columns` lacks."""
-    present = set(columns)
+    """Raise MissingColumnError for the first mapped column that `columns` lacks (optional_header's may be absent)."""
+    present = set(columns) | set(layout.optional_header)
     mapped = [
         *layout.columns.items(),
         *((f"line {f}", (c,)) for f, c in layout.line_columns.items()),
@@ -325,10 +325,14 @@ def apply_mapping(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     """Text cells in `layout`'s shape -> canonical columns (payments or invoices), rows the layout skips left out.
 
     `source_line` / `source_sheet` pass through; lineage and keys are the reader's job.
-    Raises MissingColumnError when a mapped column is not in `frame`. A row with an amount cell that is not an
+    Raises MissingColumnError when a mapped column is not in `frame` (one of optional_header is read as empty). A row with an amount cell that is not an
     amount (null where the cell is not blank) carries the reason in two extra columns: `split_amount_problems`.
     """
     check_columns(frame.columns, layout)
+    # A column of optional_header that this version of the export leaves out is read as empty cells.
+    absent = [c for c in layout.optional_header if c not in frame.columns]
+    if absent:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in absent)
     decimal = resolve_decimal(frame, layout)
     lf = frame.lazy().with_row_index(_ROW_NO)
     for col, pattern in layout.skip_rows_matching.items():

@@ -13,7 +13,7 @@ from etl.store import Store
 __all__ = ["CATEGORIES", "DIFFERENCE_OF_TWO", "by_currency_text", "DISCREPANCY_COLUMNS", "QUERIES", "STORED_COLUMNS", "control_summary",
            "control_totals", "difference_expr", "reconcile_run", "run_query"]
 
-# The fixed vocabulary of DESIGN.md, in report order.
+# The fixed vocabulary of docs/contracts.md, in report order.
 CATEGORIES = (
     "invalid_row",
     "control_total_mismatch",

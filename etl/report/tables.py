@@ -1,4 +1,4 @@
-"""discrepancies.csv and summary.json, exactly as the contract in DESIGN.md says."""
+"""discrepancies.csv and summary.json, exactly as docs/contracts.md says."""
 
 from __future__ import annotations
 

@@ -170,7 +170,7 @@ def _unrecognised(path: Path, data: bytes, mappings: MappingSet) -> str:
         miss = None
     if miss:
         return f"{path}: not a recognised format: {miss}"
-    names = f"{len(mappings)} layouts known, see docs/formats.md" if len(mappings) else "no layouts loaded"
+    names = f"{len(mappings)} layouts known, see docs/mappings.md" if len(mappings) else "no layouts loaded"
     if data.startswith(b"PK"):
         what = f"a zip / spreadsheet with no known header row in the first {HEAD_LINES} rows of any sheet"
     elif b"\x00" in data[:4096]:

@@ -49,7 +49,7 @@ PAYMENT_SCHEMA: dict[str, pl.DataType] = {
     "payer_address": pl.String(),  # BgMax TK27/28, one line; null when none
     "payer_org_number": pl.String(),  # BgMax TK29 organisation / person number; null when none
     "bank_ref": pl.String(),  # archive reference, BGC serial, bank reference
-    "payment_key": pl.String(),  # stable key derived from the source (DESIGN.md "Stable keys")
+    "payment_key": pl.String(),  # stable key derived from the source (docs/contracts.md, "Stable keys")
 }
 
 # Columns only some formats fill: a reader may leave them out (with_lineage adds them as nulls).

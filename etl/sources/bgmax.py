@@ -245,7 +245,7 @@ def _payments(posts: pl.DataFrame) -> pl.DataFrame:
         payer_address=pl.when(address != "").then(address),
         payer_org_number=pl.col("payer_org_number"),
         bank_ref=serial,
-        # DESIGN.md "Stable keys": the BGC serial number, made unique with its deposit (see the module doc).
+        # docs/contracts.md, "Stable keys": the BGC serial number, made unique with its deposit (see the module doc).
         payment_key=pl.when(nth > 1).then(base_key + "-" + nth.cast(pl.String)).otherwise(base_key),
     )
 

@@ -25,7 +25,7 @@ def _iso_dates(dates: pl.Series) -> pl.Series:
 def _bank_result(path: Path, fmt: str, layout: Layout, table: Table) -> SourceResult:
     rows, problems = split_amount_problems(map_table(table, layout))
     # A CSV line has no id of its own: hash its facts, plus its occurrence among identical lines, so twin
-    # payments stay apart and the same payment in two overlapping exports gets the same key (DESIGN.md).
+    # payments stay apart and the same payment in two overlapping exports gets the same key (docs/contracts.md).
     parts = [pl.col(c) for c in ("account", "booking_date", "amount_minor", "reference", "message")]
     rows = rows.with_columns(occurrence=occurrence_expr(parts), __iso=_iso_dates(rows.get_column("booking_date")))
     key_parts = [pl.col("__iso") if p.meta.output_name() == "booking_date" else p for p in parts]

@@ -1,4 +1,4 @@
-"""Stable keys: derived from a payment's source facts only, never from the run or the file (DESIGN.md)."""
+"""Stable keys: derived from a payment's source facts only, never from the run or the file (docs/contracts.md)."""
 
 from __future__ import annotations
 

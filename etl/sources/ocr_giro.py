@@ -379,7 +379,7 @@ def _payments(recs: _Records, asg: np.ndarray, items: _Items, truncated: bool) -
             payer_account=pl.when(pl.col("debit") != _ZERO_ACCOUNT).then("debit"),
             bank_ref=pl.when(archive != "").then(archive),
         )
-        # DESIGN.md: assignment account, Nets date, archive reference, KID, amount; never the transaction number.
+        # docs/contracts.md: assignment account, Nets date, archive reference, KID, amount; never the transaction number.
         # The date goes in as its ISO text, which is what stable_key_expr would cast the Date to.
         .with_columns(
             payment_key=stable_key_expr(

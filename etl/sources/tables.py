@@ -1,7 +1,7 @@
 """Tabular files (CSV and .xlsx) as frames of text cells with physical line / sheet row numbers.
 
 Everything is read as text (infer_schema_length=0; calamine dtypes "string"): amounts and dates are parsed
-by the mapping, never guessed by the CSV or Excel reader (PERF-NOTES.md: floats are wrong for money).
+by the mapping, never guessed by the CSV or Excel reader (docs/performance.md: floats are wrong for money).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def test_missing_secrets_and_refused_logins(tmp_path: Path, sandbox) -> None:
     config = write_config(tmp_path, sandbox.base_url)
     missing = cli("config", "check", "--config", str(config), secrets={"AMILI_NO_CLIENT_ID": "sandbox"})
     assert missing.returncode == 2
-    assert "creditor 'nordlys-no'.auth.client_secret_env: environment variable AMILI_NO_CLIENT_SECRET is not set" in missing.stdout
+    assert "creditor[1] (nordlys-no).auth.client_secret_env: environment variable AMILI_NO_CLIENT_SECRET is not set" in missing.stdout
     assert "AMILI_SE_ADA_API_CODE is not set" in missing.stdout
     wrong = cli("config", "check", "--config", str(config),
                 secrets={"AMILI_NO_CLIENT_ID": "sandbox", "AMILI_NO_CLIENT_SECRET": "wrong-secret-value",

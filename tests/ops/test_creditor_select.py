@@ -54,7 +54,8 @@ def test_run_one_creditor_of_a_multi_creditor_file(tmp_path: Path, sandbox) -> N
     history = cli("runs", "--json", "--config", str(config), "--creditor", "solkraft-se")
     assert history.returncode == 0, history.stdout + history.stderr
     [only] = [json.loads(line) for line in history.stdout.splitlines()]
-    assert only["run_id"] == se.stdout.split()[1].rstrip(":")
+    [se_run] = (tmp_path / "reports" / "solkraft-se").iterdir()
+    assert only["run_id"] == se_run.name
 
 
 def test_a_creditor_name_never_leaves_its_folder(tmp_path: Path) -> None:

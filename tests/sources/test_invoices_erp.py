@@ -85,3 +85,15 @@ def test_a_missing_line_column_names_file_column_and_what_is_there(read, tmp_pat
         "missing; the file has: 'INVOICE NO', 'INVOICE DATE'"
     )
     assert "'ANTALL'" in r.message
+
+
+def test_visma_norway_invoice_level(read):
+    """Visma for Norway as well as Sweden: Norwegian column names, dd.mm.yyyy (ISO too), KIDs with leading zeros."""
+    r = read(DATA / "invoices" / "visma_no.csv")
+    assert (r.status, r.format, r.layout, r.lines) == ("ok", "invoices_csv", "invoices_visma_no", None), r.message
+    assert r.rows["amount_minor"].to_list() == [391_338, 110_465, 12_500]
+    assert r.rows["vat_minor"].to_list() == [78_268, 22_093, 2_500]
+    assert r.rows["kid"].to_list() == ["0001024", "0001107", "0001289"]
+    assert r.rows["customer_name"].to_list()[1] == "Ola Prøvemann"
+    assert r.rows["due_date"].to_list() == [dt.date(2026, 11, 4), dt.date(2026, 11, 7), dt.date(2026, 11, 8)]
+    assert set(r.rows["currency"].to_list()) == {"NOK"}

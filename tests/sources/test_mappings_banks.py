@@ -161,3 +161,14 @@ def test_every_shipped_bank_layout_is_tested(mappings):
     for lay in mappings.of_kind("bank"):
         text = (REPO / "mappings" / f"{lay.name}.toml").read_text(encoding="utf-8")
         assert text.startswith("#") and ("sample" in text or "synthetic" in text), lay.name
+
+
+def test_dnb_carries_the_payer_name_where_its_export_has_one(read):
+    """DNB's export with the payer columns fills payer_name / payer_account; the one without leaves them empty."""
+    r = read(DATA / "bank_csv" / "dnb_payer.csv")
+    assert (r.status, r.layout) == ("ok", "dnb"), r.message
+    assert r.rows["payer_name"].to_list() == ["Ola Testmann", None, "Kari Prøvesen AS"]
+    assert r.rows["amount_minor"].to_list() == [125_000, -34_990, 1_000_050]
+    assert r.rows["payer_account"].to_list()[0] == "12061112345"
+    plain = read(DATA / "bank_csv" / "dnb.csv")
+    assert (plain.status, plain.layout) == ("ok", "dnb") and plain.rows["payer_name"].to_list() == [None] * 4

@@ -48,6 +48,35 @@ class DeliveryReport:
     unavailable: list[str] = field(default_factory=list)  # one message per item that met an unreachable Amili
     requests: Counter[str] = field(default_factory=Counter)  # "POST 200", "POST 429", "GET timeout", ...
 
+    def unreachable_reason(self) -> str | None:
+        """What met an unreachable Amili first: the method, the URL and the error (for the operator), or None."""
+        import re
+
+        prefix = "Amili unavailable: "
+        first = next((m for m in self.unavailable if m.startswith(prefix)), None)
+        if first is None:
+            return self.unavailable[0] if self.unavailable else None
+        text = first[len(prefix):]
+        # "POST https://host/token: cannot connect (...)" -> the error first, then where: a URL ending in /token
+        # followed by text would read as a credential to the log's masking and be redacted.
+        found = re.fullmatch(r"([A-Z]+) (\S+): (.*)", text, re.S)
+        return f"{found[3]} on {found[1]} {found[2]}" if found else text
+
+    def note_unreachable(self, summary: dict[str, Any]) -> None:
+        """When Amili could not be reached: an `amili_unreachable` error event in the run log, and the reason in
+        the summary's `error` (the CLI's last line on stderr, `show`)."""
+        import logging
+
+        from etl.logs import log_event
+
+        why = self.unreachable_reason()
+        if why is None:
+            return
+        log_event("amili_unreachable", f"Amili unreachable: {why}", logging.ERROR, error=why,
+                  items=len(self.unavailable))
+        summary["error"] = (f"Amili unreachable: {why}; {len(self.unavailable)} item(s) not delivered, nothing lost: "
+                            "rerun later")
+
 
 def make_batch_key(api: str, creditor: str, keys: Iterable[str]) -> str:
     """Our id of a batch: stable for the same items, so a resend after a crash replays the same Idempotency-Key."""

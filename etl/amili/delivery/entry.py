@@ -16,7 +16,7 @@ from etl.amili.delivery.engine import ORDER, DeliveryReport, Run
 from etl.amili.delivery.reservations import deliver_reservations
 from etl.amili.outbox import add_run_items, unfinished_items
 from etl.amili.progress import Progress
-from etl.config import Config, CreditorConfig
+from etl.config import Config, CreditorConfig, missing_norway_secrets, set_the_variables
 from etl.errors import ConfigError
 from etl.store import Store
 
@@ -34,8 +34,8 @@ def _check_credentials(config: Config, items: pl.DataFrame) -> None:
     """Fail before anything is marked sent when a creditor's secrets are missing from the environment."""
     for name, api in items.select("creditor", "api").unique().sort("creditor", "api").iter_rows():
         c = config.creditor(name)
-        if api.startswith(("arm.", "collection.")) and not (c.secrets.client_id and c.secrets.client_secret):
-            raise ConfigError(f"creditor {name!r}: set the environment variables {c.client_id_env} and {c.client_secret_env}")
+        if api.startswith(("arm.", "collection.")) and (missing := missing_norway_secrets(c)):
+            raise ConfigError(set_the_variables(name, missing))  # only the variables not set, by name
         if api.startswith("ada.") and not c.secrets.ada_api_code:
             raise ConfigError(f"creditor {name!r}: set the environment variable {c.ada_api_code_env}")
 
