@@ -5,12 +5,17 @@ phone numbers, dates. One of them equalling an invoice number says little on a f
 candidate (`message~invoice_number`) therefore stands only when one of these agrees as well (docs/matching.md):
 
 - `amount=outstanding`: the payment is exactly what is open on the invoice (and something is open);
-- `payer_name~customer_name`: the payer's name is like the invoice's customer name (token Jaccard >= the creditor's
-  `name_similarity`, as in the amount + name rule);
+- `payer_name~customer_name`: the payer's name is the customer's name (the same words in any order; legal forms
+  such as AS/AB and initials ignored: "HANSEN OLA K" is "Ola Hansen");
 - `message~customer_name`: every word of the customer's name is in the text;
+  a name two or more of the creditor's customers bear corroborates nothing ("Ola Hansen" is not one person), and a
+  name merely like the customer's does not either (that fuzziness is the amount + name rule's, with its own checks);
 - `message~customer_number`: the invoice's customer number is a token of the text;
 - `amount=sum(open items)`: the text names two or more open invoices of one customer whose open amounts sum exactly
   to the payment (the multi-invoice case, where no single invoice's amount can agree).
+
+A number nothing corroborates never decides a match: alone it is dropped (the payment goes on to the next rules, or
+stays unmatched); two or more of them alone in a payment are kept as the candidates of an `ambiguous` payment.
 
 Everything is column expressions over the candidate pairs (a few percent of the payments): no per-row Python.
 """
@@ -25,27 +30,44 @@ __all__ = ["FREE_TEXT_FIELD", "corroborated"]
 
 FREE_TEXT_FIELD = "message~invoice_number"
 
+
+def _name_key(name: pl.Expr) -> pl.Expr:
+    """A name as compared for "the same name": its words (text.name_tokens: legal forms, initials dropped), sorted."""
+    return name_tokens(name).list.sort().list.join(" ").replace("", None)
+
+
+def _one_owner(t: pl.DataFrame, inv: pl.DataFrame) -> pl.DataFrame:
+    """(creditor, _nkey, _one): for each candidate's customer name, whether one customer of the creditor bears it."""
+    keys = t.select("creditor", "_nkey").drop_nulls().unique()
+    words = keys.get_column("_nkey").str.split(" ").explode().unique().to_list()
+    # Only names containing one of the candidates' words need their key computed (a few, not every invoice).
+    named = inv.filter(pl.col("customer_name").str.to_lowercase().str.contains_any(words)).select(
+        "creditor", "customer_number", "customer_name")
+    names = named.select("creditor", "customer_name").unique().with_columns(
+        _name_key(pl.col("customer_name")).alias("_nkey"))
+    owners = named.join(names, on=["creditor", "customer_name"]).join(keys, on=["creditor", "_nkey"], how="semi")
+    return owners.group_by("creditor", "_nkey").agg((pl.col("customer_number").n_unique() == 1).alias("_one"))
+
+
 _SUM_FIELD = "amount=sum(open items)"
 
 
-def _facts(text: pl.DataFrame, pays: pl.DataFrame, inv: pl.DataFrame, cfg: pl.DataFrame) -> pl.DataFrame:
+def _facts(text: pl.DataFrame, pays: pl.DataFrame, inv: pl.DataFrame) -> pl.DataFrame:
     """`text` candidates with what each corroborating fact says, as boolean columns `_by_*`."""
     ii = text.get_column("_ii")
     t = text.with_columns(inv.get_column("customer_name").gather(ii).alias("_cname")).join(
         pays.select("_order", "creditor", pl.col("amount_minor").alias("_paid"), "payer_name", "message"),
-        on="_order", how="left").join(cfg.select("creditor", "_sim"), on="creditor", how="left")
+        on="_order", how="left").with_columns(_name_key(pl.col("_cname")).alias("_nkey"))
+    t = t.join(_one_owner(t, inv), on=["creditor", "_nkey"], how="left")
+    one_owner = pl.col("_one").fill_null(False)
     cust = name_tokens("_cname")
-    payer = name_tokens("payer_name")
-    words = name_tokens("message")
-    shared = payer.list.set_intersection(cust).list.len()
-    jaccard = shared / payer.list.set_union(cust).list.len()
-    cust_len = cust.list.len()
     number = pl.col("customer_number").str.to_uppercase()
     return t.with_columns(
         ((pl.col("_paid") == pl.col("outstanding_minor")) & (pl.col("outstanding_minor") > 0)).fill_null(False)
         .alias("_by_amount"),
-        (jaccard >= pl.col("_sim").fill_null(0.6)).fill_null(False).alias("_by_payer"),
-        ((cust_len > 0) & (words.list.set_intersection(cust).list.len() == cust_len)).fill_null(False).alias("_by_words"),
+        (one_owner & (_name_key(pl.col("payer_name")) == pl.col("_nkey"))).fill_null(False).alias("_by_payer"),
+        (one_owner & (name_tokens("message").list.set_intersection(cust).list.len() == cust.list.len()))
+        .fill_null(False).alias("_by_words"),
         (pl.col("message").str.to_uppercase().str.extract_all(GENERIC_TOKEN).list.contains(number)
          & (number != pl.col("invoice_number").str.to_uppercase())).fill_null(False).alias("_by_number"),
     )
@@ -59,18 +81,19 @@ def _by_sum(t: pl.DataFrame) -> pl.DataFrame:
          & (pl.col("customer_number").n_unique() == 1) & (pl.col("currency").n_unique() == 1)).alias("_by_sum"))
 
 
-def corroborated(cands: pl.DataFrame, pays: pl.DataFrame, inv: pl.DataFrame, cfg: pl.DataFrame) -> pl.DataFrame:
-    """`cands` (from the invoice-number rule) with every free-text candidate nothing corroborates dropped, and the
-    agreeing facts added to each kept one's `field` ('message~invoice_number, amount=outstanding').
+def corroborated(cands: pl.DataFrame, pays: pl.DataFrame, inv: pl.DataFrame,
+                 field: str = FREE_TEXT_FIELD) -> pl.DataFrame:
+    """`cands` with every free-text candidate (`field`) nothing corroborates dropped, and the agreeing facts added to
+    each kept one's `field` ('message~invoice_number, amount=outstanding').
 
     Structured candidates (camt RfrdDocInf, BgMax references) pass as they are. `pays` carries _order, creditor,
-    amount_minor, payer_name, message; `inv` customer_name by row id `_ii`; `cfg` the creditors' `_sim`.
+    amount_minor, payer_name, message; `inv` (row id `_ii`) creditor, customer_number, customer_name.
     """
-    free = pl.col("field") == FREE_TEXT_FIELD
+    free = pl.col("field") == field
     text = cands.filter(free)
     if text.height == 0:
         return cands
-    t = _facts(text, pays, inv, cfg)
+    t = _facts(text, pays, inv)
     t = t.join(_by_sum(t), on="_order", how="left").with_columns(
         (pl.col("_by_sum").fill_null(False) & (pl.col("outstanding_minor") > 0)).alias("_by_sum"))
     reasons = [("_by_amount", "amount=outstanding"), ("_by_payer", "payer_name~customer_name"),
@@ -78,6 +101,13 @@ def corroborated(cands: pl.DataFrame, pays: pl.DataFrame, inv: pl.DataFrame, cfg
                ("_by_sum", _SUM_FIELD)]
     why = pl.concat_str([pl.when(pl.col(flag)).then(pl.lit(", " + label)) for flag, label in reasons],
                         ignore_nulls=True)
-    kept = t.filter(pl.any_horizontal(*[pl.col(flag) for flag, _ in reasons])).with_columns(
+    any_reason = pl.any_horizontal(*[pl.col(flag) for flag, _ in reasons])
+    # Numbers nothing corroborates never decide a match. Two or more of them, alone in the payment (no corroborated or
+    # structured candidate beside them: "Faktura 100017 og 100018" for neither amount), still say the payer meant
+    # invoices: they are kept as the candidates of an `ambiguous` payment, for a person. One alone is dropped.
+    structured = cands.filter(~free).get_column("_order").unique().implode()
+    alone = (~any_reason.any().over("_order") & ~pl.col("_order").is_in(structured)
+             & (pl.col("_ii").n_unique().over("_order") >= 2))
+    kept = t.filter(any_reason | alone).with_columns(
         (pl.col("field") + why).alias("field")).select(cands.columns)
     return pl.concat([cands.filter(~free), kept])

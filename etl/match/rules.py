@@ -259,11 +259,16 @@ def _number_candidates(pays: pl.DataFrame, inv: pl.DataFrame, cfg: pl.DataFrame)
         fits = pl.when(pl.col("creditor") == creditor).then(pl.col("key").str.contains(f"(?i)^(?:{pattern})$")).otherwise(fits)
     keys = pl.concat([extras, tokens.filter(fits)]).filter(pl.col("key").is_not_null() & (pl.col("key") != ""))
     numbers = inv.select("creditor", pl.col("invoice_number").str.to_uppercase().alias("key"), "_ii")
-    return corroborated(_netted_deductions(_join_keys(keys, numbers, inv), pays), pays, inv, cfg)
+    return corroborated(_netted_deductions(_join_keys(keys, numbers, inv), pays), pays, inv)
 
 
 # Digit runs of a text that may be a KID / OCR number (2-25 digits, leading zeros kept).
 _DIGIT_RUN = r"\b\d{2,25}\b"
+# A bare number stands as a KID on its own only where chance would not put one there: the digit runs of this run's
+# texts of a KID's length, times the creditor's open KIDs of that length / 10^length, the number of runs expected to
+# equal an open KID by accident, must stay below this. Otherwise (many open KIDs, many long numbers in the texts) a
+# number that is an open KID needs corroboration like any number in the text.
+_KID_CHANCE = 0.01
 
 
 def _text_kid_candidates(pays: pl.DataFrame, inv: pl.DataFrame, cfg: pl.DataFrame) -> pl.DataFrame:
@@ -274,7 +279,8 @@ def _text_kid_candidates(pays: pl.DataFrame, inv: pl.DataFrame, cfg: pl.DataFram
     free text like any other. Joined first, checked after: the check digits are computed for the few hits only.
     """
     checks = cfg.filter(pl.col("_check").is_not_null() & (pl.col("_check") != "none")).select("creditor", "_check")
-    with_text = pays.filter(pl.col("message").is_not_null() & pl.col("creditor").is_in(checks.get_column("creditor")))
+    creditors = checks.get_column("creditor").to_list()
+    with_text = pays.filter(pl.col("message").is_not_null() & pl.col("creditor").is_in(creditors))
     keys = with_text.select("_order", "creditor", pl.col("message").str.extract_all(_DIGIT_RUN).alias("key"),
                             pl.lit("message~kid").alias("field")).explode("key").drop_nulls("key").unique(
         ["_order", "key"], maintain_order=True)
@@ -283,14 +289,24 @@ def _text_kid_candidates(pays: pl.DataFrame, inv: pl.DataFrame, cfg: pl.DataFram
     hits = _join_keys(keys, kids, inv)
     if hits.height == 0:
         return hits
-    ok = pl.lit(False)
     # The join kept payment and invoice of one creditor: the invoice's creditor is the payment's.
-    key = inv.get_column("kid").gather(hits.get_column("_ii"))
-    creditor = inv.get_column("creditor").gather(hits.get_column("_ii"))
+    ii = hits.get_column("_ii")
+    hits = hits.with_columns(inv.get_column("creditor").gather(ii).alias("_creditor"),
+                             reference_key(inv.get_column("kid").gather(ii)).alias("_kid"))
+    ok = pl.lit(False)
     for name, check in checks.iter_rows():
-        ok = pl.when(pl.col("_creditor") == name).then(reference_valid_expr(reference_key("_kid"), check)).otherwise(ok)
-    return hits.with_columns(key.alias("_kid"), creditor.alias("_creditor")).filter(ok.fill_null(False)).drop(
-        "_kid", "_creditor")
+        ok = pl.when(pl.col("_creditor") == name).then(reference_valid_expr("_kid", check)).otherwise(ok)
+    runs = keys.group_by("creditor", pl.col("key").str.len_chars().alias("_len")).len("_runs")
+    density = kids.group_by("creditor", pl.col("key").str.len_chars().alias("_len")).len("_n").join(
+        runs, on=["creditor", "_len"]).select(
+        "creditor", "_len", (pl.col("_runs") * pl.col("_n") / pl.lit(10.0).pow(pl.col("_len"))).alias("_chance"))
+    hits = hits.filter(ok.fill_null(False)).join(
+        density.rename({"creditor": "_creditor"}), left_on=["_creditor", pl.col("_kid").str.len_chars()],
+        right_on=["_creditor", "_len"], how="left", maintain_order="left")
+    by_chance = pl.col("_chance") >= _KID_CHANCE
+    cols = [c for c in hits.columns if not c.startswith("_") or c in ("_order", "_ii")]
+    return pl.concat([hits.filter(~by_chance).select(cols),
+                      corroborated(hits.filter(by_chance).select(cols), pays, inv, field="message~kid")])
 
 
 def _tokens(frame: pl.DataFrame, ids: list[str], name: str) -> pl.DataFrame:
