@@ -27,6 +27,8 @@ def print_summary(result: Any, workbook: Path) -> None:
     """The short table a person reads after a run."""
     s = result.summary
     click.echo(f"run {s['run_id']}: {s['status']}")
+    if s.get("message"):
+        click.echo(f"  {masked(s['message'])}")
     click.echo(f"  {'file':<44} {'format':<14} {'status':<14} {'rows':>6} {'valid':>6}")
     for f in s["files"]:
         # File names and messages masked like the run log: a name may carry a national id or an account number.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from etl.refs import REFERENCE_CHECKS
 __all__ = [
     "Config",
     "CreditorConfig",
+    "account_key",
     "HttpConfig",
     "InboxConfig",
     "known_keys",
@@ -288,6 +290,49 @@ def _payment_type(path: Path, where: str, value: Any) -> int | str:
     return value
 
 
+_IBAN = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{8,30}$")
+_NO_IBAN = re.compile(r"^NO\d{2}(\d{11})$")
+
+
+def account_key(spelling: str) -> str:
+    """An account as payments are matched to it: one key for every way of writing it.
+
+    Separators (spaces, dots, dashes) and leading zeros do not count: `991-2346` is `9912346`, `1506.29.95960` is
+    `15062995960`. An IBAN is compared compact and upper case; a Norwegian one as its 11-digit account
+    (`NO93 8601 1117 947` is `86011117947`), as bank files give it. Anything else keeps its digits only. Empty when
+    nothing is left (the caller says so).
+    """
+    compact = re.sub(r"[\s.\-]", "", spelling).upper()
+    if _IBAN.match(compact):
+        norwegian = _NO_IBAN.match(compact)
+        return norwegian.group(1).lstrip("0") if norwegian else compact
+    return re.sub(r"\D", "", spelling).lstrip("0")
+
+
+def _account_keys(path: Path, where: str, accounts: list[str]) -> tuple[str, ...]:
+    """The creditor's accounts as keys, each once (two spellings of one account are one account), in given order."""
+    keys: dict[str, str] = {}
+    for a in accounts:
+        key = account_key(a)
+        if not key:
+            raise _fail(path, f"{where}: accounts: {a!r} is not an account or bankgiro number")
+        keys.setdefault(key, a)
+    return tuple(keys)
+
+
+def _check_account_owners(path: Path, creditors: tuple[CreditorConfig, ...], raw: list[Any]) -> None:
+    """ConfigError when one account (in any spelling) belongs to two creditors, naming both and how each wrote it."""
+    owners: dict[str, tuple[str, str]] = {}
+    for c, r in zip(creditors, raw):
+        for a in r.get("accounts", []):
+            key = account_key(a)
+            owner = owners.setdefault(key, (c.name, a))
+            if owner[0] != c.name:
+                same = "" if owner[1] == a else f" (written {owner[1]!r} there and {a!r} here)"
+                raise _fail(path, f"account {a} belongs to both {owner[0]!r} and {c.name!r}{same}: an account "
+                                  "belongs to one creditor")
+
+
 def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]) -> CreditorConfig:
     where = f"creditor #{i + 1}"
     unknown = sorted(set(raw) - _CREDITOR_KEYS)
@@ -344,7 +389,7 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
     return CreditorConfig(
         name=name,
         country=country,
-        accounts=tuple(a.replace(".", "").replace(" ", "").replace("-", "").lstrip("0") for a in accounts),
+        accounts=_account_keys(path, where, accounts),
         reference_check=check,
         invoices_to=invoices_to,
         payments_to=payments_to,
@@ -375,7 +420,6 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
 
 def _matching(path: Path, where: str, raw: Any) -> MatchingConfig:
     """The creditor's [creditor.matching] table: tolerances as decimal strings or numbers, never floats for money."""
-    import re
     from decimal import Decimal, InvalidOperation
 
     if not isinstance(raw, dict):
@@ -449,12 +493,7 @@ def load_config(
     names = [c.name for c in creditors]
     if len(set(names)) != len(names):
         raise _fail(path, "creditor names must be unique")
-    owners: dict[str, str] = {}
-    for c in creditors:
-        for a in c.accounts:
-            if a in owners:
-                raise _fail(path, f"account {a} belongs to both {owners[a]!r} and {c.name!r}")
-            owners[a] = c.name
+    _check_account_owners(path, creditors, creditors_raw)
     extra_maps = tuple(_resolve(base, m) for m in raw.get("mappings", []))
     log, inbox = raw.get("log", {}), raw.get("inbox", {})
     if log.get("level", "info") not in _LOG_LEVELS:
