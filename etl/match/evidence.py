@@ -24,53 +24,71 @@ from __future__ import annotations
 
 import polars as pl
 
-from etl.match.text import GENERIC_TOKEN, name_tokens
+from etl.match.text import GENERIC_TOKEN, NOISE, name_tokens
 
 __all__ = ["FREE_TEXT_FIELD", "corroborated"]
 
 FREE_TEXT_FIELD = "message~invoice_number"
 
 
-def _name_key(name: pl.Expr) -> pl.Expr:
-    """A name as compared for "the same name": its words (text.name_tokens: legal forms, initials dropped), sorted."""
-    return name_tokens(name).list.sort().list.join(" ").replace("", None)
+def _plain_name() -> pl.Expr:
+    """A customer name as its own export writes it, compared without case and punctuation (one string pass)."""
+    return pl.col("customer_name").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
 
 
 def _one_owner(t: pl.DataFrame, inv: pl.DataFrame) -> pl.DataFrame:
-    """(creditor, _nkey, _one): for each candidate's customer name, whether one customer of the creditor bears it."""
-    keys = t.select("creditor", "_nkey").drop_nulls().unique()
-    words = keys.get_column("_nkey").str.split(" ").explode().unique().to_list()
-    # Only names containing one of the candidates' words need their key computed (a few, not every invoice).
-    named = inv.filter(pl.col("customer_name").str.to_lowercase().str.contains_any(words)).select(
-        "creditor", "customer_number", "customer_name")
-    names = named.select("creditor", "customer_name").unique().with_columns(
-        _name_key(pl.col("customer_name")).alias("_nkey"))
-    owners = named.join(names, on=["creditor", "customer_name"]).join(keys, on=["creditor", "_nkey"], how="semi")
-    return owners.group_by("creditor", "_nkey").agg((pl.col("customer_number").n_unique() == 1).alias("_one"))
+    """(creditor, customer_name, _one): for the candidates' customer names, whether one customer of the creditor
+    bears that name (an export writes one name one way: compared without case and punctuation)."""
+    names = t.select("creditor", pl.col("_cname").alias("customer_name")).drop_nulls().unique().with_columns(
+        _plain_name().alias("_plain"))
+    owners = inv.filter(pl.col("creditor").is_in(names.get_column("creditor").unique().to_list())).select(
+        "creditor", "customer_number", _plain_name().alias("_plain")).join(
+        names.select("creditor", "_plain").unique(), on=["creditor", "_plain"], how="semi")
+    one = owners.group_by("creditor", "_plain").agg((pl.col("customer_number").n_unique() == 1).alias("_one"))
+    return names.join(one, on=["creditor", "_plain"], how="left").select(
+        "creditor", pl.col("customer_name").alias("_cname"), "_one")
 
 
 _SUM_FIELD = "amount=sum(open items)"
 
 
 def _facts(text: pl.DataFrame, pays: pl.DataFrame, inv: pl.DataFrame) -> pl.DataFrame:
-    """`text` candidates with what each corroborating fact says, as boolean columns `_by_*`."""
+    """`text` candidates with what each corroborating fact says, as boolean columns `_by_*`.
+
+    The amount and the customer number are plain comparisons; names need their words, so they are looked at only
+    for candidates neither corroborates (and the text only where it holds the customer name's first word at all).
+    """
     ii = text.get_column("_ii")
+    number = pl.col("customer_number").str.to_uppercase()
     t = text.with_columns(inv.get_column("customer_name").gather(ii).alias("_cname")).join(
         pays.select("_order", "creditor", pl.col("amount_minor").alias("_paid"), "payer_name", "message"),
-        on="_order", how="left").with_columns(_name_key(pl.col("_cname")).alias("_nkey"))
-    t = t.join(_one_owner(t, inv), on=["creditor", "_nkey"], how="left")
-    one_owner = pl.col("_one").fill_null(False)
-    cust = name_tokens("_cname")
-    number = pl.col("customer_number").str.to_uppercase()
-    return t.with_columns(
+        on="_order", how="left").with_row_index("_row").with_columns(
         ((pl.col("_paid") == pl.col("outstanding_minor")) & (pl.col("outstanding_minor") > 0)).fill_null(False)
         .alias("_by_amount"),
-        (one_owner & (_name_key(pl.col("payer_name")) == pl.col("_nkey"))).fill_null(False).alias("_by_payer"),
-        (one_owner & (name_tokens("message").list.set_intersection(cust).list.len() == cust.list.len()))
-        .fill_null(False).alias("_by_words"),
         (pl.col("message").str.to_uppercase().str.extract_all(GENERIC_TOKEN).list.contains(number)
          & (number != pl.col("invoice_number").str.to_uppercase())).fill_null(False).alias("_by_number"),
     )
+    first = pl.col("_cname").str.to_lowercase().str.extract(r"([\p{L}\p{N}]{2,})")
+    in_text = first.is_in(list(NOISE)) | pl.col("message").str.to_lowercase().str.contains(first, literal=True)
+    open_question = ~pl.col("_by_amount") & ~pl.col("_by_number") & pl.col("_cname").is_not_null()
+    names = t.filter(open_question & (pl.col("payer_name").is_not_null() | in_text.fill_null(False)))
+    cust, payer = name_tokens("_cname"), name_tokens("payer_name")
+    n_cust = cust.list.len()
+    names = names.select(
+        "_row", "creditor", "_cname",
+        # The same words (both lists hold each word once): as many shared as either has.
+        ((n_cust > 0) & (payer.list.len() == n_cust) & (payer.list.set_intersection(cust).list.len() == n_cust))
+        .fill_null(False).alias("_by_payer"),
+        ((n_cust > 0) & (name_tokens("message").list.set_intersection(cust).list.len() == n_cust))
+        .fill_null(False).alias("_by_words"),
+    ).filter(pl.col("_by_payer") | pl.col("_by_words"))
+    if names.height:
+        # A name corroborates only when one customer bears it.
+        one = _one_owner(names, inv)
+        names = names.join(one, on=["creditor", "_cname"], how="left").select(
+            "_row", *[(pl.col(c) & pl.col("_one").fill_null(False)).alias(c) for c in ("_by_payer", "_by_words")])
+    t = t.join(names.select("_row", "_by_payer", "_by_words"), on="_row", how="left", maintain_order="left")
+    return t.with_columns(pl.col("_by_payer").fill_null(False), pl.col("_by_words").fill_null(False))
 
 
 def _by_sum(t: pl.DataFrame) -> pl.DataFrame:
