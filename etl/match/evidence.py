@@ -32,17 +32,16 @@ FREE_TEXT_FIELD = "message~invoice_number"
 
 
 def _plain_name() -> pl.Expr:
-    """A customer name as its own export writes it, compared without case and punctuation (one string pass)."""
-    return pl.col("customer_name").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+    """A customer name as its own export writes it, compared without case or surrounding blanks."""
+    return pl.col("customer_name").str.to_lowercase().str.strip_chars()
 
 
 def _one_owner(t: pl.DataFrame, inv: pl.DataFrame) -> pl.DataFrame:
-    """(creditor, customer_name, _one): for the candidates' customer names, whether one customer of the creditor
-    bears that name (an export writes one name one way: compared without case and punctuation)."""
+    """(creditor, _cname, _one): for the candidates' customer names, whether one customer of the creditor bears that
+    name (an export writes one name one way: compared without case)."""
     names = t.select("creditor", pl.col("_cname").alias("customer_name")).drop_nulls().unique().with_columns(
         _plain_name().alias("_plain"))
-    owners = inv.filter(pl.col("creditor").is_in(names.get_column("creditor").unique().to_list())).select(
-        "creditor", "customer_number", _plain_name().alias("_plain")).join(
+    owners = inv.select("creditor", "customer_number", _plain_name().alias("_plain")).join(
         names.select("creditor", "_plain").unique(), on=["creditor", "_plain"], how="semi")
     one = owners.group_by("creditor", "_plain").agg((pl.col("customer_number").n_unique() == 1).alias("_one"))
     return names.join(one, on=["creditor", "_plain"], how="left").select(
@@ -68,10 +67,14 @@ def _facts(text: pl.DataFrame, pays: pl.DataFrame, inv: pl.DataFrame) -> pl.Data
         (pl.col("message").str.to_uppercase().str.extract_all(GENERIC_TOKEN).list.contains(number)
          & (number != pl.col("invoice_number").str.to_uppercase())).fill_null(False).alias("_by_number"),
     )
+    # A cheap first look: a name can agree only where the customer name's first word is there at all (a legal form
+    # such as AS, which the comparison ignores, lets the row through).
     first = pl.col("_cname").str.to_lowercase().str.extract(r"([\p{L}\p{N}]{2,})")
-    in_text = first.is_in(list(NOISE)) | pl.col("message").str.to_lowercase().str.contains(first, literal=True)
+    noise = first.is_in(list(NOISE))
+    in_payer = noise | pl.col("payer_name").str.to_lowercase().str.contains(first, literal=True)
+    in_text = noise | pl.col("message").str.to_lowercase().str.contains(first, literal=True)
     open_question = ~pl.col("_by_amount") & ~pl.col("_by_number") & pl.col("_cname").is_not_null()
-    names = t.filter(open_question & (pl.col("payer_name").is_not_null() | in_text.fill_null(False)))
+    names = t.filter(open_question & (in_payer.fill_null(False) | in_text.fill_null(False)))
     cust, payer = name_tokens("_cname"), name_tokens("payer_name")
     n_cust = cust.list.len()
     names = names.select(
