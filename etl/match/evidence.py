@@ -129,6 +129,11 @@ def corroborated(cands: pl.DataFrame, pays: pl.DataFrame, inv: pl.DataFrame,
     structured = cands.filter(~free).get_column("_order").unique().implode()
     alone = (~any_reason.any().over("_order") & ~pl.col("_order").is_in(structured)
              & (pl.col("_ii").n_unique().over("_order") >= 2))
-    kept = t.filter(any_reason | alone).with_columns(
+    kept = t.filter(any_reason | alone)
+    # An invoice with nothing open beside an open one the text names too is not what the payment pays: dropped, so
+    # it never becomes the invoice (or part) a payment is delivered to. Alone, it stays: the payment is then an
+    # overpayment on it, not sent (route.py).
+    is_open = pl.col("outstanding_minor") > 0
+    kept = kept.filter(is_open | ~is_open.any().over("_order")).with_columns(
         (pl.col("field") + why).alias("field")).select(cands.columns)
     return pl.concat([cands.filter(~free), kept])

@@ -84,6 +84,15 @@ def test_nothing_open_is_a_candidate_only_with_a_name_and_then_an_overpayment() 
     assert (m["rule"], m["outstanding_minor"]) == ("invoice_number", 0)  # routed: not sent (test_match_rules)
 
 
+def test_a_paid_invoice_named_beside_an_open_one_is_not_part_of_the_payment() -> None:
+    inv = _inv([{"invoice_number": "100123", "amount_minor": 50_000, "outstanding_minor": 0},
+                {"invoice_number": "100124", "amount_minor": 30_000}])
+    pays = _pay([{"payment_key": "p", "message": "Faktura 100123 og 100124", "amount_minor": 30_000,
+                  "payer_name": "Kari Nordmann"}])
+    m = _match(pays, inv)
+    assert (m["rule"], m["invoice_numbers"], m["outstanding_minor"]) == ("invoice_number", "100124", 30_000)
+
+
 def test_a_kid_in_a_dnb_text_without_the_word_matches_when_it_passes_the_check() -> None:
     inv = _inv([{"invoice_number": "100123", "kid": "0000123455", "amount_minor": 50_000}])
     pays = _pay([{"payment_key": "p", "message": "Betaling 0000123455 faktura", "amount_minor": 20_000}])
