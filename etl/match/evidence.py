@@ -123,17 +123,23 @@ def corroborated(cands: pl.DataFrame, pays: pl.DataFrame, inv: pl.DataFrame,
     why = pl.concat_str([pl.when(pl.col(flag)).then(pl.lit(", " + label)) for flag, label in reasons],
                         ignore_nulls=True)
     any_reason = pl.any_horizontal(*[pl.col(flag) for flag, _ in reasons])
+    is_open = pl.col("outstanding_minor") > 0
+    # An invoice with nothing open beside a corroborated open one the text names too is not what the payment pays:
+    # dropped, so it never becomes the invoice (or part) a payment is delivered to. Alone, it stays: the payment is
+    # then an overpayment on it, not sent (route.py).
+    corroborated_rows = t.filter(any_reason & (is_open | ~(any_reason & is_open).any().over("_order")))
     # Numbers nothing corroborates never decide a match. Two or more of them, alone in the payment (no corroborated or
     # structured candidate beside them: "Faktura 100017 og 100018" for neither amount), still say the payer meant
-    # invoices: they are kept as the candidates of an `ambiguous` payment, for a person. One alone is dropped.
+    # invoices: they are kept as the candidates of an `ambiguous` payment, for a person. One alone is dropped, and so
+    # are several whose open amounts would sum to the payment after all (with a credit note or a paid invoice among
+    # them): they must not decide a multi-invoice match that nothing corroborated.
     structured = cands.filter(~free).get_column("_order").unique().implode()
-    alone = (~any_reason.any().over("_order") & ~pl.col("_order").is_in(structured)
-             & (pl.col("_ii").n_unique().over("_order") >= 2))
-    kept = t.filter(any_reason | alone)
-    # An invoice with nothing open beside an open one the text names too is not what the payment pays: dropped, so
-    # it never becomes the invoice (or part) a payment is delivered to. Alone, it stays: the payment is then an
-    # overpayment on it, not sent (route.py).
-    is_open = pl.col("outstanding_minor") > 0
-    kept = kept.filter(is_open | ~is_open.any().over("_order")).with_columns(
+    sets = t.unique(["_order", "_ii"]).group_by("_order").agg(
+        (pl.len() >= 2).alias("_several"),
+        ((pl.col("outstanding_minor").sum() == pl.col("_paid").first()) & (pl.col("customer_number").n_unique() <= 1)
+         & (pl.col("currency").n_unique() == 1)).alias("_sums"))
+    alone = t.join(sets, on="_order").filter(
+        ~any_reason.any().over("_order") & ~pl.col("_order").is_in(structured) & pl.col("_several") & ~pl.col("_sums"))
+    kept = pl.concat([corroborated_rows, alone.select(t.columns)]).with_columns(
         (pl.col("field") + why).alias("field")).select(cands.columns)
     return pl.concat([cands.filter(~free), kept])

@@ -93,6 +93,18 @@ def test_a_paid_invoice_named_beside_an_open_one_is_not_part_of_the_payment() ->
     assert (m["rule"], m["invoice_numbers"], m["outstanding_minor"]) == ("invoice_number", "100124", 30_000)
 
 
+def test_uncorroborated_numbers_never_decide_even_with_a_paid_invoice_or_a_credit_among_them() -> None:
+    inv = _inv([{"invoice_number": "100017", "amount_minor": 50_000},
+                {"invoice_number": "100018", "amount_minor": 40_000, "outstanding_minor": 0},
+                {"invoice_number": "100019", "amount_minor": -20_000}])
+    # A paid invoice beside an open one, nothing corroborating either: ambiguous, never the open one by default.
+    two = _pay([{"payment_key": "p", "message": "Faktura 100017 og 100018", "amount_minor": 12_345}])
+    assert (_match(two, inv)["rule"], _match(two, inv)["candidates"]) == ("ambiguous", "100017, 100018")
+    # Open amounts summing to the payment only with a credit note: not corroborated, not decided.
+    credit = _pay([{"payment_key": "p", "message": "Faktura 100017 kreditnota 100019", "amount_minor": 30_000}])
+    assert _match(credit, inv)["rule"] == "none"
+
+
 def test_a_kid_in_a_dnb_text_without_the_word_matches_when_it_passes_the_check() -> None:
     inv = _inv([{"invoice_number": "100123", "kid": "0000123455", "amount_minor": 50_000}])
     pays = _pay([{"payment_key": "p", "message": "Betaling 0000123455 faktura", "amount_minor": 20_000}])
