@@ -124,6 +124,7 @@ def main() -> None:
     # The sample configuration: nordlys-no (ARM) and solkraft-se (ADA), each with a 1.00 amount tolerance here.
     config = load_config(Path(__file__).resolve().parents[1] / "sample_data" / "amili-etl.toml", env={})
     settings = {c.name: dataclasses.replace(c.matching, amount_tolerance_minor=100) for c in config.creditors}
+    checks = {c.name: c.reference_check for c in config.creditors}  # as a run passes them (KIDs in the text)
     match_times, store_times, reconcile_times, total_times = [], [], [], []
     cpu: list[tuple[float, float]] = []
     for _ in range(args.repeat):
@@ -131,7 +132,7 @@ def main() -> None:
             if args.dictionary_compression:
                 store.execute("SET force_compression = 'dictionary'")
             t0, c0 = time.perf_counter(), time.process_time()
-            m = match_payments(pays, inv, settings)
+            m = match_payments(pays, inv, settings, checks)
             routed = route_matches(m, pays, config)
             t1, c1 = time.perf_counter(), time.process_time()
             _store_rows(store, pays, routed)

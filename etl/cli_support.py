@@ -64,6 +64,8 @@ def print_summary(result: Any, workbook: Path) -> None:
         click.echo(f"workbook: {workbook}")
         print_error(s)
         return
+    if s.get("message"):
+        click.echo(f"  {masked(s['message'])}")
     # File names in full (masked like the run log: a name may carry a national id or an account number).
     names = [masked(f["path"]) for f in s["files"]]
     width = max([len("file"), *map(len, names)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ __all__ = [
     "Config",
     "ConfigProblems",
     "CreditorConfig",
+    "account_key",
     "HttpConfig",
     "InboxConfig",
     "known_keys",
@@ -345,6 +347,53 @@ def _guarded(bad: _Problems, check: Callable[[], Any], default: Any) -> Any:
         return default
 
 
+_IBAN = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{8,30}$")
+_NO_IBAN = re.compile(r"^NO\d{2}(\d{11})$")
+
+
+def account_key(spelling: str) -> str:
+    """An account as payments are matched to it: one key for every way of writing it.
+
+    Separators (spaces, dots, dashes) and leading zeros do not count: `991-2346` is `9912346`, `1506.29.95960` is
+    `15062995960`. An IBAN is compared compact and upper case; a Norwegian one as its 11-digit account
+    (`NO93 8601 1117 947` is `86011117947`), as bank files give it. Anything else keeps its digits only. Empty when
+    nothing is left (the caller says so).
+    """
+    compact = re.sub(r"[\s.\-]", "", spelling).upper()
+    if _IBAN.match(compact):
+        norwegian = _NO_IBAN.match(compact)
+        return norwegian.group(1).lstrip("0") if norwegian else compact
+    return re.sub(r"\D", "", spelling).lstrip("0")
+
+
+def _account_keys(bad: _Problems, where: str, accounts: list[str]) -> tuple[str, ...]:
+    """The creditor's accounts as keys, each once (two spellings of one account are one account), in given order."""
+    keys: dict[str, str] = {}
+    for a in accounts:
+        key = account_key(a)
+        if not key:
+            bad.add(f"{where}: accounts: {a!r} is not an account or bankgiro number")
+            continue
+        keys.setdefault(key, a)
+    return tuple(keys)
+
+
+def _check_account_owners(bad: _Problems, creditors: tuple[CreditorConfig, ...], raw: list[Any]) -> None:
+    """A problem for each account (in any spelling) that belongs to two creditors, naming both and how each wrote it."""
+    owners: dict[str, tuple[str, str]] = {}
+    for c, r in zip(creditors, raw):
+        accounts = r.get("accounts", []) if isinstance(r, dict) else []
+        for a in accounts if isinstance(accounts, list) else []:
+            if not isinstance(a, str):
+                continue
+            key = account_key(a)
+            owner = owners.setdefault(key, (c.name, a))
+            if owner[0] != c.name:
+                same = "" if owner[1] == a else f" (written {owner[1]!r} there and {a!r} here)"
+                bad.add(f"account {a} belongs to both {owner[0]!r} and {c.name!r}{same}: an account belongs to "
+                        "one creditor")
+
+
 def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str], bad: _Problems) -> CreditorConfig:
     """One [[creditor]] block; each problem is recorded in `bad` and a neutral value used, so all are found."""
     where = f"creditor[{i + 1}]"  # as `config check` names a creditor: its place, then its name
@@ -403,7 +452,7 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
     return CreditorConfig(
         name=name,
         country=country,
-        accounts=tuple(a.replace(".", "").replace(" ", "").replace("-", "").lstrip("0") for a in accounts),
+        accounts=_account_keys(bad, where, accounts),
         reference_check=check,
         invoices_to=invoices_to,
         payments_to=payments_to,
@@ -436,7 +485,6 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
 
 def _matching(path: Path, where: str, raw: Any) -> MatchingConfig:
     """The creditor's [creditor.matching] table: tolerances as decimal strings or numbers, never floats for money."""
-    import re
     from decimal import Decimal, InvalidOperation
 
     if not isinstance(raw, dict):
@@ -506,12 +554,7 @@ def load_config(
     names = [c.name for c in creditors]
     if len(set(names)) != len(names):
         bad.add(f"creditor names must be unique: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
-    owners: dict[str, str] = {}
-    for c in creditors:
-        for a in c.accounts:
-            if a in owners:
-                bad.add(f"account {a} belongs to both {owners[a]!r} and {c.name!r}")
-            owners[a] = c.name
+    _check_account_owners(bad, creditors, creditors_raw)
     maps = raw.get("mappings", [])
     if not isinstance(maps, list) or not all(isinstance(m, str) for m in maps):
         bad.add(f"mappings must be a list of folders, not {maps!r}")

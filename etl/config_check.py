@@ -118,7 +118,14 @@ def _account_problem(country: Any, account: str) -> str | None:
     """Why `account` cannot be one of a creditor's accounts (a typo the run would meet as 'belongs to no creditor')."""
     from etl.refs import mod10_check_digit, mod11_check_digit
 
-    digits = "".join(ch for ch in account if ch not in " .-")
+    digits = "".join(ch for ch in account if ch not in " .-").upper()
+    if digits[:2].isalpha():  # an IBAN: its own check (ISO 13616 mod 97), then a Norwegian one as its account
+        moved = digits[4:] + digits[:4]
+        if not moved.isalnum() or int("".join(str(int(ch, 36)) for ch in moved)) % 97 != 1:
+            return f"{account!r} fails the IBAN check (mod 97: a character wrong or swapped?)"
+        if not digits.startswith("NO"):
+            return None
+        digits = digits[4:]
     if not digits.isdigit():
         return f"{account!r} is not an account number (digits, with dots, spaces or dashes between)"
     if country == "NO":

@@ -43,7 +43,8 @@ from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA
 from etl.store import Store, open_store
 from etl.terminal import stage
 
-__all__ = ["RunRequest", "RunResult", "FileOutcome", "run_pipeline", "read_inputs", "new_run_id", "run_log_path"]
+__all__ = ["NOTHING_NEW", "RunRequest", "RunResult", "FileOutcome", "nothing_new_message", "run_pipeline", "read_inputs",
+           "new_run_id", "run_log_path"]
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,9 @@ def _payments_frame(config: Config, files: list[FileOutcome], run_id: str) -> pl
          "creditor": [c.name for c in config.creditors for _ in c.accounts]},
         schema={"account": pl.String, "creditor": pl.String},
     )
-    pays = pays.with_columns(pl.col("account").str.strip_chars_start("0")).join(owners, on="account", how="left")
+    # The key config.account_key makes of a creditor's accounts: a Norwegian IBAN is its 11-digit account.
+    account = pl.col("account").str.replace(r"^NO\d{2}(\d{11})$", "$1").str.strip_chars_start("0")
+    pays = pays.with_columns(account).join(owners, on="account", how="left")
     check = pl.lit(None, dtype=pl.Boolean)
     for c in config.creditors:
         check = pl.when(pl.col("creditor") == c.name).then(reference_valid_expr("reference", c.reference_check)).otherwise(check)
@@ -214,6 +217,16 @@ def _exit_code(files: list[FileOutcome], found: pl.DataFrame, report: DeliveryRe
 
 _STATUS = {EXIT_CLEAN: "clean", EXIT_DISCREPANCIES: "discrepancies", EXIT_INPUT: "incomplete",
            EXIT_PARTIAL: "incomplete", EXIT_TEMPFAIL: "failed"}
+# Every input was imported by an earlier run: nothing read, nothing sent, exit 0 (docs/cron.md).
+NOTHING_NEW = "nothing_new"
+
+
+def nothing_new_message(skipped: list[dict[str, Any]]) -> str:
+    """The one line of a run that read nothing new: how many files, imported by which run(s)."""
+    runs = sorted({s["run_id"] for s in skipped})
+    by = f"run {runs[0]}" if len(runs) == 1 else f"runs {', '.join(runs)}"
+    return (f"nothing new: {len(skipped)} file(s) already imported by {by}; nothing was read or sent "
+            "(--force reads them again)")
 
 
 def _money_by_currency(frame: pl.DataFrame) -> dict[str, str]:
@@ -432,6 +445,10 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     summary["totals"]["tie"] = tie_summary(store, req.run_id)
     summary["skipped"] = skipped
     report.note_unreachable(summary)  # the reason, not only the count: in the log, the summary, the last line
+    if not files and skipped:
+        # Yesterday's files seen again (a cron rerun, a rerun by hand): safe and not an error, but not a checked run.
+        summary["status"], summary["message"] = NOTHING_NEW, nothing_new_message(skipped)
+        log_event("nothing_new", summary["message"], files=len(skipped))
     log_event("delivered", "delivery: " + (", ".join(f"{api} sent {n}" for api, n in summary["sent"].items() if n)
                                            or "nothing sent"), planned=plan_counts, **{
                   k: summary["totals"][k] for k in ("confirmed", "rejected", "pending")})

@@ -2,7 +2,8 @@
 
 Columns added to the match frame (the plan reads them, it does not decide again):
 - `target`: arm.paymentreservations | arm.autopostings | collection.payments | ada.creditor-payments, or null when
-  the payment is not sent (not matched, another currency, creditor without a payment target);
+  the payment is not sent (not matched, another currency, nothing open on the invoice, creditor without a payment
+  target);
 - `route_reason`: why, in words (shown in the report's Matched sheet).
 """
 
@@ -12,6 +13,7 @@ import polars as pl
 
 from etl.config import Config
 from etl.match.rules import MATCHED_RULES
+from etl.money import format_minor_expr
 
 __all__ = ["ROUTE_COLUMNS", "route_matches"]
 
@@ -47,10 +49,15 @@ def route_matches(matches: pl.DataFrame, payments: pl.DataFrame, config: Config)
     m = m.join(routes, on="creditor", how="left", maintain_order="left")
     matched = pl.col("rule").is_in(MATCHED_RULES)
     same_cur = pl.col("invoice_currency") == pl.col("_pay_cur")
-    target = pl.when(matched & same_cur).then(pl.col("_target"))
+    # An invoice with nothing open (paid already, or a credit) is never a delivery target: the payment is an
+    # overpayment for a person to refund or place, not money to post on that invoice (docs/matching.md).
+    is_open = pl.col("outstanding_minor") > 0
+    target = pl.when(matched & same_cur & is_open).then(pl.col("_target"))
     reason = (
         pl.when(~matched).then(pl.lit("not sent: rule ") + pl.col("rule"))
         .when(~same_cur).then(pl.lit("not sent: paid in ") + pl.col("_pay_cur") + ", invoice in " + pl.col("invoice_currency"))
+        .when(~is_open.fill_null(False)).then(pl.lit("not sent: nothing open on invoice ") + pl.col("invoice_numbers")
+                                             + " (" + format_minor_expr("outstanding_minor").fill_null("unknown") + ")")
         .otherwise(pl.col("_why"))
     )
     # Lazily: the optimiser evaluates the shared conditions once (half the time of the eager form on 1M rows).

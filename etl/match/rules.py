@@ -3,9 +3,11 @@
 Order (the first decisive rule wins; a rule that finds several equally good candidates is decisive too:
 `ambiguous`, with the candidates listed, never guessed):
 1. `reference`: the payment's structured reference (KID, Swedish OCR, the body of an RF reference) or one of its
-   extra references equals an open invoice's KID exactly.
+   extra references equals an invoice's KID exactly; failing that, a number in the free text that passes the
+   creditor's `reference_check` equals an open invoice's KID (no word "KID" needed: `message~kid`).
 2. `invoice_number`: an extra reference (camt RfrdDocInf, BgMax TK22) or a token of the free text equals an invoice
-   number (tokens must fit the creditor's `invoice_number_pattern` when one is configured).
+   number (tokens must fit the creditor's `invoice_number_pattern` when one is configured); a free-text token only
+   with corroboration (evidence.py: the exact open amount, the payer's name, the customer number).
    Rules 1 and 2 naming several invoices of one customer whose open amounts sum exactly to the payment:
    `multi_invoice`.
 3. `amount_name`: one open invoice in the payment's currency whose open amount is within the creditor's tolerance
@@ -25,7 +27,9 @@ import numpy as np
 import polars as pl
 
 from etl.config import MatchingConfig
+from etl.match.evidence import corroborated
 from etl.match.text import GENERIC_TOKEN, name_tokens, reference_key, rf_body
+from etl.refs import reference_valid_expr
 
 __all__ = ["MATCH_SCHEMA", "ALLOCATION_SCHEMA", "MATCHED_RULES", "match_payments", "allocations"]
 
@@ -59,22 +63,25 @@ _TOKEN_CAP = 200  # a name token shared by more invoices than this says nothing:
 
 _EVIDENCE = {
     "reference": "structured reference equals the invoice KID",
+    "text_kid": "a number in the text passes the KID check and equals the open invoice's KID",
     "invoice_number": "invoice number given in the payment",
     "multi_invoice": "one payment for several invoices of one customer; amounts sum exactly",
     "amount_name": "amount within tolerance, dates in window, payer name like the customer's",
 }
 
 
-def _settings_frame(creditors: list[str], settings: Mapping[str, MatchingConfig] | None) -> pl.DataFrame:
-    """Per-creditor tolerances as columns, defaults where a creditor has no settings."""
+def _settings_frame(creditors: list[str], settings: Mapping[str, MatchingConfig] | None,
+                    checks: Mapping[str, str] | None) -> pl.DataFrame:
+    """Per-creditor tolerances (and KID check) as columns, defaults where a creditor has no settings."""
     rows = []
     for c in creditors:
         m = (settings or {}).get(c) or MatchingConfig()
         rows.append({"creditor": c, "_abs_tol": m.amount_tolerance_minor, "_bp": m.amount_tolerance_bp,
                      "_window": m.date_window_days, "_sim": m.name_similarity, "_kmax": m.multi_invoice_max,
-                     "_open_max": m.multi_invoice_open_max, "_pattern": m.invoice_number_pattern})
+                     "_open_max": m.multi_invoice_open_max, "_pattern": m.invoice_number_pattern,
+                     "_check": (checks or {}).get(c)})
     schema = {"creditor": pl.String, "_abs_tol": pl.Int64, "_bp": pl.Int64, "_window": pl.Int64, "_sim": pl.Float64,
-              "_kmax": pl.Int64, "_open_max": pl.Int64, "_pattern": pl.String}
+              "_kmax": pl.Int64, "_open_max": pl.Int64, "_pattern": pl.String, "_check": pl.String}
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -115,13 +122,14 @@ def _repeated(ids: pl.Series) -> pl.Series:
     return pl.Series("_repeated", counts[values] > 1)
 
 
-def _named(cands: pl.DataFrame, pays: pl.DataFrame, single_rule: str) -> pl.DataFrame:
+def _named(cands: pl.DataFrame, pays: pl.DataFrame, single_rule: str, evidence: str | None = None) -> pl.DataFrame:
     """Decide payments from candidate invoices they name: one -> `single_rule`; several summing exactly -> multi.
 
     `cands`: _order, field and the invoice columns. The common case (one candidate row) takes a plain select;
-    only payments with several candidate rows are aggregated.
+    only payments with several candidate rows are aggregated. `evidence`: the sentence's key in _EVIDENCE when it is
+    not the rule's own.
     """
-    prefix = _EVIDENCE[single_rule] + " ("
+    prefix = _EVIDENCE[evidence or single_rule] + " ("
     several = _repeated(cands.get_column("_order"))
     simple = cands.filter(~several).select(
         "_order", pl.lit(single_rule).alias("rule"), "invoice_number", pl.col("invoice_number").alias("invoice_numbers"),
@@ -251,7 +259,54 @@ def _number_candidates(pays: pl.DataFrame, inv: pl.DataFrame, cfg: pl.DataFrame)
         fits = pl.when(pl.col("creditor") == creditor).then(pl.col("key").str.contains(f"(?i)^(?:{pattern})$")).otherwise(fits)
     keys = pl.concat([extras, tokens.filter(fits)]).filter(pl.col("key").is_not_null() & (pl.col("key") != ""))
     numbers = inv.select("creditor", pl.col("invoice_number").str.to_uppercase().alias("key"), "_ii")
-    return _netted_deductions(_join_keys(keys, numbers, inv), pays)
+    return corroborated(_netted_deductions(_join_keys(keys, numbers, inv), pays), pays, inv)
+
+
+# Digit runs of a text that may be a KID / OCR number (2-25 digits, leading zeros kept).
+_DIGIT_RUN = r"\b\d{2,25}\b"
+# A bare number stands as a KID on its own only where chance would not put one there: the digit runs of this run's
+# texts of a KID's length, times the creditor's open KIDs of that length / 10^length, the number of runs expected to
+# equal an open KID by accident, must stay below this. Otherwise (many open KIDs, many long numbers in the texts) a
+# number that is an open KID needs corroboration like any number in the text.
+_KID_CHANCE = 0.01
+
+
+def _text_kid_candidates(pays: pl.DataFrame, inv: pl.DataFrame, cfg: pl.DataFrame) -> pl.DataFrame:
+    """(payment, invoice, field `message~kid`) where a digit run of the free text equals an open invoice's KID and
+    passes the creditor's reference check (a DNB text "Betaling 0000123455 faktura" names its KID without the word).
+
+    Creditors without a check (`reference_check = "none"`, or none given) take no part: for them a bare number is
+    free text like any other. Joined first, checked after: the check digits are computed for the few hits only.
+    """
+    checks = cfg.filter(pl.col("_check").is_not_null() & (pl.col("_check") != "none")).select("creditor", "_check")
+    creditors = checks.get_column("creditor").to_list()
+    with_text = pays.filter(pl.col("message").is_not_null() & pl.col("creditor").is_in(creditors))
+    keys = with_text.select("_order", "creditor", pl.col("message").str.extract_all(_DIGIT_RUN).alias("key"),
+                            pl.lit("message~kid").alias("field")).explode("key").drop_nulls("key").unique(
+        ["_order", "key"], maintain_order=True)
+    kids = inv.filter(pl.col("kid").is_not_null() & (pl.col("outstanding_minor") > 0))
+    kids = kids.select("creditor", _as_reference_key(kids, "kid").alias("key"), "_ii")
+    hits = _join_keys(keys, kids, inv)
+    if hits.height == 0:
+        return hits
+    # The join kept payment and invoice of one creditor: the invoice's creditor is the payment's.
+    ii = hits.get_column("_ii")
+    hits = hits.with_columns(inv.get_column("creditor").gather(ii).alias("_creditor"),
+                             reference_key(inv.get_column("kid").gather(ii)).alias("_kid"))
+    ok = pl.lit(False)
+    for name, check in checks.iter_rows():
+        ok = pl.when(pl.col("_creditor") == name).then(reference_valid_expr("_kid", check)).otherwise(ok)
+    runs = keys.group_by("creditor", pl.col("key").str.len_chars().alias("_len")).len("_runs")
+    density = kids.group_by("creditor", pl.col("key").str.len_chars().alias("_len")).len("_n").join(
+        runs, on=["creditor", "_len"]).select(
+        "creditor", "_len", (pl.col("_runs") * pl.col("_n") / pl.lit(10.0).pow(pl.col("_len"))).alias("_chance"))
+    hits = hits.filter(ok.fill_null(False)).join(
+        density.rename({"creditor": "_creditor"}), left_on=["_creditor", pl.col("_kid").str.len_chars()],
+        right_on=["_creditor", "_len"], how="left", maintain_order="left")
+    by_chance = pl.col("_chance") >= _KID_CHANCE
+    cols = [c for c in hits.columns if not c.startswith("_") or c in ("_order", "_ii")]
+    return pl.concat([hits.filter(~by_chance).select(cols),
+                      corroborated(hits.filter(by_chance).select(cols), pays, inv, field="message~kid")])
 
 
 def _tokens(frame: pl.DataFrame, ids: list[str], name: str) -> pl.DataFrame:
@@ -455,7 +510,8 @@ def _undecided(pays: pl.DataFrame, decided: pl.DataFrame) -> pl.DataFrame:
 
 
 def match_payments(payments: pl.DataFrame, invoices: pl.DataFrame,
-                   settings: Mapping[str, MatchingConfig] | None = None) -> pl.DataFrame:
+                   settings: Mapping[str, MatchingConfig] | None = None,
+                   reference_checks: Mapping[str, str] | None = None) -> pl.DataFrame:
     """Decide every payment: MATCH_SCHEMA rows, one per payment, in input order, plus `_paid` and `_multi` (for
     `allocations`).
 
@@ -463,14 +519,18 @@ def match_payments(payments: pl.DataFrame, invoices: pl.DataFrame,
     amount_minor, currency, booking_date, payer_name. `invoices` (open invoices): creditor, invoice_number, kid,
     amount_minor, outstanding_minor, currency; used when present: customer_number, customer_name, invoice_date,
     due_date. `settings`: the creditors' matching tolerances (strict defaults for creditors not in it).
+    `reference_checks`: each creditor's `reference_check`; a number in the text is taken as a KID only for the
+    creditors given here (with a check other than "none").
     """
     pays, inv = _prepare(payments, invoices)
     # Rules 3 and 4 need the settings of every creditor with open invoices (no other creditor's payment can match).
     cfg = _settings_frame(sorted(set(inv.get_column("creditor").drop_nulls().unique().to_list()) | set(settings or {})),
-                          settings)
+                          settings, reference_checks)
 
     by_ref = _named(_structured_candidates(pays, inv), pays, "reference")
     rest = _undecided(pays, by_ref)
+    by_text_kid = _named(_text_kid_candidates(rest, inv, cfg), pays, "reference", "text_kid")
+    rest = _undecided(rest, by_text_kid)
     by_num = _named(_number_candidates(rest, inv, cfg), pays, "invoice_number")
     rest = _undecided(rest, by_num)
     rest = rest.filter(pl.col("amount_minor").is_not_null())
@@ -478,7 +538,7 @@ def match_payments(payments: pl.DataFrame, invoices: pl.DataFrame,
     by_amount = _by_amount_and_name(rest, inv, pairs, cfg)
     by_subset = _by_subset(_undecided(rest, by_amount), inv, pairs, cfg)
 
-    found = [d for d in (by_ref, by_num, by_amount, by_subset) if d.height]
+    found = [d for d in (by_ref, by_text_kid, by_num, by_amount, by_subset) if d.height]
     base = pays.select("_order", "payment_key", "creditor", pl.col("amount_minor").alias("_paid"), "booking_date")
     out = base
     if found:

@@ -49,11 +49,14 @@ def match_run(store: Store, config: Config, run_id: str, candidates: pl.DataFram
     it is not null).
     """
     settings = {c.name: c.matching for c in config.creditors}
-    found = match_payments(candidates, open_invoices(store, run_id), settings)
+    checks = {c.name: c.reference_check for c in config.creditors}
+    found = match_payments(candidates, open_invoices(store, run_id), settings, checks)
     routed = route_matches(found, candidates, config)
     run = pl.lit(run_id).alias("run_id")
     with store.transaction():
         store.insert_frame("matches", routed.select(*MATCH_SCHEMA, *ROUTE_COLUMNS, "payment_no").with_columns(run))
-        alloc = allocations(routed.filter(pl.col("rule").is_in(MATCHED_RULES)))
+        # A payment to an invoice with nothing open is not posted on it (route.py): it pays nothing off, so the
+        # invoice's open amount is not driven below zero for the next run.
+        alloc = allocations(routed.filter(pl.col("rule").is_in(MATCHED_RULES) & (pl.col("outstanding_minor") > 0)))
         store.insert_frame("match_allocations", alloc.with_columns(run))
     return routed.drop("_paid", "_multi")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["GENERIC_TOKEN", "reference_key", "rf_body", "name_tokens"]
+__all__ = ["GENERIC_TOKEN", "NOISE", "reference_key", "rf_body", "name_tokens"]
 
 # Tokens of free text that may be invoice numbers: letters, digits and inner dashes/slashes.
 GENERIC_TOKEN = r"[0-9A-Za-z][0-9A-Za-z/-]*[0-9A-Za-z]|[0-9A-Za-z]"
 
 # Legal-form words say nothing about who paid: dropped before names are compared.
-_NOISE = ["as", "asa", "ab", "hb", "kb", "ans", "da", "ltd", "oy", "og", "och", "and", "the", "v", "c", "o"]
+NOISE = ("as", "asa", "ab", "hb", "kb", "ans", "da", "ltd", "oy", "og", "och", "and", "the", "v", "c", "o")
 
 
 def reference_key(col: str | pl.Expr) -> pl.Expr:
@@ -31,6 +31,6 @@ def name_tokens(col: str | pl.Expr) -> pl.Expr:
     return (
         c.str.to_lowercase()
         .str.extract_all(r"[\p{L}\p{N}]+")
-        .list.eval(pl.element().filter(~pl.element().is_in(_NOISE) & (pl.element().str.len_chars() > 1)))
+        .list.eval(pl.element().filter(~pl.element().is_in(list(NOISE)) & (pl.element().str.len_chars() > 1)))
         .list.unique()
     )

@@ -30,7 +30,8 @@ from etl.store import Store
 __all__ = ["incomplete_reasons", "period_status", "period_summary", "period_tie_out", "write_period_report"]
 
 # A run that ended in one of these was checked in full; any other status (incomplete, failed, still running) was not.
-_FINISHED = ("clean", "discrepancies")
+# A run that read nothing new (every file imported before) checked nothing and left nothing unchecked.
+_FINISHED = ("clean", "discrepancies", "nothing_new")
 
 
 def _unfinished_runs(result: PeriodResult) -> list[str]:

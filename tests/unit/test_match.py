@@ -13,11 +13,14 @@ INVOICES = pl.DataFrame({
     "amount_minor": [100, 200, 300, 400, 500],
     "outstanding_minor": [100, 150, 300, 400, 500],
     "currency": ["NOK"] * 4 + ["SEK"],
+    "customer_name": ["Kari Nordmann"] * 5,
 })
 
 
-def _pays(rows: list[tuple[str, str, str | None, str | None]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=["payment_key", "creditor", "reference", "message"], orient="row")
+def _pays(rows: list[tuple[str, str, str | None, str | None]], amount: int | None = None,
+          payer: str | None = None) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=["payment_key", "creditor", "reference", "message"], orient="row").with_columns(
+        pl.lit(amount, pl.Int64).alias("amount_minor"), pl.lit(payer, pl.String).alias("payer_name"))
 
 
 def test_reference_wins_over_text() -> None:
@@ -27,15 +30,19 @@ def test_reference_wins_over_text() -> None:
 
 
 def test_invoice_number_in_text_and_outstanding_carried() -> None:
-    m = match_payments(_pays([("k1", "a", None, "Innbetaling faktura 100013, takk")]), INVOICES).row(0, named=True)
+    # The number in the text is corroborated by the amount: exactly what is open.
+    m = match_payments(_pays([("k1", "a", None, "Innbetaling faktura 100013, takk")], 150), INVOICES).row(0, named=True)
     assert (m["rule"], m["invoice_number"], m["outstanding_minor"]) == ("invoice_number", "100013", 150)
+    assert m["fields"] == "message~invoice_number, amount=outstanding"
 
 
 def test_ties_are_ambiguous_with_candidates() -> None:
     by_ref = match_payments(_pays([("k1", "a", "222", None)]), INVOICES).row(0, named=True)
     assert (by_ref["rule"], by_ref["invoice_number"], by_ref["candidates"]) == ("ambiguous", None, "100014, 100015")
-    by_text = match_payments(_pays([("k2", "a", None, "Faktura 100012 og 100014")]), INVOICES).row(0, named=True)
-    assert by_text["rule"] == "ambiguous"
+    # Both numbers corroborated by the payer's name, their open amounts not summing to the payment: never guessed.
+    by_text = match_payments(_pays([("k2", "a", None, "Faktura 100012 og 100014")], 250, "KARI NORDMANN"),
+                             INVOICES).row(0, named=True)
+    assert (by_text["rule"], by_text["candidates"]) == ("ambiguous", "100012, 100014")
 
 
 def test_creditors_do_not_mix_and_unmatched_is_none() -> None:
@@ -45,5 +52,5 @@ def test_creditors_do_not_mix_and_unmatched_is_none() -> None:
 
 
 def test_number_inside_a_longer_token_does_not_match() -> None:
-    m = match_payments(_pays([("k1", "a", None, "ref 1000130 x")]), INVOICES).row(0, named=True)
+    m = match_payments(_pays([("k1", "a", None, "ref 1000130 x")], 150), INVOICES).row(0, named=True)
     assert m["rule"] == "none"

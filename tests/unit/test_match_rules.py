@@ -65,7 +65,8 @@ def test_invoice_number_pattern_from_config_limits_text_tokens() -> None:
     pays = _pay([{"payment_key": "p", "message": "betaling 2026 for inv-77"}])
     assert _one(pays, inv)["rule"] == "ambiguous"  # both tokens are invoice numbers
     m = _one(pays, inv, invoice_number_pattern=r"INV-\d+")
-    assert (m["rule"], m["invoice_number"], m["fields"]) == ("invoice_number", "INV-77", "message~invoice_number")
+    assert (m["rule"], m["invoice_number"], m["fields"]) == ("invoice_number", "INV-77",
+                                                             "message~invoice_number, amount=outstanding")
 
 
 def test_amount_and_name_within_relative_tolerance_and_date_window() -> None:
@@ -114,15 +115,20 @@ def test_routing_one_target_per_payment_with_reason(tmp_path: Path) -> None:
     cfg_path = tmp_path / "c.toml"
     cfg_path.write_text(text.replace('payments_to = "arm"', 'payments_to = "arm"\nautopostings = true'), encoding="utf-8")
     config = load_config(cfg_path, env={})
-    matches = pl.DataFrame({"payment_key": ["n", "s", "x", "u"], "creditor": ["nordlys-no", "solkraft-se", "solkraft-se", "nordlys-no"],
-                            "rule": ["reference", "invoice_number", "reference", "none"],
-                            "invoice_currency": ["NOK", "SEK", "SEK", None]})
-    pays = pl.DataFrame({"payment_key": ["n", "s", "x", "u"], "currency": ["NOK", "SEK", "EUR", "NOK"]})
+    matches = pl.DataFrame({"payment_key": ["n", "s", "x", "u", "z", "c"],
+                            "creditor": ["nordlys-no", "solkraft-se", "solkraft-se", "nordlys-no", "nordlys-no", "nordlys-no"],
+                            "rule": ["reference", "invoice_number", "reference", "none", "reference", "invoice_number"],
+                            "invoice_numbers": ["1", "2", "3", None, "4", "5"],
+                            "outstanding_minor": [100, 200, 300, None, 0, -460_354],
+                            "invoice_currency": ["NOK", "SEK", "SEK", None, "NOK", "NOK"]})
+    pays = pl.DataFrame({"payment_key": ["n", "s", "x", "u", "z", "c"], "currency": ["NOK", "SEK", "EUR", "NOK", "NOK", "NOK"]})
     out = route_matches(matches, pays, config)
-    assert out.get_column("target").to_list() == ["arm.autopostings", "ada.creditor-payments", None, None]
+    assert out.get_column("target").to_list() == ["arm.autopostings", "ada.creditor-payments", None, None, None, None]
     reasons = out.get_column("route_reason").to_list()
     assert reasons[0] == "nordlys-no: payments_to = arm with autopostings = true"
     assert reasons[2] == "not sent: paid in EUR, invoice in SEK" and reasons[3] == "not sent: rule none"
+    # An invoice with nothing open (paid already, or a credit) is never a delivery target.
+    assert reasons[4:] == ["not sent: nothing open on invoice 4 (0.00)", "not sent: nothing open on invoice 5 (-4603.54)"]
 
 
 def test_payer_names_of_only_legal_forms_match_nothing() -> None:

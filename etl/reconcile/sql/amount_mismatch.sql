@@ -8,6 +8,7 @@ SELECT CASE WHEN p.amount_minor < m.outstanding_minor THEN 'underpayment' ELSE '
        -- million rows.
        'matched by ' || m.rule || CASE WHEN m.rule = 'multi_invoice' THEN ' (' || m.invoice_numbers || ')' ELSE '' END
            || '; expected = what was open before this payment'
+           || CASE WHEN m.outstanding_minor <= 0 THEN '; not sent: nothing open on the invoice' ELSE '' END
            || coalesce('; payer''s breakdown: ' || payer_breakdown(p.extra_references, p.extra_reference_amounts), '')
            AS detail,
        p.payment_key AS stable_key
