@@ -58,7 +58,7 @@ def test_one_account_under_two_creditors_is_an_error_naming_both(tmp_path: Path)
 
 
 def test_an_account_with_no_digits_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="'nordlys-no': accounts: 'see invoice' is not an account"):
+    with pytest.raises(ConfigError, match=r"\(nordlys-no\): accounts: 'see invoice' is not an account"):
         load_config(_config(tmp_path, '["see invoice"]'), env={})
 
 
