@@ -201,11 +201,11 @@ def _outcome(result: SourceResult, display: str, mappings: MappingSet, config: C
                                    raw=_raw_cells(result, mappings))
     if result.problems.height:
         # An amount cell the reader quoted ("Beløp '10x0.00' is not an amount: ...") needs no second, vaguer line.
-        quoted = result.problems.filter(pl.col("error_check") == AMOUNT_CHECK).select("source_line").unique()
-        said = pl.col("error_check").str.starts_with("not_nullable") & pl.col("error_column").str.ends_with("amount_minor")
-        rejects = pl.concat([result.problems, rejects.join(quoted.with_columns(pl.lit(True).alias("_q")), on="source_line",
-                                                           how="left").filter(~(said & pl.col("_q").fill_null(False))).drop("_q")],
-                            how="vertical_relaxed")
+        quoted = result.problems.filter(pl.col("error_check") == AMOUNT_CHECK).get_column("source_line").unique()
+        again = (pl.col("error_check").str.starts_with("not_nullable")
+                 & pl.col("error_column").fill_null("").str.ends_with("amount_minor")
+                 & pl.col("source_line").is_in(quoted.implode()))
+        rejects = pl.concat([result.problems, rejects.filter(~again)], how="vertical_relaxed")
         valid = valid.join(result.problems.select("source_line").unique(), on="source_line", how="anti")
     if result.lines is not None and rejects.height:
         rejects = _to_every_line(rejects, result.lines)
