@@ -233,6 +233,8 @@ def rejected_rows(f: FileOutcome) -> pl.DataFrame:
     lines = f.rejects.group_by("source_line", maintain_order=True).agg(
         (pl.col("error_check") != NOT_BOOKED_CHECK).all().alias("booked"))
     rows = f.result.rows
+    if "source_line" not in rows.columns:  # a file that could not be read at all has no rows to read them from
+        rows = pl.DataFrame(schema={"source_line": pl.Int64()})
     payments = f.result.kind == "payments"
     wanted = {"reference": "reference" if payments else "kid", "invoice_number": None if payments else "invoice_number",
               "amount_minor": "amount_minor", "currency": "currency"}

@@ -43,3 +43,17 @@ def test_a_bank_row_with_a_bad_date_keeps_its_amount(mappings, tmp_path: Path) -
     # SpareBank 1 has no reference column (a KID in the text is matching's to find): none is made up here.
     assert row == {"source_line": bad, "kind": "payments", "booked": True, "reference": None,
                    "invoice_number": None, "amount_minor": 48_000, "currency": "NOK"}
+
+
+def test_a_file_read_to_no_rows_gives_empty_identities() -> None:
+    import polars as pl
+
+    from etl.inputs import FileOutcome
+    from etl.sources.base import SourceResult
+
+    result = SourceResult(Path("x.txt"), None, "unknown", "s", pl.DataFrame(), pl.DataFrame(), status="unreadable")
+    problems = pl.DataFrame({"source_line": [3], "error_column": [None], "error_check": ["read"], "error_message": ["m"]},
+                            schema_overrides={"error_column": pl.String})
+    [row] = rejected_rows(FileOutcome("x.txt", result, pl.DataFrame(), problems)).to_dicts()
+    assert row == {"source_line": 3, "kind": "unknown", "booked": True, "reference": None, "invoice_number": None,
+                   "amount_minor": None, "currency": None}
