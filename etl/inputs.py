@@ -137,10 +137,21 @@ _QUOTED_FIELDS = ("booking_date", "invoice_date", "due_date", "account", "curren
                   "customer_number", "kid")
 
 
+# Fixed-width records (raw column `record`): where a field's text sits on the payment's own line, 0-based start
+# and length. Nets OCR giro amount item 1 (record 30) carries the Nets date, DDMMYY, in columns 16-21.
+_FIXED_WIDTH_CELLS = {"ocr_giro": {"booking_date": (15, 6)}}
+
+
 def _raw_cells(result: SourceResult, mappings: MappingSet) -> pl.DataFrame | None:
     """`source_line` and the file's text of the _QUOTED_FIELDS, under their canonical names; None when the file
-    has no layout (fixed-width formats quote their own problems)."""
-    if not result.layout or result.layout not in mappings.names or "source_line" not in result.raw.columns:
+    has none to quote (a BgMax payment's date is on its deposit's closing record, not on the payment's line)."""
+    if "source_line" not in result.raw.columns:
+        return None
+    cells = _FIXED_WIDTH_CELLS.get(result.format or "")
+    if cells and "record" in result.raw.columns:
+        return result.raw.select(pl.col("source_line").cast(pl.Int64),
+                                 *(pl.col("record").str.slice(a, n).alias(f) for f, (a, n) in cells.items()))
+    if not result.layout or result.layout not in mappings.names:
         return None
     layout = mappings.get(result.layout)
     cols = {f: src[0] for f, src in layout.columns.items()
