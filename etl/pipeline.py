@@ -117,6 +117,13 @@ def _payments_frame(config: Config, files: list[FileOutcome], run_id: str) -> pl
                              pl.col("_order").cast(pl.Int64).alias("payment_no")).sort("_order").drop("_order")
 
 
+def _rejected_rows(run_id: str, files: list[FileOutcome]) -> pl.DataFrame:
+    """What could be read of every rejected row of the run (the rejected_rows table); empty when none was rejected."""
+    frames = [rejected_rows(f).with_columns(pl.lit(run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
+              for f in files if f.rejects.height]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
 def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFrame:
     """Set duplicate_of for every sighting after the first of a payment key, in this run or an earlier one."""
     pays = pays.with_columns(
@@ -354,6 +361,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     with store.transaction():
         store.insert_frame("files", _file_rows(req.run_id, files))
         store.insert_frame("statement_balances", _balance_rows(req.run_id, files))
+        store.insert_frame("rejected_rows", _rejected_rows(req.run_id, files))
         rejects = [
             f.rejects.with_columns(pl.lit(req.run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
             for f in files if f.rejects.height
@@ -361,9 +369,6 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         if rejects:
             store.insert_frame("rejects", pl.concat(rejects, how="vertical_relaxed").select(
                 "run_id", "source_file", "source_line", "error_column", "error_check", "error_message"))
-            store.insert_frame("rejected_rows", pl.concat([
-                rejected_rows(f).with_columns(pl.lit(req.run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
-                for f in files if f.rejects.height], how="vertical_relaxed"))
         pays = _mark_duplicates(store, pays, req.run_id)
         store.insert_frame("payments", pays.select(
             "run_id", "payment_no", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
