@@ -117,13 +117,6 @@ def _payments_frame(config: Config, files: list[FileOutcome], run_id: str) -> pl
                              pl.col("_order").cast(pl.Int64).alias("payment_no")).sort("_order").drop("_order")
 
 
-def _rejected_rows(run_id: str, files: list[FileOutcome]) -> pl.DataFrame:
-    """What could be read of every rejected row of the run (the rejected_rows table); empty when none was rejected."""
-    frames = [rejected_rows(f).with_columns(pl.lit(run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
-              for f in files if f.rejects.height]
-    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-
-
 def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFrame:
     """Set duplicate_of for every sighting after the first of a payment key, in this run or an earlier one."""
     pays = pays.with_columns(
@@ -184,6 +177,13 @@ def _balance_rows(run_id: str, files: list[FileOutcome]) -> pl.DataFrame:
                                        source_sha256=pl.lit(f.result.sha256))
         for f in files if f.result.balances.height
     ]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def _rejected_rows(run_id: str, files: list[FileOutcome]) -> pl.DataFrame:
+    """What could be read of every rejected row of the run (the rejected_rows table); empty when none was rejected."""
+    frames = [rejected_rows(f).with_columns(pl.lit(run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
+              for f in files if f.rejects.height]
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
