@@ -180,13 +180,6 @@ def _balance_rows(run_id: str, files: list[FileOutcome]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
-def _rejected_rows(run_id: str, files: list[FileOutcome]) -> pl.DataFrame:
-    """What could be read of every rejected row of the run (the rejected_rows table); empty when none was rejected."""
-    frames = [rejected_rows(f).with_columns(pl.lit(run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
-              for f in files if f.rejects.height]
-    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-
-
 def _exit_code(files: list[FileOutcome], found: pl.DataFrame, report: DeliveryReport, deliverable: int) -> int:
     """The contract's exit code: tempfail > partial > incomplete input > discrepancies > clean."""
     if report.unavailable and len(report.unavailable) >= deliverable > 0:
@@ -361,7 +354,6 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     with store.transaction():
         store.insert_frame("files", _file_rows(req.run_id, files))
         store.insert_frame("statement_balances", _balance_rows(req.run_id, files))
-        store.insert_frame("rejected_rows", _rejected_rows(req.run_id, files))
         rejects = [
             f.rejects.with_columns(pl.lit(req.run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
             for f in files if f.rejects.height
@@ -369,6 +361,9 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         if rejects:
             store.insert_frame("rejects", pl.concat(rejects, how="vertical_relaxed").select(
                 "run_id", "source_file", "source_line", "error_column", "error_check", "error_message"))
+            store.insert_frame("rejected_rows", pl.concat([
+                rejected_rows(f).with_columns(pl.lit(req.run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
+                for f in files if f.rejects.height], how="vertical_relaxed"))
         pays = _mark_duplicates(store, pays, req.run_id)
         store.insert_frame("payments", pays.select(
             "run_id", "payment_no", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
