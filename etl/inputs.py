@@ -137,10 +137,21 @@ _QUOTED_FIELDS = ("booking_date", "invoice_date", "due_date", "account", "curren
                   "customer_number", "kid")
 
 
+# Fixed-width records (raw column `record`): where a field's text sits on the payment's own line, 0-based start
+# and length. Nets OCR giro amount item 1 (record 30) carries the Nets date, DDMMYY, in columns 16-21.
+_FIXED_WIDTH_CELLS = {"ocr_giro": {"booking_date": (15, 6)}}
+
+
 def _raw_cells(result: SourceResult, mappings: MappingSet) -> pl.DataFrame | None:
     """`source_line` and the file's text of the _QUOTED_FIELDS, under their canonical names; None when the file
-    has no layout (fixed-width formats quote their own problems)."""
-    if not result.layout or result.layout not in mappings.names or "source_line" not in result.raw.columns:
+    has none to quote (a BgMax payment's date is on its deposit's closing record, not on the payment's line)."""
+    if "source_line" not in result.raw.columns:
+        return None
+    cells = _FIXED_WIDTH_CELLS.get(result.format or "")
+    if cells and "record" in result.raw.columns:
+        return result.raw.select(pl.col("source_line").cast(pl.Int64),
+                                 *(pl.col("record").str.slice(a, n).alias(f) for f, (a, n) in cells.items()))
+    if not result.layout or result.layout not in mappings.names:
         return None
     layout = mappings.get(result.layout)
     cols = {f: src[0] for f, src in layout.columns.items()
@@ -201,11 +212,11 @@ def _outcome(result: SourceResult, display: str, mappings: MappingSet, config: C
                                    raw=_raw_cells(result, mappings))
     if result.problems.height:
         # An amount cell the reader quoted ("Beløp '10x0.00' is not an amount: ...") needs no second, vaguer line.
-        quoted = result.problems.filter(pl.col("error_check") == AMOUNT_CHECK).select("source_line").unique()
-        said = pl.col("error_check").str.starts_with("not_nullable") & pl.col("error_column").str.ends_with("amount_minor")
-        rejects = pl.concat([result.problems, rejects.join(quoted.with_columns(pl.lit(True).alias("_q")), on="source_line",
-                                                           how="left").filter(~(said & pl.col("_q").fill_null(False))).drop("_q")],
-                            how="vertical_relaxed")
+        quoted = result.problems.filter(pl.col("error_check") == AMOUNT_CHECK).get_column("source_line").unique()
+        again = (pl.col("error_check").str.starts_with("not_nullable")
+                 & pl.col("error_column").fill_null("").str.ends_with("amount_minor")
+                 & pl.col("source_line").is_in(quoted.implode()))
+        rejects = pl.concat([result.problems, rejects.filter(~again)], how="vertical_relaxed")
         valid = valid.join(result.problems.select("source_line").unique(), on="source_line", how="anti")
     if result.lines is not None and rejects.height:
         rejects = _to_every_line(rejects, result.lines)
@@ -233,6 +244,8 @@ def rejected_rows(f: FileOutcome) -> pl.DataFrame:
     lines = f.rejects.group_by("source_line", maintain_order=True).agg(
         (pl.col("error_check") != NOT_BOOKED_CHECK).all().alias("booked"))
     rows = f.result.rows
+    if "source_line" not in rows.columns:  # a file that could not be read at all has no rows to read them from
+        rows = pl.DataFrame(schema={"source_line": pl.Int64()})
     payments = f.result.kind == "payments"
     wanted = {"reference": "reference" if payments else "kid", "invoice_number": None if payments else "invoice_number",
               "amount_minor": "amount_minor", "currency": "currency"}

@@ -43,3 +43,30 @@ def test_a_bank_row_with_a_bad_date_keeps_its_amount(mappings, tmp_path: Path) -
     # SpareBank 1 has no reference column (a KID in the text is matching's to find): none is made up here.
     assert row == {"source_line": bad, "kind": "payments", "booked": True, "reference": None,
                    "invoice_number": None, "amount_minor": 48_000, "currency": "NOK"}
+
+
+def test_a_file_read_to_no_rows_gives_empty_identities() -> None:
+    import polars as pl
+
+    from etl.inputs import FileOutcome
+    from etl.sources.base import SourceResult
+
+    result = SourceResult(Path("x.txt"), None, "unknown", "s", pl.DataFrame(), pl.DataFrame(), status="unreadable")
+    problems = pl.DataFrame({"source_line": [3], "error_column": [None], "error_check": ["read"], "error_message": ["m"]},
+                            schema_overrides={"error_column": pl.String})
+    [row] = rejected_rows(FileOutcome("x.txt", result, pl.DataFrame(), problems)).to_dicts()
+    assert row == {"source_line": 3, "kind": "unknown", "booked": True, "reference": None, "invoice_number": None,
+                   "amount_minor": None, "currency": None}
+
+
+def test_a_nets_ocr_payment_with_an_impossible_date_quotes_it(mappings, tmp_path: Path) -> None:
+    lines = (SAMPLE / "no" / "ocr_nordlys_2026-11-20.txt").read_text(encoding="latin-1").splitlines(keepends=True)
+    assert lines[2][6:8] == "30" and lines[2][15:21] == "201126"  # amount item 1 and its Nets date (DDMMYY)
+    lines[2] = lines[2][:15] + "311126" + lines[2][21:]  # 31 November
+    f = tmp_path / "ocr_2026-11-30.txt"
+    f.write_text("".join(lines), encoding="latin-1")
+    [outcome] = read_inputs((f,), mappings)
+    assert dict(outcome.rejects.select("source_line", "error_message").iter_rows()) == {
+        3: "booking_date '311126' is not a date"}
+    [row] = rejected_rows(outcome).to_dicts()
+    assert (row["reference"], row["amount_minor"], row["currency"]) == ("5432671000099", 472_735, "NOK")

@@ -23,9 +23,16 @@ SELECT * EXCLUDE (_rank) FROM (
                                 WHEN 'invalid_reference' THEN 6 END AS _rank
         FROM found
     ),
-    -- Only keys flagged more than once are merged: one grouping over the keys, the rest pass untouched.
+    -- Only keys flagged more than once are merged; the rest pass untouched. unmatched, ambiguous, currency and
+    -- over/under exclude each other (by the match rule, the currencies and the amounts), so a key flagged twice has
+    -- a row of the other four categories: those few keys are looked up, not every key of a million rows grouped.
+    second AS (
+        SELECT DISTINCT stable_key FROM ranked
+        WHERE category IN ('rejected', 'settled_amount_mismatch', 'pending', 'invalid_reference')
+    ),
     many AS (
-        SELECT stable_key FROM ranked WHERE _rank IS NOT NULL GROUP BY stable_key HAVING count(*) > 1
+        SELECT r.stable_key FROM ranked r SEMI JOIN second USING (stable_key)
+        WHERE r._rank IS NOT NULL GROUP BY r.stable_key HAVING count(*) > 1
     ),
     crowd AS (
         SELECT r.*, row_number() OVER (PARTITION BY r.stable_key ORDER BY r._rank, r.category) AS _n
