@@ -382,7 +382,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     matches = match_run(store, config, req.run_id, candidates)
     # The route decision (target, route_reason) is made in matching; a payment without a target is not sent.
     to_send = candidates.join(matches.select("payment_key", "rule", "invoice_number", "invoice_numbers",
-                                             "invoice_currency", "target", "route_reason"),
+                                             "invoice_currency", "target", "route_reason", "_multi", "_split_refs"),
                               on="payment_key").filter(pl.col("target").is_not_null())
     planned = plan_items(config, inv, to_send, lines)
     items = record_intents(store, req.run_id, planned, req.clock().replace(tzinfo=None))
