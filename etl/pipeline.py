@@ -37,6 +37,7 @@ from etl.plan import plan_items
 from etl.reconcile import CATEGORIES, control_summary, reconcile_run
 from etl.refs import reference_valid_expr
 from etl.report import write_csv, write_rejects, write_run_workbook, write_summary
+from etl.sightings import mark_other_format_sightings
 from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA
 from etl.store import Store, open_store
 
@@ -359,7 +360,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         if rejects:
             store.insert_frame("rejects", pl.concat(rejects, how="vertical_relaxed").select(
                 "run_id", "source_file", "source_line", "error_column", "error_check", "error_message"))
-        pays = _mark_duplicates(store, pays, req.run_id)
+        pays = mark_other_format_sightings(store, _mark_duplicates(store, pays, req.run_id), req.run_id)
         store.insert_frame("payments", pays.select(
             "run_id", "payment_no", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
             "creditor", "account", "booking_date", "amount_minor", "currency", "reference", "reference_valid",

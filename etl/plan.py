@@ -233,7 +233,7 @@ def per_invoice(pays: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.col("invoice_number")).alias("invoice_number"))
     parts = pays.filter(split.fill_null(False))
     if parts.height == 0:
-        return plain
+        return plain.drop([c for c in ("_multi", "_split_refs") if c in plain.columns])
     parts = parts.with_columns(
         pl.col(refs) if refs else pl.lit(None, pl.List(pl.String)).alias("_split_refs"),
     ).with_columns(
@@ -248,6 +248,8 @@ def per_invoice(pays: pl.DataFrame) -> pl.DataFrame:
     part_key = pl.when(ref.str.contains(_PLAIN_REF)).then(ref).otherwise(
         plh.col("_part_ref").chash.sha2_256().str.slice(0, 16))
     parts = parts.with_columns((pl.col("payment_key") + ":" + part_key).alias("payment_key")).drop("_part_ref")
+    extra = [c for c in ("_multi", "_split_refs") if c in plain.columns]
+    plain = plain.drop(extra)
     return pl.concat([plain, parts.select(plain.columns)], how="vertical_relaxed")
 
 
