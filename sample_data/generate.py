@@ -332,6 +332,11 @@ def bg_tk20(p: BgPayment) -> str:
     )
 
 
+def bg_tk22(sender_bankgiro: str, reference: str, amount_minor: int, serial: str) -> str:
+    """Extra reference (positive), laid out as TK20: an OCR reference the payment also pays, with its amount."""
+    return check80(f"22{sender_bankgiro:0>10}{reference:>25}{amount_minor:018d}21{serial:0>12}0{'':<10}")
+
+
 def bg_tk25(text: str) -> str:
     """Information text in 3-52."""
     return check80(f"25{text:<50}{'':<28}")
@@ -549,8 +554,9 @@ def build_se_payments(rng: random.Random, invoices: list[Invoice]) -> list[SePay
     return payments
 
 
-def bgmax_text(payments: list[SePayment]) -> tuple[list[str], list[Planted]]:
-    """The payments as a legacy BgMax file: one deposit (TK05 .. TK15), a TK20 (+TK25, TK26) per payment."""
+def bgmax_text(payments: list[SePayment], invoices: list[Invoice]) -> tuple[list[str], list[Planted]]:
+    """The payments of camt054_text as a legacy BgMax file: one deposit (TK05 .. TK15), a TK20 (+TK25, TK26) per
+    payment; the two-invoice payment as a TK20 followed by a TK22 per invoice with its amount."""
     lines = [bg_tk01(BGMAX_TIMESTAMP, "P"), bg_tk05(SE_BANKGIRO, "SEK")]
     planted: list[Planted] = []
     total = 0
@@ -564,8 +570,15 @@ def bgmax_text(payments: list[SePayment]) -> tuple[list[str], list[Planted]]:
             lines.append(bg_tk25(p.info_text))
         lines.append(bg_tk26(p.payer_name))
         total += p.amount_minor
-    lines.append(bg_tk15(SE_BANK_ACCOUNT, BGMAX_PAYMENT_DATE, "00047", total, "SEK", len(payments)))
-    lines.append(bg_tk70(len(payments), 0, 0, 1))
+    multi = multi_invoice_payment(invoices)
+    lines.append(bg_tk20(multi))
+    for number in SE_MULTI_INVOICES:
+        inv = next(i for i in invoices if i.invoice_number == number)
+        lines.append(bg_tk22(multi.sender_bankgiro, inv.kid, inv.amount_minor, multi.serial))
+    lines.append(bg_tk26(multi.payer_name))
+    total += multi.amount_minor
+    lines.append(bg_tk15(SE_BANK_ACCOUNT, BGMAX_PAYMENT_DATE, "00047", total, "SEK", len(payments) + 1))
+    lines.append(bg_tk70(len(payments) + 1, 0, len(SE_MULTI_INVOICES), 1))
     return lines, planted
 
 
