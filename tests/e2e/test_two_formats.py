@@ -84,7 +84,7 @@ def test_sweden_the_second_format_weeks_later_adds_nothing(tmp_path: Path, sandb
     r1 = _run(tmp_path, sandbox.base_url, (SE_INVOICES, one), NIGHT, "r1")
     ledger = _ledger(sandbox.base_url)
     ada = [i for i in ledger if i["api"] == "ada.creditor-payments"]
-    assert r1.summary["sent"]["ada.creditor-payments"] == len(ada) == 12  # 10 payments, one of them for 2 invoices
+    assert r1.summary["sent"]["ada.creditor-payments"] == len(ada) == 12  # 11 payments, one of them for 2 invoices
     assert _duplicates(r1).height == 0
     split = sorted(i["key"] for i in ada if ":" in i["key"])
     assert len(split) == 2 and split[0].split(":")[0] == split[1].split(":")[0]  # one payment, one key each invoice
