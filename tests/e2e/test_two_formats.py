@@ -142,6 +142,18 @@ def test_sweden_another_payment_of_the_same_amount_is_not_taken_for_a_duplicate(
     assert r2.summary["sent"]["ada.creditor-payments"] > 0
 
 
+def test_sweden_a_held_back_bgmax_file_is_no_first_sighting(tmp_path: Path, sandbox) -> None:
+    """A Bg Max file whose totals do not tie sends nothing: the camt.054 of the same payments is then delivered."""
+    bgmax = _legacy_bgmax(tmp_path / "legacy")
+    lines = bgmax.read_bytes().decode("iso-8859-1").split("\r\n")
+    lines[-2] = lines[-2][:2] + f"{int(lines[-2][2:10]) + 1:08d}" + lines[-2][10:]  # TK70 counts one TK20 too many
+    bgmax.write_bytes("\r\n".join(lines).encode("iso-8859-1"))
+    r1 = _run(tmp_path, sandbox.base_url, (SE_INVOICES, bgmax), NIGHT, "r1")
+    assert r1.summary["sent"]["ada.creditor-payments"] == 0 and r1.summary["counts"]["control_total_mismatch"] == 1
+    r2 = _run(tmp_path, sandbox.base_url, (_copy(SE_CAMT, tmp_path / "camt"),), WEEKS_LATER, "r2")
+    assert _duplicates(r2).height == 0 and r2.summary["sent"]["ada.creditor-payments"] == 12
+
+
 # ---------------------------------------------------------------- Norway: OCR giro and camt.054
 
 
