@@ -38,8 +38,12 @@ SELECT p.payment_key, p.source_file, p.source_line, p.format, coalesce(p.credito
 FROM payments p
 SEMI JOIN _wanted w ON w._party = coalesce(p.creditor, p.account) AND w.amount_minor = p.amount_minor
 WHERE p.run_id <> $run_id AND NOT p.held_back AND p.duplicate_of IS NULL AND p.amount_minor > 0
-  AND p.format IN ('bgmax', 'ocr_giro', 'camt054', 'camt053')
+  AND list_contains($formats, p.format)
 ORDER BY p.run_id, p.payment_no
+"""
+_CAMT_SEEN_SQL = """
+SELECT EXISTS (SELECT 1 FROM payments WHERE run_id <> $run_id AND format IN ('camt054', 'camt053')
+               AND NOT held_back AND duplicate_of IS NULL AND amount_minor > 0)
 """
 
 
@@ -87,10 +91,16 @@ def mark_other_format_sightings(store: Store, pays: pl.DataFrame, run_id: str) -
         "format").is_in(SAME_PAYMENT_FORMATS)
     if pays.height == 0 or not pays.select(live.any()).item():
         return pays
-    mine = _sightings(pays).filter(pays.select(live).to_series())
+    live_rows = pays.select(live).to_series()
+    camt_here = bool(pays.filter(live_rows).get_column("format").is_in(_CAMT).any())
+    if not camt_here and not store.frame(_CAMT_SEEN_SQL, {"run_id": run_id}).item():
+        return pays  # no camt in this run nor before it: no payment can have come in two formats
+    mine = _sightings(pays).filter(live_rows)
+    # A run without camt can only repeat camt payments of earlier runs: only those are fetched.
+    wanted_formats = list(SAME_PAYMENT_FORMATS if camt_here else _CAMT)
     store.con.register("_wanted", mine.select("_party", "amount_minor").unique())
     try:
-        earlier = store.frame(_EARLIER_SQL, {"run_id": run_id})
+        earlier = store.frame(_EARLIER_SQL, {"run_id": run_id, "formats": wanted_formats})
     finally:
         store.con.unregister("_wanted")
     earlier = _sightings(earlier.rename({"_party": "creditor"}).with_columns(pl.lit(None, pl.String).alias("account")))
@@ -99,9 +109,16 @@ def mark_other_format_sightings(store: Store, pays: pl.DataFrame, run_id: str) -
         earlier.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_rank"), pl.lit(-1, pl.Int64).alias("_i")),
         mine.with_columns((pl.col("_i") + earlier.height).alias("_rank")),
     ])
-    cands = mine.join(ranked, on=["_party", "currency", "amount_minor"], suffix="_e").filter(
-        (pl.col("format") != pl.col("format_e")) & (pl.col("format").is_in(_CAMT) | pl.col("format_e").is_in(_CAMT))
-        & (pl.col("payment_key") != pl.col("payment_key_e"))
+    is_camt = pl.col("format").is_in(_CAMT)
+    on = ["_party", "currency", "amount_minor"]
+    # Only pairs with a camt side can be the same payment in two formats: camt rows against every row, other rows
+    # against camt rows (never a million OCR payments against each other).
+    pairs = pl.concat([
+        mine.filter(is_camt).join(ranked, on=on, suffix="_e"),
+        mine.filter(~is_camt).join(ranked.filter(is_camt), on=on, suffix="_e"),
+    ])
+    cands = pairs.filter(
+        (pl.col("format") != pl.col("format_e")) & (pl.col("payment_key") != pl.col("payment_key_e"))
         & ((pl.col("_i_e") < 0) | (pl.col("_i_e") < pl.col("_i"))))
     if cands.height == 0:
         return pays
