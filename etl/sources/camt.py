@@ -8,7 +8,10 @@ One row per `TxDtls` (one per `Ntry` when it has none). The amount is the transa
 `AmtDtls/TxAmt/Amt`), the entry's only when the entry holds a single transaction; `AmtDtls/InstdAmt` is the
 payer's instructed amount, possibly another currency, and never used. Sign from `CdtDbtInd` (the transaction's,
 else the entry's). The first creditor reference (SCOR first) is `reference`; every other `CdtrRefInf/Ref` and
-every `RfrdDocInf/Nb` (invoice numbers) go to `extra_references`, ';'-joined.
+every `RfrdDocInf/Nb` (invoice numbers) go to `extra_references`, ';'-joined. When a `Strd` carries an amount
+(`RfrdDocAmt/RmtdAmt`; a credit note's `CdtNoteAmt` negative), every Strd's references are listed with their signed
+amounts instead, the first one too (`extra_reference_amounts`, as BgMax's; see `_remittance`). The payer's name,
+postal address and organisation number come from `Dbtr` (`.08`: `Dbtr/Pty`).
 
 Every entry is accounted for. Booked entries (`Sts` BOOK, `.08` `Sts/Cd` BOOK) become rows. An entry with any other
 status (PDNG pending, INFO informational, FUTR, ...) is not a payment yet: its rows are read the same way but each
