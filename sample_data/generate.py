@@ -69,7 +69,7 @@ SE_ADA_CREDITOR = "674dbeb208847b9501cc9138"
 SE_INVOICES_FILE = "se/invoices_solkraft_2026-11-20.csv"
 SE_BGMAX_FILE = "se/bgmax_solkraft_2026-11-20.txt"  # legacy: not in the sample any more (see bgmax_text)
 SE_CAMT_FILE = "se/camt054_solkraft_2026-11-20.xml"
-SE_MULTI_INVOICES = ("705011", "705012")  # paid by one payment, each with its amount in its own Strd
+SE_MULTI_INVOICES = ("705013", "705014")  # paid by one payment, each with its amount in its own Strd
 SE_MULTI_SERIAL = "990000000001"  # the bank's reference of that payment (outside the random serials' range)
 BGMAX_TIMESTAMP = "20261120054211123456"  # YYYYMMDDHHMMSSffffff
 BGMAX_PAYMENT_DATE = "20261120"
@@ -614,6 +614,25 @@ def _camt_tx(p: BgPayment, strds: list[tuple[str, str | None, int | None]]) -> l
     return lines
 
 
+def build_se_multi_invoices(invoices: list[Invoice]) -> list[Invoice]:
+    """SE_MULTI_INVOICES: two invoices of one company customer, billed after the others (fixed values, no random
+    draw: every other file stays as it was)."""
+    customer = next((i.customer for i in invoices if i.customer.account), invoices[0].customer)
+    out = []
+    for number, day, excl in zip(SE_MULTI_INVOICES, (dt.date(2026, 10, 22), dt.date(2026, 10, 29)), (412_000, 96_800)):
+        out.append(Invoice(number, customer, luhn_append(number), day.isoformat(),
+                           (day + dt.timedelta(days=30)).isoformat(), "SEK", excl, vat_25(excl)))
+    return out
+
+
+def build_se(rng: random.Random) -> tuple[list[Invoice], list[SePayment]]:
+    """The Swedish creditor's invoices (with SE_MULTI_INVOICES last) and its payments of the day but the one paying
+    two invoices (camt054_text and bgmax_text add it)."""
+    invoices = build_se_invoices(rng)
+    invoices += build_se_multi_invoices(invoices)
+    return invoices, build_se_payments(rng, invoices)
+
+
 def multi_invoice_payment(invoices: list[Invoice]) -> BgPayment:
     """The payment of SE_MULTI_INVOICES, each paid in full (no random draw: the other files stay as they were)."""
     first, second = (next(i for i in invoices if i.invoice_number == n) for n in SE_MULTI_INVOICES)
@@ -765,8 +784,7 @@ def generate(out: Path) -> list[Planted]:
     no_invoices = build_no_invoices(rng)
     ocr_lines, ocr_planted = build_ocr(rng, no_invoices)
     sb1_files, sb1_planted = build_sb1(rng, no_invoices)
-    se_invoices = build_se_invoices(rng)
-    se_payments = build_se_payments(rng, se_invoices)
+    se_invoices, se_payments = build_se(rng)
     camt_lines, camt_planted = camt054_text(se_payments, se_invoices)
     seed = build_seed(rng, se_invoices)
 

@@ -152,7 +152,7 @@ def test_invoice_exports_shape_and_amounts() -> None:
     assert SE_INVOICES.read_text(encoding="utf-8").splitlines()[0] == ",".join(INVOICE_HEADER)
     no_rows, se_rows = no_invoice_rows(), se_invoice_rows()
     assert [r["invoice_number"] for r in no_rows] == [str(n) for n in range(100001, 100025)]
-    assert [r["invoice_number"] for r in se_rows] == [str(n) for n in range(705001, 705013)]
+    assert [r["invoice_number"] for r in se_rows] == [str(n) for n in range(705001, 705015)]
     for rows, currency in ((no_rows, "NOK"), (se_rows, "SEK")):
         for r in rows:
             assert all(isinstance(v, str) for v in r.values()), r
@@ -224,10 +224,10 @@ def test_camt054_notification_ties() -> None:
     refs = [t["bank_ref"] for t in txs]
     assert len(set(refs)) == len(refs) and all(r.isdigit() and len(r) == 12 for r in refs)
     multi = [t for t in txs if len(t["refs"]) > 1]
-    assert len(multi) == 1 and multi[0]["docs"] == ["705011", "705012"]
+    assert len(multi) == 1 and multi[0]["docs"] == ["705013", "705014"]
     assert sum(multi[0]["strd_amounts"]) == multi[0]["amount"]
     by_number = {r["invoice_number"]: r for r in se_invoice_rows()}
-    assert multi[0]["strd_amounts"] == [minor(by_number[n]["amount_incl_vat"]) for n in ("705011", "705012")]
+    assert multi[0]["strd_amounts"] == [minor(by_number[n]["amount_incl_vat"]) for n in ("705013", "705014")]
 
 
 def test_every_reference_valid_except_the_planted_one() -> None:

@@ -69,8 +69,8 @@ def test_demo_finds_the_planted_problems_and_a_second_demo_sends_nothing(tmp_pat
     assert len(ledger) == 23 + 14 + 12
     split = sorted((i["key"].split(":")[1], i["amount"]) for i in ledger if ":" in i["key"] and i["api"] == "ada.creditor-payments")
     seed = {c["invoice_number"]: c["amount"] for c in json.loads((SAMPLE / "sandbox_seed.json").read_text())["ada_cases"]}
-    assert [ref[:-1] for ref, _ in split] == ["705011", "705012"]  # the key ends in each invoice's OCR reference
-    assert [amount for _, amount in split] == [seed["705011"], seed["705012"]]
+    assert [ref[:-1] for ref, _ in split] == ["705013", "705014"]  # the key ends in each invoice's OCR reference
+    assert [amount for _, amount in split] == [seed["705013"], seed["705014"]]
 
     proc2, run_dir2 = _demo(tmp_path)
     assert run_dir2 != run_dir

@@ -43,8 +43,7 @@ def _legacy_bgmax(folder: Path) -> Path:
     no_invoices = gen.build_no_invoices(rng)
     gen.build_ocr(rng, no_invoices)
     gen.build_sb1(rng, no_invoices)
-    se_invoices = gen.build_se_invoices(rng)
-    payments = gen.build_se_payments(rng, se_invoices)
+    se_invoices, payments = gen.build_se(rng)
     camt, _ = gen.camt054_text(payments, se_invoices)
     assert "".join(line + "\n" for line in camt).encode() == SE_CAMT.read_bytes()  # the very payments of the sample
     lines, _ = gen.bgmax_text(payments, se_invoices)

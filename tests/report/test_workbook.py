@@ -108,7 +108,7 @@ def test_run_workbook_has_every_sheet_and_lineage(tmp_path: Path) -> None:
     assert "sandbox" not in {str(v) for k, v in info.items() if "secret" in k.lower() or "api_code" in k.lower()}
     m = pl.read_parquet(run_dir / "matched.parquet")
     u = pl.read_parquet(run_dir / "unmatched.parquet")
-    assert m.height == 24 and set(u.get_column("reason")) == {"unmatched_payment", "duplicate_payment"}
+    assert m.height == 25 and set(u.get_column("reason")) == {"unmatched_payment", "duplicate_payment"}
 
 
 def test_totals_are_per_currency(tmp_path: Path) -> None:
