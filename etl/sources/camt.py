@@ -360,19 +360,28 @@ def _remittance(strds: list[etree._Element]) -> _Remittance:
     amounts: list[str] = []
     any_amount, bad = False, None
     for strd in strds:
-        s = _Index(strd)
-        strd_refs = []
-        for cri in s.all_el("CdtrRefInf"):
-            c = _Index(cri)
-            if ref := c.t("Ref"):
-                strd_refs.append(ref)
-                (scor if c.t("Tp/CdOrPrtry/Cd") == "SCOR" else other).append(ref)
-        strd_docs = s.all("RfrdDocInf/Nb")
+        # A Strd is shallow: its few children are read directly (an index per Strd cost a third of the read).
+        strd_refs: list[str] = []
+        strd_docs: list[str] = []
+        text, negative = None, False
+        for child in strd:
+            name = _name(child)
+            if name == "CdtrRefInf":
+                parts = _kids(child)
+                if ref := _text(parts.get("Ref")):
+                    strd_refs.append(ref)
+                    (scor if _code(parts) == "SCOR" else other).append(ref)
+            elif name == "RfrdDocInf":
+                parts = _kids(child)
+                if nb := _text(parts.get("Nb")):
+                    strd_docs.append(nb)
+                negative = negative or _code(parts) == "CREN"
+            elif name == "RfrdDocAmt":
+                parts = _kids(child)
+                remitted, credit = _text(parts.get("RmtdAmt")), _text(parts.get("CdtNoteAmt"))
+                text = remitted if remitted is not None else credit
+                negative = negative or (remitted is None and credit is not None)
         docs += strd_docs
-        text = s.t("RfrdDocAmt/RmtdAmt")
-        negative = "CREN" in s.all("RfrdDocInf/Tp/CdOrPrtry/Cd")
-        if text is None and (text := s.t("RfrdDocAmt/CdtNoteAmt")) is not None:
-            negative = True
         minor = _amount_minor(text)
         if text is not None and minor is None:
             bad = bad if bad is not None else text
@@ -382,6 +391,36 @@ def _remittance(strds: list[etree._Element]) -> _Remittance:
             value = minor if k == 0 and minor is not None else 0
             amounts.append(("-" if negative else "+") + str(value))
     return _Remittance(scor + other, docs, items, amounts if any_amount else [], bad)
+
+
+def _name(el: etree._Element) -> str:
+    """The local name of an element ('' for comments and processing instructions)."""
+    tag = el.tag
+    return tag[tag.find("}") + 1 :] if isinstance(tag, str) else ""
+
+
+def _kids(el: etree._Element) -> dict[str, etree._Element]:
+    """The first child of each local name."""
+    out: dict[str, etree._Element] = {}
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str):
+            out.setdefault(tag[tag.find("}") + 1 :], child)
+    return out
+
+
+def _text(el: etree._Element | None) -> str | None:
+    """Stripped text of `el`; None when absent or blank."""
+    if el is None or el.text is None:
+        return None
+    return el.text.strip() or None
+
+
+def _code(parts: dict[str, etree._Element]) -> str | None:
+    """`Tp/CdOrPrtry/Cd` of a CdtrRefInf or RfrdDocInf, from its children."""
+    tp = parts.get("Tp")
+    choice = _kids(tp).get("CdOrPrtry") if tp is not None else None
+    return _text(_kids(choice).get("Cd")) if choice is not None else None
 
 
 def _address(x: _Index, party: str) -> str | None:
