@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from etl import __version__
+from etl.cli_support import creditor_option
 from etl.cli_support import load as _load
 from etl.cli_support import masked as _masked
 from etl.cli_support import now as _now
@@ -140,8 +141,9 @@ def demo(out: Path) -> None:
 @click.option("--force", is_flag=True, help="Read files an earlier run imported (same sha256) again; without it they "
                                             "are skipped with a note. Nothing is sent twice either way.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@creditor_option()
 def run(config_path: Path, bank: tuple[Path, ...], invoices: tuple[Path, ...], sandbox: bool,
-        sandbox_seed: Path | None, dry_run: bool, force: bool, out: Path | None) -> None:
+        sandbox_seed: Path | None, dry_run: bool, force: bool, out: Path | None, creditor: str | None) -> None:
     """Read, validate, match, deliver and reconcile the given files; write OUT/<run_id>/.
 
     Files are recognised by their content, so --bank and --invoices may both hold mixed folders.
@@ -153,7 +155,7 @@ def run(config_path: Path, bank: tuple[Path, ...], invoices: tuple[Path, ...], s
         raise ConfigError("nothing to do: give --bank and/or --invoices")
     if sandbox_seed and not sandbox:
         raise ConfigError("--sandbox-seed needs --sandbox")
-    config = _load(config_path)
+    config = _load(config_path, creditor)
     inputs = tuple(invoices) + tuple(bank)
     out_dir = out or config.output_dir
     if sandbox:

@@ -20,10 +20,16 @@ def _config_option() -> Any:
                         default=Path("amili-etl.toml"), show_default=True, help=_CONFIG_HELP)
 
 
-def _load(config_path: Path) -> Any:
+def _load(config_path: Path, creditor: str | None = None) -> Any:
     from etl.cli_support import load
 
-    return load(config_path)
+    return load(config_path, creditor)
+
+
+def _creditor_option() -> Any:
+    from etl.cli_support import creditor_option
+
+    return creditor_option()
 
 
 def _new_run_id() -> str:
@@ -52,8 +58,9 @@ def _open_read(config: Any) -> Any:
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
 @click.option("--force", is_flag=True, help="Read files again even when an earlier run imported the same content "
                                             "(nothing is sent twice either way).")
+@_creditor_option()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
-def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> None:
+def inbox(config_path: Path, out: Path | None, force: bool, creditor: str | None, folder: Path) -> None:
     """Nightly: run every new file in FOLDER, then move each to FOLDER/archive/YYYY-MM-DD/ or FOLDER/failed/.
 
     New means content never seen before (sha256). Invoice exports are read before bank files. A file still being
@@ -67,7 +74,7 @@ def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> Non
 
     from etl.config import check_transport
 
-    config = _load(config_path)
+    config = _load(config_path, creditor)
     check_transport(config)  # before the lock, the scan and any move: plain http to a remote host is refused
     result = run_inbox(config, folder, out or config.output_dir, force, _now, _new_run_id())
     if result.run is not None:
@@ -88,13 +95,14 @@ def inbox(config_path: Path, out: Path | None, force: bool, folder: Path) -> Non
 @_config_option()
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-def runs(config_path: Path, limit: int, as_json: bool) -> None:
+@_creditor_option()
+def runs(config_path: Path, limit: int, as_json: bool, creditor: str | None) -> None:
     """List the latest runs: id, started, finished, files, items per state, status and exit code.
 
     Items: planned (this run delivered or tried to), confirmed, rejected, open (no final answer yet: a rerun
     delivers them), skipped (confirmed by an earlier run, not sent again) and conflict (same key, other data).
     """
-    with _open_read(_load(config_path)) as store:
+    with _open_read(_load(config_path, creditor)) as store:
         from etl.history import list_runs
 
         frame = list_runs(store, limit)
@@ -118,12 +126,13 @@ def runs(config_path: Path, limit: int, as_json: bool) -> None:
 
 @click.command()
 @_config_option()
+@_creditor_option()
 @click.argument("run_id")
-def show(config_path: Path, run_id: str) -> None:
+def show(config_path: Path, creditor: str | None, run_id: str) -> None:
     """Show one run (RUN_ID or a unique prefix): status, files, what was sent, and where its reports are."""
     from etl.history import find_run, run_files
 
-    config = _load(config_path)
+    config = _load(config_path, creditor)
     with _open_read(config) as store:
         run = find_run(store, run_id)
         files = run_files(store, run.run_id)
@@ -163,8 +172,9 @@ def show(config_path: Path, run_id: str) -> None:
 @click.option("--only-failed", is_flag=True,
               help="Do not read the files again: only deliver the run's items that have no final answer yet.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: [output] dir of the config).")
+@_creditor_option()
 @click.argument("run_id")
-def rerun(config_path: Path, only_failed: bool, out: Path | None, run_id: str) -> None:
+def rerun(config_path: Path, only_failed: bool, out: Path | None, creditor: str | None, run_id: str) -> None:
     """Run RUN_ID again as a new run: what was confirmed is never sent again.
 
     By default the run's files are read again (found by content hash, wherever the inbox moved them) and the whole
@@ -179,7 +189,7 @@ def rerun(config_path: Path, only_failed: bool, out: Path | None, run_id: str) -
 
     from etl.config import check_transport
 
-    config = _load(config_path)
+    config = _load(config_path, creditor)
     check_transport(config)
     out_dir = out or config.output_dir
     with state_lock(config.state_path, config.inbox.lock_wait_s):
@@ -234,15 +244,16 @@ def state_group() -> None:
 
 @state_group.command("export")
 @_config_option()
+@_creditor_option()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
-def state_export(config_path: Path, folder: Path) -> None:
+def state_export(config_path: Path, creditor: str | None, folder: Path) -> None:
     """Write every table of the state database to FOLDER/<table>.parquet, plus FOLDER/manifest.json.
 
     Nothing is masked (it is an audit copy: keep it as safe as the state file); no secret is ever in it.
     """
     from etl.store.export import export_state
 
-    config = _load(config_path)
+    config = _load(config_path, creditor)
     with _open_read(config) as store:
         manifest = export_state(store, folder)
     for table, rows in manifest["tables"].items():

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from etl.cli_support import creditor_option
+
 __all__ = ["reconcile"]
 
 
@@ -18,7 +20,8 @@ __all__ = ["reconcile"]
 @click.option("--no-readback", is_flag=True,
               help="Do not read Amili back: missing_in_amili, unknown_in_amili and settled amounts are then not "
                    "checked, last month's such breaks are carried as still open, and the month is incomplete (exit 3).")
-def reconcile(config_path: Path, period: str, out: Path | None, no_readback: bool) -> None:
+@creditor_option()
+def reconcile(config_path: Path, period: str, out: Path | None, no_readback: bool, creditor: str | None) -> None:
     """Month-end over every run of PERIOD: breaks aged and marked new / persisting / resolved.
 
     Reads Amili back (ADA creditor payments and payouts, ARM documents, Collection settlements up to 7 days after
@@ -27,9 +30,13 @@ def reconcile(config_path: Path, period: str, out: Path | None, no_readback: boo
     = closing balance of every bank statement that carries balances, and writes OUT/period-YYYY-MM/
     (discrepancies.xlsx, discrepancies.csv, summary.json, breaks.parquet).
 
-    Exits 0 when nothing is open, 1 when breaks are open, 3 when the month could not be checked in full (a run
-    of the period incomplete or none at all, --no-readback, or Collection payments still within the settlement lag:
-    the reasons are printed and in summary.json totals.incomplete_because), 75 when Amili could not be read back.
+    Payments count in the month they were booked and invoices in the month they are due, whenever the run that
+    read them happened; dry runs and runs that failed before sending anything do not count.
+
+    Exits 0 when nothing is open, 1 when breaks are open, 3 when the month could not be checked in full (the month
+    has not ended yet, a run of the period incomplete or none at all, --no-readback, or Collection payments still
+    within the settlement lag: the reasons, with the day to rerun, are printed and in summary.json
+    totals.incomplete_because), 75 when Amili could not be read back.
     """
     from etl.cli_support import load as _load, now as _now
     from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT
@@ -39,7 +46,7 @@ def reconcile(config_path: Path, period: str, out: Path | None, no_readback: boo
     from etl.store import open_store
 
     period_bounds(period)  # a bad --period fails before anything is opened
-    config = _load(config_path)
+    config = _load(config_path, creditor)
     if not no_readback:
         from etl.config import check_transport
 
@@ -48,9 +55,10 @@ def reconcile(config_path: Path, period: str, out: Path | None, no_readback: boo
 
         if (warning := insecure_tls_warning(config)):
             click.echo(f"amili-etl: {warning}", err=True)
+    now = _now()
     with open_store(config.state_path) as store:
-        result = reconcile_period(store, config, period, None if no_readback else read_back)
-        facts = {"period": period, "generated_at": _now().isoformat(timespec="seconds"), "readback": not no_readback}
+        result = reconcile_period(store, config, period, None if no_readback else read_back, today=now.date())
+        facts = {"period": period, "generated_at": now.isoformat(timespec="seconds"), "readback": not no_readback}
         folder, summary = write_period_report(store, result, out or config.output_dir, config, facts)
     t = summary["totals"]
     click.echo(f"period {period}: {summary['status']} ({t['runs']} run(s); breaks: {t['breaks_new']} new, "

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-__all__ = ["load", "masked", "now", "print_summary"]
+__all__ = ["creditor_option", "load", "masked", "now", "print_summary"]
 
 
 def masked(text: str) -> str:
@@ -52,12 +52,20 @@ def print_summary(result: Any, workbook: Path) -> None:
     click.echo(f"workbook: {workbook}")
 
 
-def load(config_path: Path | None) -> Any:
-    """The configuration at `config_path` (ConfigError when None or missing); its secrets are redacted everywhere."""
+def load(config_path: Path | None, creditor: str | None = None) -> Any:
+    """The configuration at `config_path` (ConfigError when None or missing), narrowed to `creditor` when given
+    (`{creditor}` in its paths filled in); its secrets are redacted everywhere."""
     from etl.bundled import bundled_dir
-    from etl.config import load_config
+    from etl.config import for_creditor, load_config
     from etl.logs import remember_secrets, secret_values
 
-    config = load_config(config_path, default_mapping_dirs=(bundled_dir("mappings"),))
+    config = for_creditor(load_config(config_path, default_mapping_dirs=(bundled_dir("mappings"),)), creditor)
     remember_secrets(secret_values(config))  # never on the terminal either, whatever their length
     return config
+
+
+def creditor_option() -> Any:
+    """`--creditor NAME`: run one creditor of a multi-creditor configuration (fills `{creditor}` in its paths)."""
+    return click.option("--creditor", default=None, metavar="NAME",
+                        help="Only this creditor of the configuration; fills {creditor} in [state].path, [output].dir "
+                             "and [log].dir (required when they hold it and the file has several creditors).")

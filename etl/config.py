@@ -30,6 +30,8 @@ __all__ = [
     "is_loopback_host",
     "check_transport",
     "insecure_tls_warning",
+    "CREDITOR_PLACEHOLDER",
+    "for_creditor",
 ]
 
 COUNTRIES = ("NO", "SE")
@@ -497,6 +499,39 @@ def _reading(path: Path, raw: Any) -> ReadLimits:
             v = int(v)
         values[f.name] = v
     return ReadLimits(**values)
+
+
+# In [state].path, [output].dir and [log].dir: replaced by the creditor's name, so that each creditor of a
+# multi-creditor file (or of an orchestrator's registry) has its own state file and never shares a writer.
+CREDITOR_PLACEHOLDER = "{creditor}"
+
+
+def _fill(path: Path | None, name: str) -> Path | None:
+    return None if path is None else Path(str(path).replace(CREDITOR_PLACEHOLDER, name))
+
+
+def for_creditor(config: Config, name: str | None) -> Config:
+    """The config narrowed to creditor `name` (None: every creditor), with `{creditor}` in the state, output and
+    log paths replaced by the name; ConfigError when the name is unknown or the placeholder cannot be filled."""
+    templated = [label for label, p in (("[state].path", config.state_path), ("[output].dir", config.output_dir),
+                                        ("[log].dir", config.log_dir)) if p is not None and CREDITOR_PLACEHOLDER in str(p)]
+    if name is None:
+        if not templated:
+            return config
+        if len(config.creditors) != 1:
+            raise ConfigError(f"{config.path}: {templated[0]} holds {CREDITOR_PLACEHOLDER} and the file has "
+                              f"{len(config.creditors)} creditors: pass --creditor NAME (one of "
+                              f"{', '.join(c.name for c in config.creditors)})")
+        name = config.creditors[0].name
+    chosen = [c for c in config.creditors if c.name == name]
+    if not chosen:
+        raise ConfigError(f"{config.path}: --creditor {name!r}: no such creditor (the file has "
+                          f"{', '.join(c.name for c in config.creditors)})")
+    if templated and (name in ("", ".", "..") or any(ch in name for ch in "/\\\0")):
+        raise ConfigError(f"{config.path}: creditor {name!r} cannot fill {CREDITOR_PLACEHOLDER} in {templated[0]}: "
+                          "a name used in a path may not be '.', '..' or contain a slash")
+    return replace(config, creditors=tuple(chosen), state_path=_fill(config.state_path, name),
+                   output_dir=_fill(config.output_dir, name), log_dir=_fill(config.log_dir, name))
 
 
 def with_sandbox(config: Config, base_url: str) -> Config:

@@ -153,7 +153,7 @@ def list_runs(store: Store, limit: int) -> pl.DataFrame:
         """
         WITH items AS (
             SELECT i.run_id,
-                   count(*) FILTER (WHERE i.action = 'deliver' OR i.action = 'sent') AS planned,
+                   count(*) FILTER (WHERE i.action IN ('deliver', 'sent', 'dry_run')) AS planned,
                    count(*) FILTER (WHERE o.state = 'confirmed' AND i.action IN ('deliver', 'sent')) AS confirmed,
                    count(*) FILTER (WHERE o.state = 'rejected' AND i.action IN ('deliver', 'sent')) AS rejected,
                    count(*) FILTER (WHERE o.state IN ('intent', 'sent', 'acknowledged', 'unknown')) AS open,

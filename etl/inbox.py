@@ -26,7 +26,7 @@ from etl.sources.guard import is_workbook_bytes
 from etl.sources.isolate import ReadingMarks, detect_file, marking
 from etl.store import Store
 
-__all__ = ["InboxLocked", "InboxPlan", "Placement", "state_lock", "scan", "plan_inbox", "place_files",
+__all__ = ["InboxLocked", "InboxPlan", "Placement", "state_lock", "candidates", "pending_files", "scan", "plan_inbox", "place_files",
            "unique_destination", "TEMP_SUFFIXES"]
 
 TEMP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".filepart", ".swp")
@@ -38,14 +38,24 @@ def _is_temp_name(name: str) -> bool:
     return lower.endswith(TEMP_SUFFIXES) or name.endswith("~") or name.startswith(("~$", "."))
 
 
+def candidates(folder: Path) -> list[Path]:
+    """The regular files directly in `folder` an inbox run looks at, sorted (temporary names among them)."""
+    # Never what amili-etl writes itself (the state file, its WAL and lock, logs): read, it would be failed and moved.
+    # (Temporary names stay candidates: an inbox run leaves them for the next run.)
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink()
+                  and owned_file_kind(p.name) in (None, "temporary file"))
+
+
+def pending_files(folder: Path) -> list[Path]:
+    """The files of `folder` the next inbox run would consider reading (no temporary names), sorted."""
+    return [p for p in candidates(folder) if not _is_temp_name(p.name)]
+
+
 def scan(folder: Path, settle_s: float, sleep: Callable[[float], None] = time.sleep) -> tuple[list[Path], list[tuple[Path, str]]]:
     """(ready files, [(busy file, why)]) among the regular files directly in `folder`, looked at twice."""
-    # Never what amili-etl writes itself (the state file, its WAL and lock, logs): read, it would be failed and moved.
-    # (Temporary names stay candidates: they are left for the next run below.)
-    candidates = sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink()
-                        and owned_file_kind(p.name) in (None, "temporary file"))
-    busy = [(p, "temporary name: still being written") for p in candidates if _is_temp_name(p.name)]
-    rest = [p for p in candidates if not _is_temp_name(p.name)]
+    found = candidates(folder)
+    busy = [(p, "temporary name: still being written") for p in found if _is_temp_name(p.name)]
+    rest = [p for p in found if not _is_temp_name(p.name)]
     first = {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in rest}
     if rest and settle_s > 0:
         sleep(settle_s)

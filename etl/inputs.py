@@ -18,6 +18,7 @@ import polars as pl
 from etl.errors import InputError
 from etl.logs import log_event
 from etl.mapping import MappingSet
+from etl.mapping.apply import AMOUNT_CHECK
 from etl.refs import restore_kid_zeros
 from etl.schemas import RowRules, validate_rows
 from etl.schemas.validate import preload
@@ -28,7 +29,7 @@ from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA, SourceResult
 if TYPE_CHECKING:
     from etl.config import Config
 
-__all__ = ["FileOutcome", "read_inputs", "display_names", "rules_for", "valid_lines"]
+__all__ = ["FileOutcome", "read_inputs", "display_names", "rejected_rows", "rules_for", "valid_lines"]
 
 # Country of the fixed formats (their accounts and references follow that country's rules).
 _FORMAT_COUNTRY = {"ocr_giro": "NO", "bgmax": "SE"}
@@ -129,6 +130,27 @@ def rules_for(result: SourceResult, display: str, mappings: MappingSet, config: 
     return RowRules(country=country, currencies=currencies, unique_bank_ref=result.format in ("bank_csv", "bank_xlsx"))
 
 
+# Canonical fields whose cell text a layout takes from one column as read: a cell there that could not be read
+# (a date that is no date, an account without digits) is quoted in its reject message. Amount cells are quoted by
+# the reader already (etl.mapping.apply.split_amount_problems).
+_QUOTED_FIELDS = ("booking_date", "invoice_date", "due_date", "account", "currency", "invoice_number",
+                  "customer_number", "kid")
+
+
+def _raw_cells(result: SourceResult, mappings: MappingSet) -> pl.DataFrame | None:
+    """`source_line` and the file's text of the _QUOTED_FIELDS, under their canonical names; None when the file
+    has no layout (fixed-width formats quote their own problems)."""
+    if not result.layout or result.layout not in mappings.names or "source_line" not in result.raw.columns:
+        return None
+    layout = mappings.get(result.layout)
+    cols = {f: src[0] for f, src in layout.columns.items()
+            if f in _QUOTED_FIELDS and len(src) == 1 and src[0] in result.raw.columns}
+    if not cols:
+        return None
+    return result.raw.select(pl.col("source_line").cast(pl.Int64),
+                             *(pl.col(c).cast(pl.String).alias(f) for f, c in cols.items()))
+
+
 def _to_every_line(rejects: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
     """A rejected invoice of a line-level export rejects each of its lines: every input row ends up somewhere.
 
@@ -175,13 +197,59 @@ def _outcome(result: SourceResult, display: str, mappings: MappingSet, config: C
     rows, note = _restore_kids(rows, _invoice_owner(result, file or display, config))
     if note:
         result = dataclasses.replace(result, message=f"{display}: {note}" if not result.message else result.message)
-    valid, rejects = validate_rows(rows, kind, rules_for(result, file or display, mappings, config))
+    valid, rejects = validate_rows(rows, kind, rules_for(result, file or display, mappings, config),
+                                   raw=_raw_cells(result, mappings))
     if result.problems.height:
-        rejects = pl.concat([result.problems, rejects], how="vertical_relaxed")
+        # An amount cell the reader quoted ("Beløp '10x0.00' is not an amount: ...") needs no second, vaguer line.
+        quoted = result.problems.filter(pl.col("error_check") == AMOUNT_CHECK).select("source_line").unique()
+        said = pl.col("error_check").str.starts_with("not_nullable") & pl.col("error_column").str.ends_with("amount_minor")
+        rejects = pl.concat([result.problems, rejects.join(quoted.with_columns(pl.lit(True).alias("_q")), on="source_line",
+                                                           how="left").filter(~(said & pl.col("_q").fill_null(False))).drop("_q")],
+                            how="vertical_relaxed")
         valid = valid.join(result.problems.select("source_line").unique(), on="source_line", how="anti")
     if result.lines is not None and rejects.height:
         rejects = _to_every_line(rejects, result.lines)
     return FileOutcome(display, result, valid, rejects, file=file)
+
+
+# A reason that marks a bank entry the bank has not booked yet (camt Sts PDNG/INFO/...): no money received.
+NOT_BOOKED_CHECK = "camt_not_booked"
+
+REJECTED_ROW_SCHEMA: dict[str, pl.DataType] = {
+    "source_line": pl.Int64(), "kind": pl.String(), "booked": pl.Boolean(), "reference": pl.String(),
+    "invoice_number": pl.String(), "amount_minor": pl.Int64(), "currency": pl.String(),
+}
+
+
+def rejected_rows(f: FileOutcome) -> pl.DataFrame:
+    """One row per rejected source line of `f` with what could be read of it (REJECTED_ROW_SCHEMA): its reference
+    (a payment's KID / OCR, an invoice's KID), invoice number, signed amount and currency, null where unread.
+
+    The canonical rows keep a rejected row's parsed cells (validation only splits them off); a line of a
+    line-level invoice export takes its invoice's identity.
+    """
+    if not f.rejects.height:
+        return pl.DataFrame(schema=REJECTED_ROW_SCHEMA)
+    lines = f.rejects.group_by("source_line", maintain_order=True).agg(
+        (pl.col("error_check") != NOT_BOOKED_CHECK).all().alias("booked"))
+    rows = f.result.rows
+    payments = f.result.kind == "payments"
+    wanted = {"reference": "reference" if payments else "kid", "invoice_number": None if payments else "invoice_number",
+              "amount_minor": "amount_minor", "currency": "currency"}
+    ident = rows.select(
+        pl.col("source_line").alias("_owner"),
+        *((pl.col(src) if src in rows.columns else pl.lit(None)).cast(REJECTED_ROW_SCHEMA[name]).alias(name)
+          for name, src in wanted.items()),
+    ).unique("_owner", keep="first", maintain_order=True)
+    owner = pl.col("source_line")
+    if f.result.lines is not None and f.result.lines.height:
+        owners = f.result.lines.select("source_line", pl.col("invoice_line").alias("_invoice"))
+        lines = lines.join(owners, on="source_line", how="left")
+        owner = pl.coalesce("_invoice", "source_line")
+    return lines.with_columns(owner.alias("_owner")).join(ident, on="_owner", how="left").select(
+        "source_line", pl.lit(f.result.kind).alias("kind"), "booked",
+        "reference", "invoice_number", "amount_minor", "currency",
+    ).cast(REJECTED_ROW_SCHEMA).sort("source_line")
 
 
 def valid_lines(files: list[FileOutcome], run_id: str) -> pl.DataFrame:

@@ -27,7 +27,8 @@ from etl.config import Config, check_transport, insecure_tls_warning
 from etl.errors import (EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT, EXIT_PARTIAL, EXIT_TEMPFAIL,
                         ConfigError, EtlError, InternalError)
 from etl.history import already_imported, record_run_start, record_skipped, run_log_path
-from etl.inputs import FileOutcome, read_inputs, valid_lines  # noqa: F401 - read_inputs is part of this module's API
+# read_inputs is part of this module's API
+from etl.inputs import FileOutcome, read_inputs, rejected_rows, valid_lines  # noqa: F401
 from etl.logs import log_event, run_log, secret_values
 from etl.mapping import MappingSet, load_mappings
 from etl.match import MATCHED_RULES
@@ -35,6 +36,7 @@ from etl.match.stage import match_run
 from etl.money import format_minor
 from etl.plan import plan_items
 from etl.reconcile import CATEGORIES, control_summary, reconcile_run
+from etl.reconcile.tie import tie_summary
 from etl.refs import reference_valid_expr
 from etl.report import write_csv, write_rejects, write_run_workbook, write_summary
 from etl.sightings import mark_other_format_sightings
@@ -116,8 +118,17 @@ def _payments_frame(config: Config, files: list[FileOutcome], run_id: str) -> pl
                              pl.col("_order").cast(pl.Int64).alias("payment_no")).sort("_order").drop("_order")
 
 
-def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    """Set duplicate_of for every sighting after the first of a payment key, in this run or an earlier one."""
+def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str, remember: bool = True) -> pl.DataFrame:
+    """Set duplicate_of for every sighting after the first of a payment key, in this run or an earlier one.
+
+    `remember=False` (a dry run) leaves payment_origins alone: a payment a dry run read was not imported, so the
+    real run that reads it later, from whichever export, sees its first sighting. Likewise a sighting by a run that
+    did no work (it failed before anything went out to Amili: a missing secret, say) is no first sighting: its files
+    count as not imported, and the payment's next sighting takes its place.
+    """
+    from etl.reconcile.period import create_work_runs_view
+
+    create_work_runs_view(store)
     pays = pays.with_columns(
         (pl.col("source_file") + ":" + pl.col("source_line").cast(pl.String)).alias("_where"),
     )
@@ -127,7 +138,8 @@ def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFr
         .group_by("payment_key", maintain_order=True)
         .agg(pl.col("_where").first().alias("_first"))
     )
-    earlier = store.frame("SELECT payment_key, source_file, source_sha256, source_line FROM payment_origins")
+    earlier = store.frame("SELECT payment_key, source_file, source_sha256, source_line FROM payment_origins "
+                          "WHERE first_run_id NOT IN (SELECT run_id FROM runs EXCEPT SELECT run_id FROM work_runs)")
     earlier = earlier.select(
         "payment_key",
         (pl.col("source_file") + ":" + pl.col("source_line").cast(pl.String)).alias("_origin"),
@@ -146,7 +158,13 @@ def _mark_duplicates(store: Store, pays: pl.DataFrame, run_id: str) -> pl.DataFr
     new_origins = pays.filter(live & pl.col("_origin").is_null() & (pl.col("_where") == pl.col("_first"))).select(
         "payment_key", "source_file", "source_sha256", "source_line", pl.lit(run_id).alias("first_run_id")
     )
-    store.insert_frame("payment_origins", new_origins)
+    if remember and new_origins.height:
+        store.con.register("_new_origins", new_origins)
+        try:  # a key left by a run that did no work: replaced by this first sighting
+            store.execute("DELETE FROM payment_origins WHERE payment_key IN (SELECT payment_key FROM _new_origins)")
+        finally:
+            store.con.unregister("_new_origins")
+        store.insert_frame("payment_origins", new_origins)
     return pays.drop("_where", "_first", "_origin", "_origin_sha", "_origin_line")
 
 
@@ -360,7 +378,11 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
         if rejects:
             store.insert_frame("rejects", pl.concat(rejects, how="vertical_relaxed").select(
                 "run_id", "source_file", "source_line", "error_column", "error_check", "error_message"))
-        pays = mark_other_format_sightings(store, _mark_duplicates(store, pays, req.run_id), req.run_id)
+            store.insert_frame("rejected_rows", pl.concat([
+                rejected_rows(f).with_columns(pl.lit(req.run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
+                for f in files if f.rejects.height], how="vertical_relaxed"))
+        pays = mark_other_format_sightings(store, _mark_duplicates(store, pays, req.run_id, remember=not req.dry_run),
+                                           req.run_id)
         store.insert_frame("payments", pays.select(
             "run_id", "payment_no", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
             "creditor", "account", "booking_date", "amount_minor", "currency", "reference", "reference_valid",
@@ -386,7 +408,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
                                              "invoice_currency", "target", "route_reason", "_multi", "_split_refs"),
                               on="payment_key").filter(pl.col("target").is_not_null())
     planned = plan_items(config, inv, to_send, lines)
-    items = record_intents(store, req.run_id, planned, req.clock().replace(tzinfo=None))
+    items = record_intents(store, req.run_id, planned, req.clock().replace(tzinfo=None), dry_run=req.dry_run)
     deliverable = items.filter(pl.col("action") == "deliver")
     plan_counts = {api: int(n) for api, n in deliverable.group_by("api").len().iter_rows()}
     report = DeliveryReport()
@@ -397,10 +419,9 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     exit_code = _exit_code(files, found, report, deliverable.height)
     if not files and skipped:
         exit_code = EXIT_CLEAN  # everything given was imported before: nothing to do is not an error
-    if req.dry_run and exit_code == EXIT_PARTIAL:
-        exit_code = EXIT_DISCREPANCIES if found.height else EXIT_CLEAN
     summary = _summary(req, files, pays, matches, found, report, plan_counts, exit_code)
     summary["totals"]["control"] = control_summary(store, req.run_id)
+    summary["totals"]["tie"] = tie_summary(store, req.run_id)
     summary["skipped"] = skipped
     log_event("delivered", "delivery: " + (", ".join(f"{api} sent {n}" for api, n in summary["sent"].items() if n)
                                            or "nothing sent"), planned=plan_counts, **{

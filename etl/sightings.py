@@ -4,8 +4,8 @@ Each format keys a payment its own way (BGC serial, Nets archive reference, camt
 alone never tells that a camt.054 transaction is a BgMax payment already seen. After the key check
 (pipeline._mark_duplicates), every live incoming payment of the run is compared with the live payments seen before
 it in **another** of the formats that carry the same payments (camt.053/054 against BgMax, OCR giro and each
-other), in this run (earlier in file order) or in any earlier run, for the same creditor (else account), currency
-and amount:
+other), in this run (earlier in file order) or in any earlier run whose work counts (not a dry run), for the same
+creditor (else account), currency and amount:
 
 - **certain**: both carry a bank reference and they are the same (leading zeros and spaces aside), booked within
   `_DAYS` days of each other: `duplicate_of` = the first sighting, never sent;
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from etl.reconcile.period import create_work_runs_view
 from etl.store import Store
 
 __all__ = ["mark_other_format_sightings", "SAME_PAYMENT_FORMATS"]
@@ -37,13 +38,14 @@ SELECT p.payment_key, p.source_file, p.source_line, p.format, coalesce(p.credito
        p.currency, p.amount_minor, p.booking_date, p.reference, p.bank_ref, p.run_id, p.payment_no
 FROM payments p
 SEMI JOIN _wanted w ON w._party = coalesce(p.creditor, p.account) AND w.amount_minor = p.amount_minor
-WHERE p.run_id <> $run_id AND NOT p.held_back AND p.duplicate_of IS NULL AND p.amount_minor > 0
+WHERE p.run_id <> $run_id AND p.run_id IN (SELECT run_id FROM work_runs)
+  AND NOT p.held_back AND p.duplicate_of IS NULL AND p.amount_minor > 0
   AND list_contains($formats, p.format)
 ORDER BY p.run_id, p.payment_no
 """
 _CAMT_SEEN_SQL = """
-SELECT EXISTS (SELECT 1 FROM payments WHERE run_id <> $run_id AND format IN ('camt054', 'camt053')
-               AND NOT held_back AND duplicate_of IS NULL AND amount_minor > 0)
+SELECT EXISTS (SELECT 1 FROM payments WHERE run_id <> $run_id AND run_id IN (SELECT run_id FROM work_runs)
+               AND format IN ('camt054', 'camt053') AND NOT held_back AND duplicate_of IS NULL AND amount_minor > 0)
 """
 
 
@@ -91,6 +93,8 @@ def mark_other_format_sightings(store: Store, pays: pl.DataFrame, run_id: str) -
         "format").is_in(SAME_PAYMENT_FORMATS)
     if pays.height == 0 or not pays.select(live.any()).item():
         return pays
+    # Only runs whose work counts (not dry runs, not runs that failed before sending anything) saw a payment first.
+    create_work_runs_view(store)
     live_rows = pays.select(live).to_series()
     camt_here = bool(pays.filter(live_rows).get_column("format").is_in(_CAMT).any())
     if not camt_here and not store.frame(_CAMT_SEEN_SQL, {"run_id": run_id}).item():

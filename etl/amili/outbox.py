@@ -42,10 +42,13 @@ PLANNED_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def record_intents(store: Store, run_id: str, planned: pl.DataFrame, now: dt.datetime) -> pl.DataFrame:
+def record_intents(store: Store, run_id: str, planned: pl.DataFrame, now: dt.datetime,
+                   dry_run: bool = False) -> pl.DataFrame:
     """Commit the intents of `planned` and return this run's items with their action and outbox state.
 
     Columns: PLANNED_SCHEMA + action (deliver | skipped_confirmed | skipped_rejected | conflict) + state.
+    A dry run writes nothing to the outbox (nothing was sent, so nothing is pending and no later payload conflicts
+    with it); its run_items say `dry_run` where a run would deliver, and state is null for a key never sent.
     """
     with store.transaction():
         store.con.register("_planned", planned)
@@ -54,18 +57,31 @@ def record_intents(store: Store, run_id: str, planned: pl.DataFrame, now: dt.dat
                 """
                 INSERT INTO run_items
                 SELECT $run_id, p.api, p.key,
-                       CASE WHEN o.key IS NULL THEN 'deliver'
+                       CASE WHEN o.key IS NULL THEN (CASE WHEN $dry_run THEN 'dry_run' ELSE 'deliver' END)
                             WHEN o.payload_hash <> p.payload_hash THEN 'conflict'
                             WHEN o.state = 'confirmed' THEN 'skipped_confirmed'
                             WHEN o.state = 'rejected' THEN 'skipped_rejected'
+                            WHEN $dry_run THEN 'dry_run'
                             ELSE 'deliver' END,
                        CASE WHEN o.payload_hash <> p.payload_hash
                             THEN 'the same key was sent earlier (run ' || o.first_run_id || ') with other data'
                        END
                 FROM _planned p LEFT JOIN outbox o ON o.api = p.api AND o.key = p.key
                 """,
-                {"run_id": run_id},
+                {"run_id": run_id, "dry_run": dry_run},
             )
+            if dry_run:
+                return store.frame(
+                    """
+                    SELECT p.*, CASE WHEN r.action = 'dry_run' THEN 'deliver' ELSE r.action END AS action, o.state,
+                           o.batch_key
+                    FROM _planned p
+                    JOIN run_items r ON r.run_id = $run_id AND r.api = p.api AND r.key = p.key
+                    LEFT JOIN outbox o ON o.api = p.api AND o.key = p.key
+                    ORDER BY p.api, p.source_file, p.source_line, p.key
+                    """,
+                    {"run_id": run_id},
+                )
             store.execute(
                 """
                 INSERT INTO outbox (api, key, creditor, payload_hash, payload, state, amount_minor, currency,

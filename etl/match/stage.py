@@ -13,9 +13,12 @@ from etl.store import Store
 __all__ = ["open_invoices", "match_run"]
 
 # Earlier runs' allocations are what was paid: a second partial payment next week is matched against the rest.
+# A dry run's invoices and allocations are not: it sent nothing, so for later runs it never happened.
 _OPEN_SQL = """
-WITH latest AS (
+WITH dry AS (SELECT run_id FROM runs WHERE mode = 'dry-run' AND run_id <> $run_id),
+latest AS (
     SELECT * FROM invoices
+    WHERE run_id NOT IN (SELECT run_id FROM dry)
     QUALIFY row_number() OVER (PARTITION BY creditor, invoice_number ORDER BY run_id = $run_id DESC, run_id DESC) = 1
 ),
 this_run AS (SELECT payment_key FROM payments WHERE run_id = $run_id),
@@ -24,6 +27,7 @@ paid AS (
         SELECT DISTINCT a.creditor, a.invoice_number, a.payment_key, a.amount_minor
         FROM match_allocations a
         WHERE a.run_id <> $run_id AND a.payment_key NOT IN (SELECT payment_key FROM this_run)
+          AND a.run_id NOT IN (SELECT run_id FROM dry)
     ) GROUP BY ALL
 )
 SELECT l.creditor, l.invoice_number, l.kid, l.amount_minor, l.currency, l.customer_number, l.customer_name,

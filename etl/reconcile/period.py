@@ -1,16 +1,23 @@
-"""Month-end: every run of a period, read back from Amili, breaks aged and marked new / persisting / resolved.
+"""Month-end: the work of every run by accounting period, read back from Amili, breaks aged and marked new /
+persisting / resolved.
 
+Periods follow the books, not the runs: a payment counts in the month it was booked, an invoice is due in the
+month of its due date, whenever the run that read it happened (November's bank file imported on 6 December counts
+in November; rerunning November's month-end after a late import reflects it). Only work counts: dry runs, and runs
+that failed before anything went out to Amili, are left out of everything (work_runs.sql).
 The period's open breaks are (each a query in sql/period/):
-- the discrepancies of every run started in the period that are still open (open_breaks.sql),
+- the discrepancies of the work runs dated in the period, and those of the kinds that stay open until resolved
+  (CARRIED) dated before its end, still open (open_breaks.sql),
 - last period's breaks that stay open until something happens and still are (carried_breaks.sql),
 - unpaid_invoice (unpaid_invoice.sql), missing_in_amili and unknown_in_amili against the read-back
-  (missing_in_amili.sql, unknown_in_amili.sql), ADA payout specifications that do not add up to what ADA settled
-  (payout_mismatch.sql, as settled_amount_mismatch),
+  (missing_in_amili.sql, unknown_in_amili.sql), ADA payout specifications that do not add up to what ADA settled,
+  re-judged until they do (payout_mismatch.sql, as settled_amount_mismatch),
 - Collection payments against the settlements read back: confirmed but never settled within the settlement lag
   (settlement_missing.sql, as missing_in_amili; still unsettled from an earlier month: settlement_missing_carried.sql),
-  settled for another amount (settlement_mismatch.sql, as settled_amount_mismatch), settled under a
-  uniqueSourcePaymentId we never sent or Amili rejected (settlement_unknown.sql, as unknown_in_amili);
-  settlement_counts.sql says what was covered (and counts settlements paid to Amili directly),
+  settled for another amount (settlement_mismatch.sql, as settled_amount_mismatch; from an earlier month, re-judged on
+  every settlement read so far: settlement_mismatch_carried.sql), settled under a uniqueSourcePaymentId we never sent
+  or Amili rejected (settlement_unknown.sql, as unknown_in_amili); settlement_counts.sql says what was covered (and
+  counts settlements paid to Amili directly),
 - last period's unknown_in_amili breaks, still unknown: open until we send the key or Amili no longer holds the
   item, never resolved because the read-back window moved on (unknown_carried.sql),
 - last period's read-back breaks (missing_in_amili, unknown_in_amili, payout and settlement mismatches) of what was
@@ -19,8 +26,9 @@ The period's open breaks are (each a query in sql/period/):
   statement's closing (statement_balances.sql), as control_total_mismatch.
 Compared with last period's open breaks: in both -> persisting (first seen kept), only now -> new, only last period
 (and of a kind that is carried) -> resolved. Age = days from first seen to the last day of the period.
-What the month could not check (Amili not read back, Collection payments still within the settlement lag) is listed
-in PeriodResult.unchecked: such a month is `incomplete`, never `clean` (etl/report/period_report.py).
+What the month could not check (a month not ended yet, Amili not read back, Collection payments still within the
+settlement lag) is listed in PeriodResult.unchecked: such a month is `incomplete`, never `clean`
+(etl/report/period_report.py).
 """
 
 from __future__ import annotations
@@ -35,15 +43,20 @@ import polars as pl
 
 from etl.config import Config
 from etl.errors import ConfigError
-from etl.reconcile.runner import CATEGORIES, DISCREPANCY_COLUMNS
+from etl.reconcile.runner import CATEGORIES, DISCREPANCY_COLUMNS, STORED_COLUMNS, difference_expr
 from etl.store import Store
 
-__all__ = ["BREAK_COLUMNS", "CARRIED", "PeriodResult", "period_bounds", "period_query", "reconcile_period",
-           "settlement_params"]
+__all__ = ["BREAK_COLUMNS", "CARRIED", "READBACK_MISMATCH", "PeriodResult", "create_work_runs_view", "period_bounds",
+           "period_query", "reconcile_period", "settlement_params"]
 
-# Kinds of break that stay open across periods until something resolves them (the others are facts of their period).
+# Kinds of break that stay open across periods until something resolves them (the others are facts of their period,
+# except settled_amount_mismatch read back from ADA payouts or Collection settlements: see READBACK_MISMATCH).
 CARRIED = ("pending", "rejected", "unmatched_payment", "ambiguous_match", "unpaid_invoice", "missing_in_amili",
            "unknown_in_amili")
+# Break keys of the settled_amount_mismatch breaks that a read-back found: open until a later read-back shows the item
+# paid out or settled right (payout_mismatch.sql, settlement_mismatch_carried.sql). The one a run finds at delivery
+# (ADA settled less than was sent) is a fact of its period.
+READBACK_MISMATCH = ("payout:", "settlement:")
 
 BREAK_COLUMNS = ("category", "status", "age_days", "first_period", "first_seen", "break_key",
                  *[c for c in DISCREPANCY_COLUMNS if c != "category"])
@@ -78,9 +91,22 @@ def period_bounds(period: str) -> tuple[dt.date, dt.date, str]:
     return start, end, previous
 
 
+def _period_sql(name: str) -> str:
+    """The text of one month-end question in sql/period/."""
+    return resources.files("etl.reconcile").joinpath("sql", "period", f"{name}.sql").read_text(encoding="utf-8")
+
+
+def create_work_runs_view(store: Store) -> None:
+    """The temporary view work_runs (work_runs.sql): the runs whose work counts (not dry runs, not runs that failed
+    before anything went out to Amili)."""
+    store.execute(f"CREATE OR REPLACE TEMP VIEW work_runs AS {_period_sql('work_runs')}")
+
+
 def period_query(store: Store, name: str, params: dict[str, object]) -> pl.DataFrame:
-    """Run one month-end question from sql/period/ with bound parameters."""
-    sql = resources.files("etl.reconcile").joinpath("sql", "period", f"{name}.sql").read_text(encoding="utf-8")
+    """Run one month-end question from sql/period/ with bound parameters (work_runs.sql as the view work_runs)."""
+    sql = _period_sql(name)
+    if "work_runs" in sql:
+        create_work_runs_view(store)
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     return store.frame(sql, used)
 
@@ -123,13 +149,15 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
                      today: dt.date | None = None) -> PeriodResult:
     """Month-end over the state database; stores the period's breaks in period_breaks and returns them.
 
-    `today` (default: today in UTC) is the day Amili is read back; it decides which Collection payments have had
-    the whole settlement lag to settle.
+    `today` (default: today in UTC) is the day Amili is read back; it decides whether the month has ended (else it
+    is `incomplete`, to be rerun on the first day of the next month) and which Collection payments have had the
+    whole settlement lag to settle.
     """
     start, end, previous = period_bounds(period)
-    params: dict[str, object] = {"start": start, "end": end, "period": period, "previous": previous}
-    runs = store.frame("SELECT run_id, started_at, mode, status, exit_code FROM runs "
-                       "WHERE started_at >= $start AND started_at < $end ORDER BY run_id", {"start": start, "end": end})
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    params: dict[str, object] = {"start": start, "end": end, "period": period, "previous": previous,
+                                 "carried": list(CARRIED)}
+    runs = period_query(store, "runs", params)
     read_rows = 0
     settlements: dict[str, int] | None = None
     if readback is not None:
@@ -146,13 +174,16 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
 
     scope = readback_scope(config)
     unchecked: dict[str, str] = {}
+    if today < end:  # the month is still running: payments may yet be booked in it
+        unchecked["period_open"] = f"the month has not ended: rerun on or after {end.isoformat()}"
     params["scope"] = scope if readback is not None else []  # what was read: nothing without a read-back
     if readback is not None:
-        params |= settlement_params(start, end, today or dt.datetime.now(dt.timezone.utc).date())
+        params |= settlement_params(start, end, today)
         # Fresh answers first: a carried row only stands for a break this month's read did not find again.
         parts += [period_query(store, name, params) for name in (
             "missing_in_amili", "unknown_in_amili", "payout_mismatch", "settlement_missing",
-            "settlement_missing_carried", "settlement_mismatch", "settlement_unknown", "unknown_carried")]
+            "settlement_missing_carried", "settlement_mismatch", "settlement_mismatch_carried", "settlement_unknown",
+            "unknown_carried")]
         settlements = period_query(store, "settlement_counts", params).row(0, named=True)
         if settlements["payments_not_yet_due"]:
             unchecked["settlement_lag"] = (
@@ -164,7 +195,7 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
     parts.append(period_query(store, "readback_carried", params))
     if balances.height:
         parts.append(_balance_breaks(balances))
-    cols = ["category", "break_key", "first_seen", *[c for c in DISCREPANCY_COLUMNS if c != "category"]]
+    cols = ["category", "break_key", "first_seen", *[c for c in STORED_COLUMNS if c != "category"]]
     current = pl.concat([p.select(cols) for p in parts], how="vertical_relaxed").unique(
         ["category", "break_key"], keep="first", maintain_order=True)
 
@@ -177,17 +208,19 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
         pl.col("first_period").fill_null(period),
         pl.coalesce("_first_seen_before", "first_seen").alias("first_seen"),
     ).drop("_first_seen_before")
-    resolved = before.filter(pl.col("category").is_in(CARRIED)).join(
+    from_readback = pl.any_horizontal(pl.col("break_key").str.starts_with(k) for k in READBACK_MISMATCH)
+    carried = pl.col("category").is_in(CARRIED) | ((pl.col("category") == "settled_amount_mismatch") & from_readback)
+    resolved = before.filter(carried).join(
         current.select("category", "break_key"), on=["category", "break_key"], how="anti"
     ).with_columns(pl.lit("resolved").alias("status"), pl.col("source_line").cast(pl.Int64),
                    pl.lit("info").alias("severity"), pl.col("break_key").alias("stable_key"))
     breaks = pl.concat([now, resolved.select(now.columns)], how="vertical_relaxed").with_columns(
-        (pl.lit(last_day) - pl.col("first_seen")).dt.total_days().cast(pl.Int32).alias("age_days"))
+        (pl.lit(last_day) - pl.col("first_seen")).dt.total_days().cast(pl.Int32).alias("age_days"), difference_expr())
     order = pl.DataFrame({"category": list(CATEGORIES), "_o": list(range(len(CATEGORIES)))})
     status_order = pl.col("status").replace_strict({"new": 0, "persisting": 1, "resolved": 2}, return_dtype=pl.Int8)
     breaks = breaks.join(order, on="category", how="left").sort(
         "_o", status_order, "source_file", "source_line", "break_key", nulls_last=True).drop("_o").select(BREAK_COLUMNS)
     with store.transaction():
         store.execute("DELETE FROM period_breaks WHERE period = ?", [period])
-        store.insert_frame("period_breaks", breaks.drop("severity", "stable_key").with_columns(pl.lit(period).alias("period")))
+        store.insert_frame("period_breaks", breaks.drop("severity", "stable_key", "difference_minor").with_columns(pl.lit(period).alias("period")))
     return PeriodResult(period, breaks, balances, runs, read_rows, balances_checked, settlements, unchecked)

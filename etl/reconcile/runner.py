@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from importlib import resources
 
 import polars as pl
 
 from etl.store import Store
 
-__all__ = ["CATEGORIES", "DISCREPANCY_COLUMNS", "QUERIES", "control_summary", "control_totals", "reconcile_run", "run_query"]
+__all__ = ["CATEGORIES", "DIFFERENCE_OF_TWO", "by_currency_text", "DISCREPANCY_COLUMNS", "QUERIES", "STORED_COLUMNS", "control_summary",
+           "control_totals", "difference_expr", "reconcile_run", "run_query"]
 
 # The fixed vocabulary of DESIGN.md, in report order.
 CATEGORIES = (
@@ -43,10 +45,19 @@ DISCREPANCY_COLUMNS = (
     "api",
     "api_status",
     "detail",
+    "difference_minor",
     "stable_key",
 )
 
-# Per-run questions, each a file in sql/ answering with DISCREPANCY_COLUMNS.
+# What the questions answer and the discrepancies table stores: `difference_minor` is derived from these (one rule,
+# difference_expr, for the run and the month-end alike), never stored.
+STORED_COLUMNS = tuple(c for c in DISCREPANCY_COLUMNS if c != "difference_minor")
+
+# Categories whose stake is the gap between two amounts: amount - expected (overpayment +, underpayment -; settled -
+# sent; a file's computed - declared total, a statement's opening + movements - closing).
+DIFFERENCE_OF_TWO = ("underpayment", "overpayment", "settled_amount_mismatch", "control_total_mismatch")
+
+# Per-run questions, each a file in sql/ answering with STORED_COLUMNS.
 QUERIES = (
     "invalid_row",
     "control_total_mismatch",
@@ -62,6 +73,19 @@ QUERIES = (
 )
 
 
+def difference_expr() -> pl.Expr:
+    """`difference_minor`: what is at stake in a discrepancy, signed, in minor units.
+
+    amount - expected for DIFFERENCE_OF_TWO; the open amount (expected) for unpaid_invoice, which has no amount;
+    elsewhere the amount itself (the payment's, the item's). Null only when the row carries no amount at all (an
+    invalid row whose amount could not be read).
+    """
+    amount, expected = pl.col("amount_minor"), pl.col("expected_minor")
+    return (pl.when(pl.col("category").is_in(DIFFERENCE_OF_TWO)).then(amount - expected)
+            .when(pl.col("category") == "unpaid_invoice").then(expected)
+            .otherwise(amount).cast(pl.Int64).alias("difference_minor"))
+
+
 def _sql(name: str) -> str:
     """The text of one question in sql/."""
     return resources.files("etl.reconcile").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
@@ -74,7 +98,7 @@ def run_query(store: Store, name: str, run_id: str) -> pl.DataFrame:
 
 # A question's own trailing ORDER BY: dropped when it runs inside the union (reconcile_run sorts the whole once).
 _TRAILING_ORDER = re.compile(r"\bORDER BY\b[^;()]*;?\s*$", re.IGNORECASE)
-_COLS = ", ".join(DISCREPANCY_COLUMNS)
+_COLS = ", ".join(STORED_COLUMNS)
 # Report order: category (CATEGORIES), then file and line; api and key break the ties the way each question orders.
 # That is unique: each question answers at most one row per file and line, or per (api, key). The detail is not a
 # sort key: sorting on a long text would cost more than the rest of the sort.
@@ -83,9 +107,11 @@ _REPORT_ORDER = (pl.col("category").cast(_CATEGORY), "source_file", "source_line
 
 
 def _union_sql() -> str:
-    """Every per-run question as one statement (DuckDB runs the questions in one plan, in parallel)."""
+    """Every per-run question as one statement (DuckDB runs the questions in one plan, in parallel), then one break
+    per cause: a payment several questions flag becomes one row (sql/one_break_per_cause.sql)."""
     parts = [f"SELECT {_COLS} FROM (\n{_TRAILING_ORDER.sub('', _sql(name)).rstrip()}\n)" for name in QUERIES]
-    return "\nUNION ALL\n".join(parts)
+    found = "\nUNION ALL\n".join(parts)
+    return f"WITH found AS (\n{found}\n)\nSELECT {_COLS} FROM (\n{_sql('one_break_per_cause').rstrip()}\n)"
 
 
 def reconcile_run(store: Store, run_id: str) -> pl.DataFrame:
@@ -102,7 +128,7 @@ def reconcile_run(store: Store, run_id: str) -> pl.DataFrame:
                       {"run_id": run_id})
     found = store.frame(f"SELECT {_COLS} FROM discrepancies WHERE run_id = $run_id", {"run_id": run_id})
     # Every row is in CATEGORIES (the questions answer only those): an unknown category fails the cast, loudly.
-    return found.sort(*_REPORT_ORDER, nulls_last=True)
+    return found.with_columns(difference_expr()).select(DISCREPANCY_COLUMNS).sort(*_REPORT_ORDER, nulls_last=True)
 
 
 def control_totals(store: Store, run_id: str) -> pl.DataFrame:
@@ -112,10 +138,15 @@ def control_totals(store: Store, run_id: str) -> pl.DataFrame:
 
 def control_summary(store: Store, run_id: str) -> dict[str, dict[str, str]]:
     """summary.json's totals.control: per currency, the run-level control totals as decimal strings."""
-    from etl.money import format_minor
-
     run = control_totals(store, run_id).filter(pl.col("level") == "run")
     cols = ["file_total_minor", "planned_total_minor", "delivered_total_minor", "accepted_total_minor",
             "net_break_minor", "gross_break_minor", "explained_minor", "unexplained_minor"]
+    return by_currency_text(run, cols)
+
+
+def by_currency_text(frame: pl.DataFrame, cols: Sequence[str]) -> dict[str, dict[str, str]]:
+    """{currency: {column without _minor: decimal string}} of a frame with one row per currency (for summary.json)."""
+    from etl.money import format_minor
+
     return {row["currency"]: {c.removesuffix("_minor"): format_minor(int(row[c] or 0)) for c in cols}
-            for row in run.select("currency", *cols).to_dicts()}
+            for row in frame.select("currency", *cols).to_dicts()}

@@ -7,6 +7,7 @@ A month that could not be checked in full is `incomplete`, never `clean`; totals
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -15,40 +16,50 @@ import polars as pl
 from etl.amili import APIS
 from etl.config import Config
 from etl.money import format_minor
-from etl.reconcile.period import PeriodResult
+from etl.reconcile.period import PeriodResult, period_bounds
 from etl.reconcile.runner import CATEGORIES
+from etl.reconcile.tie import TIE_COLUMNS, tie_out
+from etl.report.cover import Cover
 from etl.report.run_info import run_info_frame
 from etl.report.run_report import write_parquet
+from etl.report.scope import report_scope
 from etl.report.tables import write_csv, write_summary
 from etl.report.workbook import Sheet, write_workbook
 from etl.store import Store
 
-__all__ = ["incomplete_reasons", "period_status", "period_summary", "write_period_report"]
+__all__ = ["incomplete_reasons", "period_status", "period_summary", "period_tie_out", "write_period_report"]
 
 # A run that ended in one of these was checked in full; any other status (incomplete, failed, still running) was not.
 _FINISHED = ("clean", "discrepancies")
 
 
 def _unfinished_runs(result: PeriodResult) -> list[str]:
-    """The period's runs that did not finish with a full check."""
-    return result.runs.filter(~pl.col("status").is_in(_FINISHED)).get_column("run_id").to_list()
+    """The period's work runs that did not finish with a full check (and were not finished by a rerun since)."""
+    runs = result.runs
+    if "superseded" in runs.columns:
+        runs = runs.filter(~pl.col("superseded"))
+    return runs.filter(~pl.col("status").is_in(_FINISHED)).get_column("run_id").to_list()
 
 
 def incomplete_reasons(result: PeriodResult) -> dict[str, str]:
-    """Why the month could not be checked in full, by reason ('runs', 'readback', 'settlement_lag'); empty when it was."""
+    """Why the month could not be checked in full, by reason ('period_open', 'runs', 'readback', 'settlement_lag');
+    empty when it was. Runs are those whose work counts in the period (by booking and due dates; dry runs and runs
+    that failed before sending anything never count)."""
     reasons: dict[str, str] = {}
     if not result.runs.height:
-        reasons["runs"] = "no run in the period"
+        reasons["runs"] = (f"nothing of {result.period} imported: no run read a payment booked or an invoice due in "
+                           "it (import the month's files, then rerun)")
     else:
         unfinished = _unfinished_runs(result)
         if unfinished:
             reasons["runs"] = f"{len(unfinished)} run(s) not complete: {', '.join(map(str, unfinished))}"
-    return reasons | result.unchecked
+    first = {k: v for k, v in result.unchecked.items() if k == "period_open"}  # the first thing to know
+    return first | reasons | result.unchecked
 
 
 def period_status(result: PeriodResult) -> str:
-    """incomplete when something could not be checked (a run incomplete or none, Amili not read back, Collection
-    payments within the settlement lag); else discrepancies when a break is open; else clean."""
+    """incomplete when something could not be checked (the month not ended, a run incomplete or none, Amili not read
+    back, Collection payments within the settlement lag); else discrepancies when a break is open; else clean."""
     if incomplete_reasons(result):
         return "incomplete"
     return "discrepancies" if result.breaks.filter(pl.col("status") != "resolved").height else "clean"
@@ -89,6 +100,27 @@ def period_summary(store: Store, result: PeriodResult) -> dict[str, Any]:
     }
 
 
+def period_tie_out(store: Store, run_ids: list[str]) -> pl.DataFrame:
+    """The tie-outs of the period's runs added up per currency (each run's ties, so their sum does)."""
+    money = [c for c in TIE_COLUMNS if c != "currency"]
+    parts = [tie_out(store, r).select(TIE_COLUMNS) for r in run_ids]
+    if not parts:
+        return pl.DataFrame(schema={c: pl.String if c == "currency" else pl.Int64 for c in TIE_COLUMNS})
+    return pl.concat(parts).group_by("currency").agg(pl.col(money).sum()).select(TIE_COLUMNS)
+
+
+def _cover(store: Store, result: PeriodResult, facts: dict[str, Any]) -> Cover:
+    """The month-end Summary's heading: the period, its creditors and bank booking dates, when it was made."""
+    start, end, _ = period_bounds(result.period)
+    run_ids = result.runs.get_column("run_id").to_list() if result.runs.height else []
+    creditors, booked = report_scope(store, run_ids, (start, end))
+    made = facts.get("generated_at")
+    generated = dt.datetime.fromisoformat(made) if isinstance(made, str) else dt.datetime.now(dt.timezone.utc)
+    return Cover("Period", f"{result.period} ({start:%Y-%m-%d} to {end - dt.timedelta(days=1):%Y-%m-%d})",
+                 generated.astimezone(), creditors, booked, period_tie_out(store, run_ids),
+                 tie_out_scope=f"the period's {len(run_ids)} run(s)")
+
+
 def write_period_report(store: Store, result: PeriodResult, out_dir: Path, config: Config,
                         facts: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     """Write the month-end folder; returns it and the summary."""
@@ -107,7 +139,7 @@ def write_period_report(store: Store, result: PeriodResult, out_dir: Path, confi
         Sheet("Runs", result.runs),
         Sheet("Run info", run_info_frame(facts, config)),
     ]
-    write_workbook(folder / "discrepancies.xlsx", summary, open_, sheets)
+    write_workbook(folder / "discrepancies.xlsx", summary, open_, sheets, cover=_cover(store, result, facts))
     write_parquet(result.breaks, folder / "breaks.parquet")
     write_summary(summary, folder / "summary.json")
     return folder, summary

@@ -6,6 +6,7 @@ in Amili (API, state, HTTP status, Amili's id).
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,10 @@ import polars as pl
 
 from etl.config import Config
 from etl.reconcile import control_totals
+from etl.reconcile.tie import tie_out
+from etl.report.cover import Cover
 from etl.report.run_info import run_info_frame
+from etl.report.scope import report_scope
 from etl.report.tables import atomic_write
 from etl.report.workbook import Sheet, write_workbook
 from etl.store import Store
@@ -61,6 +65,16 @@ FROM discrepancies d LEFT JOIN outbox o ON o.api = d.api AND o.key = d.stable_ke
 WHERE d.run_id = $run_id
 """
 
+# Bank files first, then invoice files: their totals in separate columns, so no total adds invoices to payments.
+_FILES_SQL = """
+SELECT path, format, layout, kind, creditor, status, rows, valid, rejected,
+       CASE WHEN kind = 'payments' THEN total_minor END AS bank_total_minor,
+       CASE WHEN kind = 'invoices' THEN total_minor END AS invoice_total_minor, currency,
+       declared_total_minor, computed_total_minor, sha256, message
+FROM files WHERE run_id = $run_id
+ORDER BY CASE kind WHEN 'payments' THEN 0 WHEN 'invoices' THEN 1 ELSE 2 END, path
+"""
+
 
 def report_frames(store: Store, run_id: str) -> dict[str, pl.DataFrame]:
     """The frames a run's report shows, read back from the state database."""
@@ -71,9 +85,7 @@ def report_frames(store: Store, run_id: str) -> dict[str, pl.DataFrame]:
         "rejects": store.frame(
             "SELECT source_file, source_line, error_column, error_check, error_message FROM rejects "
             "WHERE run_id = $run_id ORDER BY source_file, source_line, error_column", p),
-        "files": store.frame(
-            "SELECT path, format, layout, kind, creditor, status, rows, valid, rejected, total_minor, currency, "
-            "declared_total_minor, computed_total_minor, sha256, message FROM files WHERE run_id = $run_id ORDER BY path", p),
+        "files": store.frame(_FILES_SQL, p),
         "control": control_totals(store, run_id),
         "discrepancies": store.frame(_DISCREPANCIES_SQL, p),
     }
@@ -97,10 +109,15 @@ def write_run_workbook(store: Store, run_id: str, run_dir: Path, summary: dict[s
         Sheet("Matched", frames["matched"], totals=True),
         Sheet("Unmatched", frames["unmatched"], totals=True),
         Sheet("Rejects", frames["rejects"]),
-        Sheet("Files", frames["files"], totals=True),  # per currency
+        Sheet("Files", frames["files"], totals=True,  # per currency
+              notes=("bank_total: the payments in a bank file; invoice_total: the invoices in an invoice export "
+                     "(kept apart, never added together)",)),
         Sheet("Control totals", frames["control"], totals=False),
         Sheet("Run info", run_info_frame(facts, config)),
     ]
-    write_workbook(run_dir / "discrepancies.xlsx", summary, shown, sheets, frames["control"])
+    creditors, booked = report_scope(store, [run_id])
+    cover = Cover("Run", run_id, dt.datetime.now(dt.timezone.utc).astimezone(), creditors, booked,
+                  tie_out(store, run_id))
+    write_workbook(run_dir / "discrepancies.xlsx", summary, shown, sheets, frames["control"], cover)
     write_parquet(frames["matched"], run_dir / "matched.parquet")
     write_parquet(frames["unmatched"], run_dir / "unmatched.parquet")

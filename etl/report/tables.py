@@ -27,6 +27,7 @@ CSV_COLUMNS = (
     "api",
     "api_status",
     "detail",
+    "difference",
 )
 
 
@@ -35,13 +36,14 @@ def discrepancy_table(found: pl.DataFrame) -> pl.DataFrame:
     return found.with_columns(
         format_minor_expr("amount_minor").alias("amount"),
         format_minor_expr("expected_minor").alias("expected_amount"),
+        format_minor_expr("difference_minor").alias("difference"),
     ).select(CSV_COLUMNS)
 
 
 def write_csv(found: pl.DataFrame, path: Path) -> None:
     """discrepancies.csv: the contract's columns in order, text cells escaped against formula injection. The text is
     kept as it is otherwise (polars strings are valid UTF-8: no surrogate can reach the file)."""
-    table = escape_text_columns(discrepancy_table(found), keep=("amount", "expected_amount"))
+    table = escape_text_columns(discrepancy_table(found), keep=("amount", "expected_amount", "difference"))
     _atomic_write(path, table.write_csv().encode("utf-8"))
 
 

@@ -110,23 +110,52 @@ def preload() -> None:
     thread.start()
 
 
+_DATE_COLUMNS = ("booking_date", "invoice_date", "due_date")
+
+
+def _unreadable_expr() -> pl.Expr:
+    """What a cell that was there but could not be read is not: a date, an amount, or (else) readable."""
+    column = pl.col("error_column")
+    return (pl.when(column.is_in(_DATE_COLUMNS)).then(pl.lit("is not a date"))
+            .when(column.str.ends_with("_minor")).then(pl.lit("is not an amount"))
+            .otherwise(pl.lit("could not be read")))
+
+
 def _message_expr() -> pl.Expr:
-    """'<column> <plain words> (<value>)'; a whole-row check keeps its own message (vectorised)."""
+    """'<column> <plain words> (<value>)'; a cell that was there but could not be read quotes it: "invoice_date
+    '2026-11-31' is not a date"; a whole-row check keeps its own message (vectorised)."""
     check = pl.col("error_check")
     words = pl.lit(None, dtype=pl.String)
     for prefix, text in reversed(list(_MESSAGES.items())):
         words = pl.when(check.str.starts_with(prefix)).then(pl.lit(text)).otherwise(words)
     value = pl.when(pl.col("value").is_null()).then(pl.lit("")).otherwise(pl.lit(" ('") + pl.col("value") + pl.lit("')"))
     per_column = pl.col("error_column") + pl.lit(" ") + words.fill_null(check) + value
-    return pl.when(pl.col("error_column").is_null()).then(check).otherwise(per_column)
+    unread = pl.col("error_column") + pl.lit(" '") + pl.col("raw") + pl.lit("' ") + _unreadable_expr()
+    return (pl.when(pl.col("error_column").is_null()).then(check)
+            .when(check.str.starts_with("not_nullable") & pl.col("raw").is_not_null()).then(unread)
+            .otherwise(per_column))
 
 
-def validate_rows(rows: pl.DataFrame, kind: str, rules: RowRules | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _raw_values(rejects: pl.DataFrame, raw: pl.DataFrame | None) -> pl.DataFrame:
+    """`rejects` with `raw`: the file's own text of the failing cell (non-blank), where `raw` has it."""
+    if raw is None or not raw.height or not rejects.height:
+        return rejects.with_columns(pl.lit(None, dtype=pl.String).alias("raw"))
+    cells = (raw.join(rejects.select("source_line").unique(), on="source_line", how="semi")
+             .unpivot(index="source_line", variable_name="error_column", value_name="raw")
+             .with_columns(pl.col("raw").cast(pl.String).str.strip_chars())
+             .filter(pl.col("raw") != "")
+             .unique(["source_line", "error_column"], keep="first"))
+    return rejects.join(cells, on=["source_line", "error_column"], how="left", maintain_order="left")
+
+
+def validate_rows(rows: pl.DataFrame, kind: str, rules: RowRules | None = None,
+                  raw: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(valid rows, rejects) for canonical `rows` of kind 'payments' or 'invoices'.
 
-    Validates a collected frame (on a LazyFrame pandera checks only types: PERF-NOTES.md) and maps each
-    failure back to its source line through an explicit row number. `rules`: the file's country and the
-    creditor's currencies (see RowRules); without them only the country-free checks run.
+    Validates a collected frame (on a LazyFrame pandera checks only types) and maps each failure back to its
+    source line through an explicit row number. `rules`: the file's country and the creditor's currencies (see
+    RowRules); without them only the country-free checks run. `raw`: `source_line` and, under canonical column
+    names, the file's text of those cells: a cell that was there but could not be read is quoted in its message.
     """
     for thread in _preloading:  # see preload()
         thread.join()
@@ -162,6 +191,7 @@ def validate_rows(rows: pl.DataFrame, kind: str, rules: RowRules | None = None) 
             pl.col("failure_case").cast(pl.String).alias("value"),
         )
         .join(lines, on=_ROW, how="left")
+        .pipe(_raw_values, raw)
         .with_columns(_message_expr().alias("error_message"))
         .unique(subset=[_ROW, "error_column", "error_check"], maintain_order=True)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -26,6 +27,17 @@ def test_a_document_batch_past_the_poll_limit_exits_4_and_its_payments_wait_for_
         summary = json.loads((_latest_run(tmp_path) / "summary.json").read_text(encoding="utf-8"))
         assert summary["totals"]["pending"] == {"arm.documents": 23, "arm.paymentreservations": 14}
         assert summary["sent"]["arm.documents"] == 23 and summary["sent"]["arm.paymentreservations"] == 0
+        # One break per cause: the overpayment waiting behind the batch is one row, its detail and api_status saying
+        # that Amili has not answered; the payments waiting count as delivered (planned for Amili) and the tie holds.
+        with (_latest_run(tmp_path) / "discrepancies.csv").open(encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        over = next(r for r in rows if r["category"] == "overpayment")
+        assert (over["api"], over["api_status"]) == ("arm.paymentreservations", "intent")
+        assert over["detail"].endswith("; also: no final answer from Amili yet (intent)")
+        places = [(r["source_file"], r["source_line"]) for r in rows if r["category"] != "duplicate_payment"]
+        assert len(places) == len(set(places))
+        tie = summary["totals"]["tie"]["NOK"]
+        assert tie["unexplained"] == "0.00" and tie["delivered"] != "0.00"
         ledger = httpx.get(f"{sb.base_url}/_sandbox/ledger").json()["items"]
         assert not [i for i in ledger if i["api"] == "arm.paymentreservations"]  # none refused for a missing document
 

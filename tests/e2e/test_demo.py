@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -42,20 +43,33 @@ def test_demo_finds_the_planted_problems_and_a_second_demo_sends_nothing(tmp_pat
         rows = list(csv.DictReader(fh))
     assert list(rows[0].keys()) == ["category", "severity", "source_file", "source_line", "reference",
                                     "invoice_number", "amount", "currency", "expected_amount", "api",
-                                    "api_status", "detail"]
+                                    "api_status", "detail", "difference"]
     found = sorted((r["category"], r["source_file"], int(r["source_line"])) for r in rows)
     planted = json.loads((SAMPLE / "planted.json").read_text(encoding="utf-8"))
     expected = sorted((p["category"], p["source_file"], p["source_line"]) for p in planted)
     assert found == expected  # each planted problem under the right category, and no other rows
     by_cat = {r["category"]: r for r in rows}
     for p in planted:
-        if p["amount"] and p["category"] != "invalid_row":
-            assert by_cat[p["category"]]["amount"] == p["amount"]
+        # Every row carries its identity, the invalid row too (what could be read of it).
+        assert (by_cat[p["category"]]["amount"], by_cat[p["category"]]["reference"] or None,
+                by_cat[p["category"]]["invoice_number"] or None) == (p["amount"], p["reference"],
+                                                                     p["invoice_number"] if p["category"] != "duplicate_payment" else None)
         if p["category"] in ("overpayment", "underpayment"):
             assert by_cat[p["category"]]["expected_amount"] == p["expected_amount"]
+            assert Decimal(by_cat[p["category"]]["difference"]) == Decimal(p["amount"]) - Decimal(p["expected_amount"])
+        else:
+            assert by_cat[p["category"]]["difference"] == p["amount"]
 
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["status"] == "discrepancies"
+    # Totals that tie, per currency: every krone received is delivered, unmatched, held back or rejected.
+    tie = summary["totals"]["tie"]
+    assert set(tie) == {"NOK", "SEK"} and all(t["unexplained"] == "0.00" for t in tie.values())
+    planted_sum = lambda cat: str(sum((Decimal(p["amount"]) for p in planted if p["category"] == cat), Decimal("0.00")))  # noqa: E731
+    assert tie["NOK"]["unmatched"] == planted_sum("unmatched_payment")
+    assert tie["NOK"]["held_back"] == planted_sum("duplicate_payment")
+    assert tie["SEK"]["delivered"] == tie["SEK"]["bank_total"]  # the underpayment and the bad check digit went too
+    assert {t["rejected"] for t in tie.values()} == {"0.00"}  # the one invalid row is an invoice, no bank money
     assert summary["counts"] == {p["category"]: 1 for p in planted}
     assert set(summary["sent"]) == {"arm.documents", "arm.paymentreservations", "arm.autopostings",
                                     "collection.payments", "ada.creditor-payments"}

@@ -124,10 +124,11 @@ def settlement(store: Store, period: str, key: str | None, booked: dt.date, amou
 def period_params(period: str, scope: list[str] | None = None, today: dt.date | None = None) -> dict[str, Any]:
     """The parameters reconcile_period binds for `period` (scope: the 'api|creditor' lists read back; today: the
     day of the read, by default long after the period so every payment had its settlement lag)."""
-    from etl.reconcile.period import period_bounds, settlement_params
+    from etl.reconcile.period import CARRIED, period_bounds, settlement_params
 
     start, end, previous = period_bounds(period)
     return {"start": start, "end": end, "period": period, "previous": previous, "scope": scope or [],
+            "carried": list(CARRIED),
             **settlement_params(start, end, today or end + dt.timedelta(days=60))}
 
 

@@ -131,7 +131,7 @@ def test_payments_within_the_settlement_lag_make_the_month_incomplete(store, con
     cells = {r[0]: r[1] for r in openpyxl.load_workbook(folder / "discrepancies.xlsx")["Summary"].iter_rows(
         max_col=2, values_only=True) if r[0]}
     assert cells["Status"] == "incomplete"
-    assert cells["incomplete_because.settlement_lag"] == summary["totals"]["incomplete_because"]["settlement_lag"]
+    assert cells["Incomplete because: settlement lag"] == summary["totals"]["incomplete_because"]["settlement_lag"]
 
     settled = reconcile_period(store, config, "2026-11", _reads(_settlement("late-in-month", dt.date(2026, 12, 2))),
                                today=dt.date(2026, 12, 7))

@@ -45,3 +45,16 @@ def test_settled_sum_differs_from_what_was_sent(store) -> None:
     assert detail["sek"].startswith("settled 100.00 SEK")
     assert all(r["source_file"] == "bank.txt" and r["source_line"] == 1 for r in rows)  # lineage to the payment
     assert period_rows(store, "settlement_mismatch", "2026-11", scope=[]) == []
+
+
+def test_an_overpayment_settled_up_to_what_was_open_is_not_a_second_break(store) -> None:
+    # Sent 100.00 on an invoice with 80.00 open: Collection settling 80.00 is the overpayment's own consequence (the
+    # run reported the overpayment); settling 70.00 is a break of its own.
+    from tests.reconcile.support import match
+
+    for key, settled in (("as-open", 8_000), ("less", 7_000)):
+        match(store, key, "reference", invoice_number=key, outstanding_minor=8_000, invoice_currency="NOK", target=API)
+        _sent(store, key)
+        settlement(store, "2026-11", key, DAY, amount=settled)
+    rows = period_rows(store, "settlement_mismatch", "2026-11", scope=SCOPE)
+    assert [(r["stable_key"], r["amount_minor"]) for r in rows] == [("less", 7_000)]

@@ -1,8 +1,10 @@
 """Two nights, a Norwegian and a Swedish creditor, problems of every per-run category planted; precision = recall = 100 %.
 
 Night 1 is the shipped sample_data plus extra files built here with the generator's record writers: an OCR giro file
-whose totals do not tie, a bank row naming two invoices, a Swedish overpayment that ADA settles only in part, a
-payment for an invoice that has no ADA case (refused), a payment in EUR for a SEK invoice. Night 2 repeats a
+whose totals do not tie, a bank row naming two invoices, a bank row with a date that does not exist, a Swedish
+overpayment that ADA settles only up to what was open (one break), a payment for an invoice that has no ADA case
+(refused), a payment in EUR for a SEK invoice, an OCR reference failing its check digit that matches nothing (one
+break). Each payment must be one row, and the tie-out must agree with the categories and leave 0.00 unexplained. Night 2 repeats a
 night-1 bank row in a new export (duplicate across runs) and brings the second instalment of the partly paid Swedish
 invoice, which must be matched against what is still open (no discrepancy). Month-end then finds the unpaid invoices.
 Not planted here: `pending` (needs a sandbox that never answers; see tests/reconcile/test_pending.py and the delivery
@@ -71,6 +73,10 @@ def _bgmax(path: Path, deposits: list[tuple[str, list[gen.BgPayment]]], serial0:
     return where
 
 
+# An OCR reference whose Luhn check digit is wrong and that names no invoice.
+BAD_CHECK_DIGIT = gen.luhn_append("9990017")[:-1] + str((int(gen.luhn_append("9990017")[-1]) + 1) % 10)
+
+
 def _pay(reference: str, amount: int, serial: str, name: str = "Karin Holmgren") -> gen.BgPayment:
     return gen.BgPayment("0", reference, "2", amount, "1", serial, None, name)
 
@@ -98,8 +104,13 @@ def _night1(root: Path) -> set[Key]:
 
     # A bank row naming two invoices whose open amounts do not add up to it: left for a person.
     row = gen.BankRow(dt.date(2026, 11, 20), "Faktura 100017 og 100018", 100_000, gen.NO_ACCOUNT, "12345678903")
-    _write(root / "no/sparebank1_extra_2026-11-20.csv", [gen.SB1_HEADER, gen.sb1_line(row)], encoding="utf-8")
-    planted.add(("ambiguous_match", "no/sparebank1_extra_2026-11-20.csv", 2))
+    # ... and a row whose date does not exist: rejected by validation, its amount still counted (tie: rejected).
+    bad_date = gen.BankRow(dt.date(2026, 11, 20), "Faktura 100019", 43_210, gen.NO_ACCOUNT, "12345678903")
+    _write(root / "no/sparebank1_extra_2026-11-20.csv",
+           [gen.SB1_HEADER, gen.sb1_line(row), gen.sb1_line(bad_date).replace("20.11.2026", "31.11.2026")],
+           encoding="utf-8")
+    planted |= {("ambiguous_match", "no/sparebank1_extra_2026-11-20.csv", 2),
+                ("invalid_row", "no/sparebank1_extra_2026-11-20.csv", 3)}
 
     # An invoice with no case at ADA (so ADA refuses its payment).
     extra = gen.Invoice("705099", gen.Customer("773150", "Sven Nyberg", ""), gen.luhn_append("705099"), "2026-10-25",
@@ -112,10 +123,14 @@ def _night1(root: Path) -> set[Key]:
         ("SEK", [_pay(over["kid"], _minor(over["amount_incl_vat"]) + 10_000, "900000000001"),
                  _pay(extra.kid, extra.amount_minor, "900000000002")]),
         ("EUR", [_pay(eur["kid"], 9_900, "900000000003")]),
+        ("SEK", [_pay(BAD_CHECK_DIGIT, 12_300, "900000000005", "Okänd Betalare")]),
     ], 48)
     f = "se/bgmax_extra_2026-11-20.txt"
-    planted |= {("overpayment", f, where["900000000001"]), ("settled_amount_mismatch", f, where["900000000001"]),
-                ("rejected", f, where["900000000002"]), ("currency_mismatch", f, where["900000000003"])}
+    # The overpayment ADA settles only up to what was open is ONE break (overpayment, its detail saying what ADA
+    # settled), not also a settled_amount_mismatch; a reference failing its check digit that matches nothing is one
+    # unmatched_payment noting the check digit.
+    planted |= {("overpayment", f, where["900000000001"]), ("rejected", f, where["900000000002"]),
+                ("currency_mismatch", f, where["900000000003"]), ("unmatched_payment", f, where["900000000005"])}
     return planted
 
 
@@ -138,6 +153,28 @@ def _night2(root: Path) -> set[Key]:
 def _found(result) -> set[Key]:
     d = result.discrepancies
     return {(c, f, line) for c, f, line in d.select("category", "source_file", "source_line").iter_rows()}
+
+
+def _each_payment_counts_once_and_ties(result) -> None:
+    """One row per payment (a duplicate sighting has its own); the tie-out, from the payments and deliveries, agrees
+    per currency with the categories' amounts and leaves 0.00 unexplained."""
+    d = result.discrepancies
+    keyed = d.filter(pl.col("stable_key").is_not_null(), pl.col("category") != "duplicate_payment")
+    assert keyed.get_column("stable_key").is_unique().all(), keyed.filter(pl.col("stable_key").is_duplicated())
+    tie = result.summary["totals"]["tie"]
+    assert tie and all(t["unexplained"] == "0.00" for t in tie.values()), tie
+
+    # Rows of the bank files only: an invoice row that failed validation is no money received.
+    bank = d.filter(~pl.col("source_file").str.contains("invoices"))
+
+    def by_currency(*categories: str) -> dict[str, str]:
+        rows = bank.filter(pl.col("category").is_in(categories)).group_by("currency").agg(pl.col("amount_minor").sum())
+        return {c: f"{v / 100:.2f}" for c, v in rows.iter_rows()}
+
+    for bucket, categories in (("unmatched", ("unmatched_payment", "ambiguous_match")),
+                               ("held_back", ("duplicate_payment", "currency_mismatch", "control_total_mismatch")),
+                               ("rejected", ("rejected", "invalid_row"))):
+        assert {c: t[bucket] for c, t in tie.items() if t[bucket] != "0.00"} == by_currency(*categories), bucket
 
 
 def _precision_recall(found: set[Key], planted: set[Key]) -> tuple[float, float]:
@@ -166,6 +203,13 @@ def test_two_nights_every_category_found_exactly(tmp_path: Path) -> None:
         found = _found(nights[name])
         assert found == planted, (name, sorted(found - planted), sorted(planted - found))
         assert _precision_recall(found, planted) == (1.0, 1.0)
+        _each_payment_counts_once_and_ties(nights[name])
+    ada_over = nights["n1"].discrepancies.filter(pl.col("category") == "overpayment",
+                                                 pl.col("api") == "ada.creditor-payments").row(0, named=True)
+    assert (ada_over["api_status"], ada_over["difference_minor"]) == ("confirmed", 10_000)
+    assert ada_over["detail"].endswith("; also: Amili settled 6041.91 of 6141.91 sent, what was open on the invoice")
+    bad = nights["n1"].discrepancies.filter(pl.col("reference") == BAD_CHECK_DIGIT).row(0, named=True)
+    assert bad["detail"].endswith(f"; also: reference {BAD_CHECK_DIGIT} fails its check digit")
     assert nights["n1"].summary["status"] == "incomplete"  # a held-back file: never clean
     assert nights["n2"].summary["status"] == "discrepancies"
 

@@ -52,9 +52,9 @@ def test_xml_text_replaces_exactly_what_xml_forbids():
 def _frames() -> tuple[pl.DataFrame, list[Sheet]]:
     rows = [
         ("unmatched_payment", "warning", "bank\uffff.csv", 3, "=1+1\x00", None, 226_341, "NOK", None, None, None, BAD,
-         "K1"),
+         226_341, "K1"),
         ("overpayment", "warning", "ocr.txt", 5, "5432591000112", "100011", 511_081, "NO\ufffeK", 496_081, None, None,
-         "matched\x0b", "K2"),
+         "matched\x0b", 15_000, "K2"),
     ]
     found = pl.DataFrame(rows, schema=list(DISCREPANCY_COLUMNS), orient="row")
     matched = pl.DataFrame({"source_file": ["bank.csv", "bg.txt"], "payer_name": [FORBIDDEN, "Ann"],
@@ -77,7 +77,7 @@ def test_a_workbook_with_every_forbidden_character_is_valid(tmp_path):
     assert "\ufffd" * len(FORBIDDEN) in cells
     assert "'=1+1\ufffd" in cells  # formula escaping as before, then the character replaced
     assert not any(ch in cell for cell in cells for ch in FORBIDDEN)
-    assert "Total NOK\ufffd" in cells and "Amount NO\ufffdK" in cells  # labels from data are made safe too
+    assert "Total NOK\ufffd" in cells and "Difference NO\ufffdK" in cells  # labels from data are made safe too
     assert "note \ufffd with a bell\ufffd" in cells
 
 
@@ -99,7 +99,8 @@ def test_the_spliced_rows_of_a_large_sheet_survive(tmp_path, ch):
     path = tmp_path / "big.xlsx"
     write_workbook(path, {"run_id": "r", "status": "clean", "counts": {}}, pl.DataFrame(
         schema={c: pl.String for c in DISCREPANCY_COLUMNS}).cast({"source_line": pl.Int64, "amount_minor": pl.Int64,
-                                                                   "expected_minor": pl.Int64}),
+                                                                   "expected_minor": pl.Int64,
+                                                                   "difference_minor": pl.Int64}),
         [Sheet("Unmatched", frame, totals=True)])
     book = assert_valid_workbook(path)
     assert book["Unmatched"]["A1999"].value == "row 1997 \ufffd"

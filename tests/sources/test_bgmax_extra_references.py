@@ -247,7 +247,7 @@ def test_run_stores_the_amounts_and_the_report_shows_the_payers_breakdown(tmp_pa
     assert stored == [(3, "880011;880012;880013", "+120000;+50000;-20000"), (8, "880014;770099", "+120000;-20000")]
     run_dir = next(p for p in out.iterdir() if p.is_dir())
     wb = openpyxl.load_workbook(run_dir / "discrepancies.xlsx")
-    sheet = wb["underpayment"]
+    sheet = wb["Underpayment"]
     header = [c.value for c in sheet[1]]
     detail = sheet.cell(2, header.index("detail") + 1).value
     assert detail.endswith("; payer's breakdown: 880014 +1200.00; 770099 -200.00"), detail

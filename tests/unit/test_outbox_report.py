@@ -57,9 +57,12 @@ def test_csv_has_the_contract_columns_and_decimal_amounts(tmp_path: Path) -> Non
     found = pl.DataFrame([{
         "category": "overpayment", "severity": "warning", "source_file": "=evil.csv", "source_line": 4,
         "reference": "123", "invoice_number": "9", "amount_minor": -123450, "currency": "NOK",
-        "expected_minor": 5, "api": None, "api_status": None, "detail": "d", "stable_key": "k",
+        "expected_minor": 5, "api": None, "api_status": None, "detail": "d", "difference_minor": -123455,
+        "stable_key": "k",
     }])
     write_csv(found, tmp_path / "d.csv")
     lines = (tmp_path / "d.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[0] == ",".join(CSV_COLUMNS)
-    assert lines[1] == "overpayment,warning,'=evil.csv,4,123,9,-1234.50,NOK,0.05,,,d"
+    # The contract's order (docs/reports.md); new columns are only ever appended.
+    assert lines[0] == ",".join(CSV_COLUMNS) == ("category,severity,source_file,source_line,reference,invoice_number,"
+                                                 "amount,currency,expected_amount,api,api_status,detail,difference")
+    assert lines[1] == "overpayment,warning,'=evil.csv,4,123,9,-1234.50,NOK,0.05,,,d,-1234.55"

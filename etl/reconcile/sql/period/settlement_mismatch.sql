@@ -2,7 +2,7 @@
 -- settlements, as read back under its uniqueSourcePaymentId, add up to another amount (or carry another currency)
 -- than we sent. Settlements are summed per key (a payment may settle in parts). A payment without any settlement
 -- read is settlement_missing.sql's question, not this one.
--- Inputs: outbox, amili_readback. Parameters: $period, $start, $end (DATE, end exclusive), $scope (VARCHAR[]).
+-- Inputs: outbox, amili_readback, matches. Parameters: $period, $start, $end (DATE, end exclusive), $scope (VARCHAR[]).
 -- Columns: category, break_key, first_seen, and the discrepancy columns.
 -- The sums run over the joined narrow columns (payment key, amount) grouped by the payment's key, which is unique
 -- in the outbox; settlement ids and batch ids are gathered only for the few keys that differ (string aggregation, or
@@ -41,4 +41,9 @@ SELECT 'settled_amount_mismatch' AS category, 'settlement:' || o.key AS break_ke
 FROM differ d
 JOIN ids i USING (creditor, key)
 JOIN outbox o ON o.api = 'collection.payments' AND o.key = d.key
+-- One break per cause: an overpayment Amili settled only up to what was open is the run's overpayment break, not a
+-- second one here (settled_what_was_open, migration 0013; what was open: the match of the run that planned it).
+WHERE NOT EXISTS (SELECT 1 FROM matches m WHERE m.run_id = o.first_run_id AND m.payment_key = o.key
+                    AND m.target = o.api AND i.currencies = o.currency
+                    AND settled_what_was_open(o.amount_minor, d.settled_minor, m.outstanding_minor))
 ORDER BY o.source_file, o.source_line, o.key
