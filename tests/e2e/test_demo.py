@@ -77,6 +77,8 @@ def test_demo_finds_the_planted_problems_and_a_second_demo_sends_nothing(tmp_pat
     assert summary["sent"]["arm.paymentreservations"] == 14  # 11 KID + 3 text payments; unknown KID and duplicate not sent
     # 10 camt.054 payments of one invoice each, and one paying two invoices: one creditor payment per invoice.
     assert summary["sent"]["ada.creditor-payments"] == 12
+    tie = summary["totals"]["tie"]["SEK"]  # the two parts are the one payment's delivery: every krona in one place
+    assert tie["delivered"] == tie["bank_total"] and tie["unexplained"] == "0.00"
 
     ledger = _ledger(tmp_path)
     assert all(item["accepted"] == 1 and item["duplicates_refused"] == 0 for item in ledger)
