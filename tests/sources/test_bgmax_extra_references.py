@@ -257,7 +257,7 @@ def test_run_stores_the_amounts_and_the_report_shows_the_payers_breakdown(tmp_pa
     ]
     # Two invoices and a credit note netted off them: which invoice the credit note reduces is not said, so the
     # payment is not split (no API takes a negative payment) but left for a person, with the payer's breakdown.
-    ambiguous = wb["ambiguous_match"]
+    ambiguous = wb["Ambiguous match"]
     header = [c.value for c in ambiguous[1]]
     row = {h: ambiguous.cell(2, k + 1).value for k, h in enumerate(header)}
     assert row["source_line"] == 3 and "880011, 880012, 880013" in row["detail"], row
