@@ -39,6 +39,7 @@ from etl.reconcile import CATEGORIES, control_summary, reconcile_run
 from etl.reconcile.tie import tie_summary
 from etl.refs import reference_valid_expr
 from etl.report import write_csv, write_rejects, write_run_workbook, write_summary
+from etl.sightings import mark_other_format_sightings
 from etl.sources.base import INVOICE_SCHEMA, PAYMENT_SCHEMA
 from etl.store import Store, open_store
 from etl.terminal import stage
@@ -396,7 +397,8 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
             store.insert_frame("rejected_rows", pl.concat([
                 rejected_rows(f).with_columns(pl.lit(req.run_id).alias("run_id"), pl.lit(f.display).alias("source_file"))
                 for f in files if f.rejects.height], how="vertical_relaxed"))
-        pays = _mark_duplicates(store, pays, req.run_id, remember=not req.dry_run)
+        pays = mark_other_format_sightings(store, _mark_duplicates(store, pays, req.run_id, remember=not req.dry_run),
+                                           req.run_id)
         store.insert_frame("payments", pays.select(
             "run_id", "payment_no", "payment_key", "source_file", "source_sha256", "source_line", "source_sheet", "format",
             "creditor", "account", "booking_date", "amount_minor", "currency", "reference", "reference_valid",
@@ -421,7 +423,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     shown.done(f"{matches.filter(pl.col('rule').is_in(MATCHED_RULES)).height} of {candidates.height} payment(s) matched")
     # The route decision (target, route_reason) is made in matching; a payment without a target is not sent.
     to_send = candidates.join(matches.select("payment_key", "rule", "invoice_number", "invoice_numbers",
-                                             "invoice_currency", "target", "route_reason"),
+                                             "invoice_currency", "target", "route_reason", "_multi", "_split_refs"),
                               on="payment_key").filter(pl.col("target").is_not_null())
     planned = plan_items(config, inv, to_send, lines)
     items = record_intents(store, req.run_id, planned, req.clock().replace(tzinfo=None), dry_run=req.dry_run)

@@ -19,7 +19,7 @@ from etl.amili.outbox import PLANNED_SCHEMA
 from etl.amili.payloads import json_amount_expr
 from etl.config import Config
 
-__all__ = ["plan_items", "ROUTES"]
+__all__ = ["plan_items", "per_invoice", "ROUTES"]
 
 # payments_to -> the API a matched payment goes to (docs/contracts.md, "Stable keys" for the key names).
 # A `target` column on the payments (etl/match/route.py) wins; `autopostings = true` on an ARM creditor sends
@@ -211,6 +211,48 @@ def _payment_payload(api: str) -> pl.Expr:
     )
 
 
+# A key part taken as written: what the payer's reference usually is (OCR, KID, invoice number); anything else is hashed.
+_PLAIN_REF = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,34}$"
+
+
+def per_invoice(pays: pl.DataFrame) -> pl.DataFrame:
+    """One row per delivery: a multi-invoice payment (`_multi`: its allocations) becomes one row per invoice, with
+    the invoice's amount and the key `<payment key>:<reference>` (the payer's reference of that invoice, `_split_refs`,
+    else the invoice number; hashed when it is not plain ASCII), so each is delivered and looked up on its own. A
+    payment allocated to one invoice only (a credit note netted off it) stays one row, for that invoice, under its own
+    key. Other rows pass unchanged."""
+    if "_multi" not in pays.columns:
+        return pays
+    alloc = pl.col("_multi")
+    positive = alloc.list.eval(pl.element().filter(pl.element().struct.field("amount_minor") > 0))
+    split = (pl.col("rule") == "multi_invoice") & (positive.list.len() > 1)
+    single = (pl.col("rule") == "multi_invoice") & (positive.list.len() == 1)
+    refs = "_split_refs" if "_split_refs" in pays.columns else None
+    plain = pays.filter(~split.fill_null(False)).with_columns(
+        pl.when(single).then(positive.list.first().struct.field("invoice_number"))
+        .otherwise(pl.col("invoice_number")).alias("invoice_number"))
+    parts = pays.filter(split.fill_null(False))
+    if parts.height == 0:
+        return plain.drop([c for c in ("_multi", "_split_refs") if c in plain.columns])
+    parts = parts.with_columns(
+        pl.col(refs) if refs else pl.lit(None, pl.List(pl.String)).alias("_split_refs"),
+    ).with_columns(
+        pl.when(pl.col("_split_refs").list.len() == alloc.list.len()).then(pl.col("_split_refs"))
+        .otherwise(alloc.list.eval(pl.element().struct.field("invoice_number"))).alias("_part_ref"),
+    ).explode("_multi", "_part_ref").with_columns(
+        pl.col("_multi").struct.field("invoice_number").alias("invoice_number"),
+        pl.col("_multi").struct.field("amount_minor").alias("amount_minor"),
+    )
+    parts = parts.with_columns(pl.col("_part_ref").fill_null(pl.col("invoice_number")))
+    ref = pl.col("_part_ref")
+    part_key = pl.when(ref.str.contains(_PLAIN_REF)).then(ref).otherwise(
+        plh.col("_part_ref").chash.sha2_256().str.slice(0, 16))
+    parts = parts.with_columns((pl.col("payment_key") + ":" + part_key).alias("payment_key")).drop("_part_ref")
+    extra = [c for c in ("_multi", "_split_refs") if c in plain.columns]
+    plain = plain.drop(extra)
+    return pl.concat([plain, parts.select(plain.columns)], how="vertical_relaxed")
+
+
 def _payments(pays: pl.DataFrame) -> pl.DataFrame:
     frames = []
     for (api,), part in pays.group_by(["_payments_api"], maintain_order=True):
@@ -226,7 +268,8 @@ def _payments(pays: pl.DataFrame) -> pl.DataFrame:
 
 def plan_items(config: Config, invoices: pl.DataFrame, payments: pl.DataFrame,
                lines: pl.DataFrame | None = None) -> pl.DataFrame:
-    """PLANNED_SCHEMA rows: ARM documents for valid invoices, one delivery per matched incoming payment.
+    """PLANNED_SCHEMA rows: ARM documents for valid invoices, one delivery per matched incoming payment (per invoice
+    for a multi-invoice payment: `per_invoice`).
 
     `invoices`: valid invoices of this run with `creditor`. `payments`: matched payments to send, with
     creditor, invoice_number, payment_key and the canonical payment columns. `lines`: the invoice_lines rows
@@ -242,7 +285,7 @@ def plan_items(config: Config, invoices: pl.DataFrame, payments: pl.DataFrame,
         pays = payments.join(routes, on="creditor", how="inner")
         if "target" in pays.columns:  # routed by etl/match/route.py: the plan does not decide again
             pays = pays.with_columns(pl.col("target").alias("_payments_api"))
-        pays = pays.filter(pl.col("_payments_api").is_not_null())
+        pays = per_invoice(pays.filter(pl.col("_payments_api").is_not_null()))
         if pays.height:
             parts.append(_payments(pays))
     if not parts:

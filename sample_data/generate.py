@@ -5,7 +5,10 @@ Two fictitious creditors (every name below is invented):
 - Nordlys Energi AS (config `nordlys-no`, account 15062995960, ARM client 2218): an invoice export (.xlsx),
   a Nets OCR giro transmission and two overlapping SpareBank 1 CSV exports.
 - Solkraft Sverige AB (config `solkraft-se`, bankgiro 5402-9681, ADA creditor 674dbeb208847b9501cc9138):
-  an invoice export (.csv), a Bankgirot BgMax file and the sandbox seed with one ADA case per invoice.
+  an invoice export (.csv), its bank's camt.054 credit notification of the day's Bankgiro payments (one deposit
+  entry, a TxDtls per payment, one of them paying two invoices with an amount each) and the sandbox seed with one
+  ADA case per invoice. `bgmax_text` writes the same payments as a legacy Bankgirot BgMax file (Bg Max ended on
+  27 November 2026; the tests use it for the transition months, when a payment came both ways).
 
 Six problems are planted on purpose and listed in planted.json (the manifest the end-to-end tests check).
 Everything comes from one random.Random(SEED) and fixed dates: no wall clock, so reruns are byte-identical
@@ -64,7 +67,10 @@ SE_BANKGIRO = "54029681"
 SE_BANK_ACCOUNT = "832799434123456"  # the account the bankgiro deposits land on (TK15, zero-padded to 35)
 SE_ADA_CREDITOR = "674dbeb208847b9501cc9138"
 SE_INVOICES_FILE = "se/invoices_solkraft_2026-11-20.csv"
-SE_BGMAX_FILE = "se/bgmax_solkraft_2026-11-20.txt"
+SE_BGMAX_FILE = "se/bgmax_solkraft_2026-11-20.txt"  # legacy: not in the sample any more (see bgmax_text)
+SE_CAMT_FILE = "se/camt054_solkraft_2026-11-20.xml"
+SE_MULTI_INVOICES = ("705013", "705014")  # paid by one payment, each with its amount in its own Strd
+SE_MULTI_SERIAL = "990000000001"  # the bank's reference of that payment (outside the random serials' range)
 BGMAX_TIMESTAMP = "20261120054211123456"  # YYYYMMDDHHMMSSffffff
 BGMAX_PAYMENT_DATE = "20261120"
 
@@ -326,6 +332,11 @@ def bg_tk20(p: BgPayment) -> str:
     )
 
 
+def bg_tk22(sender_bankgiro: str, reference: str, amount_minor: int, serial: str) -> str:
+    """Extra reference (positive), laid out as TK20: an OCR reference the payment also pays, with its amount."""
+    return check80(f"22{sender_bankgiro:0>10}{reference:>25}{amount_minor:018d}21{serial:0>12}0{'':<10}")
+
+
 def bg_tk25(text: str) -> str:
     """Information text in 3-52."""
     return check80(f"25{text:<50}{'':<28}")
@@ -495,7 +506,16 @@ def build_se_invoices(rng: random.Random) -> list[Invoice]:
     return invoices
 
 
-def build_bgmax(rng: random.Random, invoices: list[Invoice]) -> tuple[list[str], list[Planted]]:
+@dataclass(frozen=True)
+class SePayment:
+    """One Swedish Bankgiro payment, whichever file carries it: the BgMax post or the camt.054 TxDtls."""
+
+    payment: BgPayment
+    invoice: Invoice
+    category: str | None  # the planted problem it carries, if any
+
+
+def build_se_payments(rng: random.Random, invoices: list[Invoice]) -> list[SePayment]:
     """One deposit of 10 payments: 8 exact by OCR, one 40 % partial, one with a wrong Luhn digit."""
     by_number = {inv.invoice_number: inv for inv in invoices}
     bad = by_number[BAD_REFERENCE_INVOICE]
@@ -516,9 +536,8 @@ def build_bgmax(rng: random.Random, invoices: list[Invoice]) -> tuple[list[str],
     rng.shuffle(wanted)
 
     serials = rng.sample(range(10**11, 10**12), len(wanted))
-    lines = [bg_tk01(BGMAX_TIMESTAMP, "P"), bg_tk05(SE_BANKGIRO, "SEK")]
-    planted: list[Planted] = []
-    total = 0
+    assert int(SE_MULTI_SERIAL) not in serials
+    payments = []
     for (inv, reference, code, amount, info, category), serial in zip(wanted, serials):
         company = bool(inv.customer.account)
         payment = BgPayment(
@@ -531,16 +550,132 @@ def build_bgmax(rng: random.Random, invoices: list[Invoice]) -> tuple[list[str],
             info_text=info,
             payer_name=inv.customer.name,
         )
-        if category:
-            planted.append(Planted(category, SE_BGMAX_FILE, len(lines) + 1, reference, inv.invoice_number,
-                                   amount, inv.amount_minor))
-        lines.append(bg_tk20(payment))
-        if payment.info_text:
-            lines.append(bg_tk25(payment.info_text))
-        lines.append(bg_tk26(payment.payer_name))
-        total += amount
-    lines.append(bg_tk15(SE_BANK_ACCOUNT, BGMAX_PAYMENT_DATE, "00047", total, "SEK", len(wanted)))
-    lines.append(bg_tk70(len(wanted), 0, 0, 1))
+        payments.append(SePayment(payment, inv, category))
+    return payments
+
+
+def bgmax_text(payments: list[SePayment], invoices: list[Invoice]) -> tuple[list[str], list[Planted]]:
+    """The payments of camt054_text as a legacy BgMax file: one deposit (TK05 .. TK15), a TK20 (+TK25, TK26) per
+    payment; the two-invoice payment as a TK20 followed by a TK22 per invoice with its amount."""
+    lines = [bg_tk01(BGMAX_TIMESTAMP, "P"), bg_tk05(SE_BANKGIRO, "SEK")]
+    planted: list[Planted] = []
+    total = 0
+    for se in payments:
+        p = se.payment
+        if se.category:
+            planted.append(Planted(se.category, SE_BGMAX_FILE, len(lines) + 1, p.reference,
+                                   se.invoice.invoice_number, p.amount_minor, se.invoice.amount_minor))
+        lines.append(bg_tk20(p))
+        if p.info_text:
+            lines.append(bg_tk25(p.info_text))
+        lines.append(bg_tk26(p.payer_name))
+        total += p.amount_minor
+    multi = multi_invoice_payment(invoices)
+    lines.append(bg_tk20(multi))
+    for number in SE_MULTI_INVOICES:
+        inv = next(i for i in invoices if i.invoice_number == number)
+        lines.append(bg_tk22(multi.sender_bankgiro, inv.kid, inv.amount_minor, multi.serial))
+    lines.append(bg_tk26(multi.payer_name))
+    total += multi.amount_minor
+    lines.append(bg_tk15(SE_BANK_ACCOUNT, BGMAX_PAYMENT_DATE, "00047", total, "SEK", len(payments) + 1))
+    lines.append(bg_tk70(len(payments) + 1, 0, len(SE_MULTI_INVOICES), 1))
+    return lines, planted
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _sek(minor: int) -> str:
+    return f'<Amt Ccy="SEK">{decimal_point(minor)}</Amt>'
+
+
+def _camt_tx(p: BgPayment, strds: list[tuple[str, str | None, int | None]]) -> list[str]:
+    """One TxDtls as the bank writes it for a Bankgiro payment: the BGC serial as AcctSvcrRef, the amount, the payer,
+    one Strd per (OCR reference, invoice number, amount)."""
+    lines = ["          <TxDtls>",
+             f"            <Refs><AcctSvcrRef>{p.serial}</AcctSvcrRef></Refs>",
+             f"            <AmtDtls><TxAmt>{_sek(p.amount_minor)}</TxAmt></AmtDtls>",
+             "            <RltdPties>",
+             f"              <Dbtr><Nm>{_xml(p.payer_name)}</Nm></Dbtr>"]
+    if p.sender_bankgiro != "0":
+        lines.append(f"              <DbtrAcct><Id><Othr><Id>{p.sender_bankgiro}</Id>"
+                     "<SchmeNm><Prtry>BGNR</Prtry></SchmeNm></Othr></Id></DbtrAcct>")
+    lines += ["            </RltdPties>", "            <RmtInf>"]
+    if p.info_text:
+        lines.append(f"              <Ustrd>{_xml(p.info_text)}</Ustrd>")
+    for ocr, number, amount in strds:
+        doc = (f"<RfrdDocInf><Tp><CdOrPrtry><Cd>CINV</Cd></CdOrPrtry></Tp><Nb>{number}</Nb></RfrdDocInf>"
+               if number else "")
+        rmtd = f"<RfrdDocAmt><RmtdAmt Ccy=\"SEK\">{decimal_point(amount)}</RmtdAmt></RfrdDocAmt>" if amount else ""
+        lines.append(f"              <Strd>{doc}{rmtd}<CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry></Tp>"
+                     f"<Ref>{ocr}</Ref></CdtrRefInf></Strd>")
+    lines += ["            </RmtInf>", "          </TxDtls>"]
+    return lines
+
+
+def build_se_multi_invoices(invoices: list[Invoice]) -> list[Invoice]:
+    """SE_MULTI_INVOICES: two invoices of one company customer, billed after the others (fixed values, no random
+    draw: every other file stays as it was)."""
+    customer = next((i.customer for i in invoices if i.customer.account), invoices[0].customer)
+    out = []
+    for number, day, excl in zip(SE_MULTI_INVOICES, (dt.date(2026, 10, 22), dt.date(2026, 10, 29)), (412_000, 96_800)):
+        out.append(Invoice(number, customer, luhn_append(number), day.isoformat(),
+                           (day + dt.timedelta(days=30)).isoformat(), "SEK", excl, vat_25(excl)))
+    return out
+
+
+def build_se(rng: random.Random) -> tuple[list[Invoice], list[SePayment]]:
+    """The Swedish creditor's invoices (with SE_MULTI_INVOICES last) and its payments of the day but the one paying
+    two invoices (camt054_text and bgmax_text add it)."""
+    invoices = build_se_invoices(rng)
+    invoices += build_se_multi_invoices(invoices)
+    return invoices, build_se_payments(rng, invoices)
+
+
+def multi_invoice_payment(invoices: list[Invoice]) -> BgPayment:
+    """The payment of SE_MULTI_INVOICES, each paid in full (no random draw: the other files stay as they were)."""
+    first, second = (next(i for i in invoices if i.invoice_number == n) for n in SE_MULTI_INVOICES)
+    return BgPayment(sender_bankgiro=first.customer.account or "0", reference=first.kid, reference_code="2",
+                     amount_minor=first.amount_minor + second.amount_minor, channel="1", serial=SE_MULTI_SERIAL,
+                     info_text=None, payer_name=first.customer.name)
+
+
+def camt054_text(payments: list[SePayment], invoices: list[Invoice]) -> tuple[list[str], list[Planted]]:
+    """The day's Bankgiro payments as the bank's camt.054.001.02 credit notification: the bankgiro as the account
+    (Othr/Id, scheme BGNR), one booked entry for the deposit with a TxDtls per payment, then the payment of two
+    invoices with an amount each."""
+    multi = multi_invoice_payment(invoices)
+    by_number = {i.invoice_number: i for i in invoices}
+    total = sum(se.payment.amount_minor for se in payments) + multi.amount_minor
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.02">',
+             "  <BkToCstmrDbtCdtNtfctn>",
+             f"    <GrpHdr><MsgId>SOLKRAFT-{BGMAX_PAYMENT_DATE}-1</MsgId><CreDtTm>2026-11-20T05:42:11</CreDtTm></GrpHdr>",
+             "    <Ntfctn>",
+             f"      <Id>BG{SE_BANKGIRO}-{BGMAX_PAYMENT_DATE}-00047</Id>",
+             "      <CreDtTm>2026-11-20T05:42:11</CreDtTm>",
+             "      <Acct><Id><Othr><Id>5402-9681</Id><SchmeNm><Prtry>BGNR</Prtry></SchmeNm></Othr></Id>"
+             "<Ccy>SEK</Ccy></Acct>",
+             "      <Ntry>",
+             f"        {_sek(total)}",
+             "        <CdtDbtInd>CRDT</CdtDbtInd>",
+             "        <Sts>BOOK</Sts>",
+             "        <BookgDt><Dt>2026-11-20</Dt></BookgDt>",
+             "        <ValDt><Dt>2026-11-20</Dt></ValDt>",
+             f"        <AcctSvcrRef>{SE_BANKGIRO}BM00047</AcctSvcrRef>",
+             "        <BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>DMCT</SubFmlyCd></Fmly></Domn></BkTxCd>",
+             "        <NtryDtls>",
+             f"          <Btch><NbOfTxs>{len(payments) + 1}</NbOfTxs></Btch>"]
+    planted: list[Planted] = []
+    for se in payments:
+        p = se.payment
+        if se.category:
+            planted.append(Planted(se.category, SE_CAMT_FILE, len(lines) + 1, p.reference,
+                                   se.invoice.invoice_number, p.amount_minor, se.invoice.amount_minor))
+        lines += _camt_tx(p, [(p.reference, None, None)])
+    lines += _camt_tx(multi, [(by_number[n].kid, n, by_number[n].amount_minor) for n in SE_MULTI_INVOICES])
+    lines += ["        </NtryDtls>", "      </Ntry>", "    </Ntfctn>", "  </BkToCstmrDbtCdtNtfctn>", "</Document>"]
     return lines, planted
 
 
@@ -649,12 +784,12 @@ def generate(out: Path) -> list[Planted]:
     no_invoices = build_no_invoices(rng)
     ocr_lines, ocr_planted = build_ocr(rng, no_invoices)
     sb1_files, sb1_planted = build_sb1(rng, no_invoices)
-    se_invoices = build_se_invoices(rng)
-    bgmax_lines, bgmax_planted = build_bgmax(rng, se_invoices)
+    se_invoices, se_payments = build_se(rng)
+    camt_lines, camt_planted = camt054_text(se_payments, se_invoices)
     seed = build_seed(rng, se_invoices)
 
     by_category = {p.category: p for p in [invalid_row_planted(no_invoices), *ocr_planted, *sb1_planted,
-                                           *bgmax_planted]}
+                                           *camt_planted]}
     order = ["invalid_row", "overpayment", "unmatched_payment", "duplicate_payment", "underpayment",
              "invalid_reference"]
     assert sorted(by_category) == sorted(order)
@@ -665,7 +800,7 @@ def generate(out: Path) -> list[Planted]:
     for name, lines in sb1_files.items():
         write(out, name, "".join(line + "\n" for line in lines).encode("utf-8"))
     write(out, SE_INVOICES_FILE, invoices_csv_text(se_invoices).encode("utf-8"))
-    write(out, SE_BGMAX_FILE, "".join(line + "\r\n" for line in bgmax_lines).encode("iso-8859-1"))
+    write(out, SE_CAMT_FILE, "".join(line + "\n" for line in camt_lines).encode("utf-8"))
     write(out, "sandbox_seed.json", json_text(seed).encode("utf-8"))
     write(out, "planted.json", json_text([p.to_json() for p in planted]).encode("utf-8"))
     return planted

@@ -13,6 +13,8 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+from xml.etree import ElementTree
+
 import openpyxl
 import pytest
 
@@ -25,7 +27,8 @@ OCR = SAMPLE / "no/ocr_nordlys_2026-11-20.txt"
 SB1_19 = SAMPLE / "no/sparebank1_2026-11-19.csv"
 SB1_20 = SAMPLE / "no/sparebank1_2026-11-20.csv"
 SE_INVOICES = SAMPLE / "se/invoices_solkraft_2026-11-20.csv"
-BGMAX = SAMPLE / "se/bgmax_solkraft_2026-11-20.txt"
+CAMT = SAMPLE / "se/camt054_solkraft_2026-11-20.xml"
+NS = {"c": "urn:iso:std:iso:20022:tech:xsd:camt.054.001.02"}
 SEED = SAMPLE / "sandbox_seed.json"
 PLANTED = SAMPLE / "planted.json"
 
@@ -59,11 +62,29 @@ def ocr_lines() -> list[str]:
     return text[:-1].split("\n")
 
 
-def bgmax_lines() -> list[str]:
-    """The BgMax posts (CRLF, ISO-8859-1)."""
-    text = BGMAX.read_bytes().decode("iso-8859-1")
-    assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
-    return text[:-2].split("\r\n")
+def camt_lines() -> list[str]:
+    """The camt.054 file's lines (UTF-8, LF)."""
+    text = CAMT.read_bytes().decode("utf-8")
+    assert "\r" not in text and text.endswith("\n")
+    return text[:-1].split("\n")
+
+
+def camt_transactions() -> list[dict[str, object]]:
+    """Every TxDtls of the camt.054 file: bank reference, amount (minor), references and Strd amounts, payer."""
+    root = ElementTree.parse(CAMT).getroot()
+    out = []
+    for tx in root.iterfind(".//c:TxDtls", NS):
+        strds = tx.findall("c:RmtInf/c:Strd", NS)
+        out.append({
+            "bank_ref": tx.findtext("c:Refs/c:AcctSvcrRef", namespaces=NS),
+            "amount": minor(tx.findtext("c:AmtDtls/c:TxAmt/c:Amt", namespaces=NS)),
+            "refs": [s.findtext("c:CdtrRefInf/c:Ref", namespaces=NS) for s in strds],
+            "strd_amounts": [minor(a) if (a := s.findtext("c:RfrdDocAmt/c:RmtdAmt", namespaces=NS)) else None
+                             for s in strds],
+            "docs": [s.findtext("c:RfrdDocInf/c:Nb", namespaces=NS) for s in strds],
+            "info": tx.findtext("c:RmtInf/c:Ustrd", namespaces=NS),
+        })
+    return out
 
 
 def xlsx_rows(path: Path) -> list[tuple[object, ...]]:
@@ -131,7 +152,7 @@ def test_invoice_exports_shape_and_amounts() -> None:
     assert SE_INVOICES.read_text(encoding="utf-8").splitlines()[0] == ",".join(INVOICE_HEADER)
     no_rows, se_rows = no_invoice_rows(), se_invoice_rows()
     assert [r["invoice_number"] for r in no_rows] == [str(n) for n in range(100001, 100025)]
-    assert [r["invoice_number"] for r in se_rows] == [str(n) for n in range(705001, 705013)]
+    assert [r["invoice_number"] for r in se_rows] == [str(n) for n in range(705001, 705015)]
     for rows, currency in ((no_rows, "NOK"), (se_rows, "SEK")):
         for r in rows:
             assert all(isinstance(v, str) for v in r.values()), r
@@ -185,44 +206,28 @@ def test_ocr_giro_control_totals_tie() -> None:
     assert int(field(rec89, 25, 41)) == total
 
 
-def test_bgmax_control_totals_tie() -> None:
-    """Posts are 80 chars; per deposit TK15 amount and count = its TK20s; TK70 counts the posts."""
-    lines = bgmax_lines()
-    assert all(len(line) == 80 for line in lines)
-    assert field(lines[0], 1, 2) == "01" and field(lines[0], 3, 22).strip() == "BGMAX"
-    assert field(lines[0], 23, 24) == "01" and field(lines[0], 45, 45) == "P"
-    assert field(lines[-1], 1, 2) == "70"
-    counts: dict[str, int] = {}
-    deposit_amount = deposit_count = 0
-    in_deposit = False
-    for line in lines[1:-1]:
-        tk = field(line, 1, 2)
-        counts[tk] = counts.get(tk, 0) + 1
-        if tk == "05":
-            assert not in_deposit
-            assert field(line, 3, 12) == "0054029681" and field(line, 23, 25) == "SEK"
-            in_deposit, deposit_amount, deposit_count = True, 0, 0
-        elif tk in ("20", "21"):
-            assert in_deposit
-            sign = 1 if tk == "20" else -1
-            deposit_amount += sign * int(field(line, 38, 55))
-            deposit_count += 1
-        elif tk == "15":
-            assert in_deposit
-            assert field(line, 38, 45) == "20261120" and field(line, 69, 71) == "SEK"
-            assert int(field(line, 51, 68)) == deposit_amount
-            assert int(field(line, 72, 79)) == deposit_count == 10
-            in_deposit = False
-        else:
-            assert tk in ("22", "23", "25", "26", "27", "28", "29"), line
-    assert not in_deposit
-    tk70 = lines[-1]
-    assert int(field(tk70, 3, 10)) == counts.get("20", 0)
-    assert int(field(tk70, 11, 18)) == counts.get("21", 0)
-    assert int(field(tk70, 19, 26)) == counts.get("22", 0) + counts.get("23", 0)
-    assert int(field(tk70, 27, 34)) == counts.get("15", 0) == 1
-    serials = [field(line, 58, 69) for line in lines if field(line, 1, 2) == "20"]
-    assert len(set(serials)) == len(serials) and all(s.isdigit() and len(s) == 12 for s in serials)
+def test_camt054_notification_ties() -> None:
+    """One booked deposit entry on the bankgiro (BGNR): its amount = the sum of its TxDtls, the batch counts them;
+    bank references unique; the two-invoice payment's Strd amounts add up to it."""
+    root = ElementTree.parse(CAMT).getroot()
+    acct = root.find(".//c:Ntfctn/c:Acct/c:Id/c:Othr", NS)
+    assert acct.findtext("c:Id", namespaces=NS) == "5402-9681"
+    assert acct.findtext("c:SchmeNm/c:Prtry", namespaces=NS) == "BGNR"
+    entries = root.findall(".//c:Ntry", NS)
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry.findtext("c:Sts", namespaces=NS) == "BOOK" and entry.findtext("c:CdtDbtInd", namespaces=NS) == "CRDT"
+    assert entry.findtext("c:BookgDt/c:Dt", namespaces=NS) == "2026-11-20"
+    txs = camt_transactions()
+    assert len(txs) == 11 == int(entry.findtext("c:NtryDtls/c:Btch/c:NbOfTxs", namespaces=NS))
+    assert minor(entry.findtext("c:Amt", namespaces=NS)) == sum(t["amount"] for t in txs)
+    refs = [t["bank_ref"] for t in txs]
+    assert len(set(refs)) == len(refs) and all(r.isdigit() and len(r) == 12 for r in refs)
+    multi = [t for t in txs if len(t["refs"]) > 1]
+    assert len(multi) == 1 and multi[0]["docs"] == ["705013", "705014"]
+    assert sum(multi[0]["strd_amounts"]) == multi[0]["amount"]
+    by_number = {r["invoice_number"]: r for r in se_invoice_rows()}
+    assert multi[0]["strd_amounts"] == [minor(by_number[n]["amount_incl_vat"]) for n in ("705013", "705014")]
 
 
 def test_every_reference_valid_except_the_planted_one() -> None:
@@ -241,13 +246,10 @@ def test_every_reference_valid_except_the_planted_one() -> None:
         [r for r in ocr_lines() if field(r, 7, 8) == "30"], ocr_kids))
 
     bad = planted()["invalid_reference"]["reference"]
-    tk20 = [line for line in bgmax_lines() if field(line, 1, 2) == "20"]
-    invalid = [field(t, 13, 37).strip() for t in tk20 if not is_valid_reference(field(t, 13, 37).strip(), "luhn")]
-    assert invalid == [bad]
+    ocr_refs = [ref for t in camt_transactions() for ref in t["refs"]]
+    assert len(ocr_refs) == 12
+    assert [ref for ref in ocr_refs if not is_valid_reference(ref, "luhn")] == [bad]
     assert bad not in {r["kid"] for r in se_rows}
-    for t in tk20:
-        ref, code = field(t, 13, 37).strip(), field(t, 56, 56)
-        assert code == ("3" if ref == bad else "2")
 
 
 def test_sparebank1_exports() -> None:
@@ -311,17 +313,18 @@ def test_planted_entries_point_at_their_rows() -> None:
     assert f";\"{dup['amount'].replace('.', ',')}\";" in dup_row and dup["invoice_number"] in dup_row
     assert dup["amount"] == no_by_number[dup["invoice_number"]]["amount_incl_vat"]
 
-    posts = bgmax_lines()
+    lines = camt_lines()
+    starts = [i + 1 for i, line in enumerate(lines) if line.strip() == "<TxDtls>"]
+    txs = dict(zip(starts, camt_transactions()))
     for cat in ("underpayment", "invalid_reference"):
-        tk20 = posts[p[cat]["source_line"] - 1]
-        assert field(tk20, 1, 2) == "20" and field(tk20, 13, 37).strip() == p[cat]["reference"]
-        assert int(field(tk20, 38, 55)) == minor(p[cat]["amount"])
+        assert p[cat]["source_line"] in txs  # the line of the payment's TxDtls
+        tx = txs[p[cat]["source_line"]]
+        assert tx["refs"] == [p[cat]["reference"]] and tx["amount"] == minor(p[cat]["amount"])
         assert p[cat]["expected_amount"] == se_by_number[p[cat]["invoice_number"]]["amount_incl_vat"]
     under = p["underpayment"]
     assert minor(under["amount"]) == (minor(under["expected_amount"]) * 40 + 50) // 100
     bad = p["invalid_reference"]
-    info = posts[bad["source_line"]]
-    assert field(info, 1, 2) == "25" and field(info, 3, 52).strip() == f"Faktura {bad['invoice_number']}"
+    assert txs[bad["source_line"]]["info"] == f"Faktura {bad['invoice_number']}"
     assert bad["amount"] == bad["expected_amount"]
 
 

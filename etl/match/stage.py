@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from etl.config import Config
+from etl.match.breakdown import apply_breakdowns
 from etl.match.route import ROUTE_COLUMNS, route_matches
 from etl.match.rules import MATCH_SCHEMA, MATCHED_RULES, allocations, match_payments
 from etl.store import Store
@@ -46,11 +47,12 @@ def match_run(store: Store, config: Config, run_id: str, candidates: pl.DataFram
 
     `candidates` carry `payment_no` (the payment's number in the run), stored with each match. The returned frame has
     MATCH_SCHEMA plus `target`, `route_reason` and `payment_no` (the plan sends a payment to `target`, and only when
-    it is not null).
+    it is not null), and the allocations the plan splits a multi-invoice payment by (`_multi`, `_split_refs`).
     """
     settings = {c.name: c.matching for c in config.creditors}
     checks = {c.name: c.reference_check for c in config.creditors}
-    found = match_payments(candidates, open_invoices(store, run_id), settings, checks)
+    open_inv = open_invoices(store, run_id)
+    found = apply_breakdowns(match_payments(candidates, open_inv, settings, checks), candidates, open_inv)
     routed = route_matches(found, candidates, config)
     run = pl.lit(run_id).alias("run_id")
     with store.transaction():
@@ -59,4 +61,4 @@ def match_run(store: Store, config: Config, run_id: str, candidates: pl.DataFram
         # invoice's open amount is not driven below zero for the next run.
         alloc = allocations(routed.filter(pl.col("rule").is_in(MATCHED_RULES) & (pl.col("outstanding_minor") > 0)))
         store.insert_frame("match_allocations", alloc.with_columns(run))
-    return routed.drop("_paid", "_multi")
+    return routed.drop("_paid")

@@ -8,7 +8,10 @@ One row per `TxDtls` (one per `Ntry` when it has none). The amount is the transa
 `AmtDtls/TxAmt/Amt`), the entry's only when the entry holds a single transaction; `AmtDtls/InstdAmt` is the
 payer's instructed amount, possibly another currency, and never used. Sign from `CdtDbtInd` (the transaction's,
 else the entry's). The first creditor reference (SCOR first) is `reference`; every other `CdtrRefInf/Ref` and
-every `RfrdDocInf/Nb` (invoice numbers) go to `extra_references`, ';'-joined.
+every `RfrdDocInf/Nb` (invoice numbers) go to `extra_references`, ';'-joined. When a `Strd` carries an amount
+(`RfrdDocAmt/RmtdAmt`; a credit note's `CdtNoteAmt` negative), every Strd's references are listed with their signed
+amounts instead, the first one too (`extra_reference_amounts`, as BgMax's; see `_remittance`). The payer's name,
+postal address and organisation number come from `Dbtr` (`.08`: `Dbtr/Pty`).
 
 Every entry is accounted for. Booked entries (`Sts` BOOK, `.08` `Sts/Cd` BOOK) become rows. An entry with any other
 status (PDNG pending, INFO informational, FUTR, ...) is not a payment yet: its rows are read the same way but each
@@ -56,7 +59,8 @@ __all__ = ["read_camt053", "read_camt054", "read_camt", "parse_options"]
 
 _ROW_COLS = [
     "source_line", "account", "booking_date", "amount_minor", "currency", "reference", "extra_references",
-    "message", "payer_name", "payer_account", "bank_ref", "_key_ref", "_booked",
+    "extra_reference_amounts", "message", "payer_name", "payer_account", "payer_address", "payer_org_number",
+    "bank_ref", "_key_ref", "_booked",
 ]
 # The values as read, for the rejects file (one row per canonical row).
 _RAW_COLS = [
@@ -73,9 +77,10 @@ _NOT_PROVIDED = "NOTPROVIDED"
 _NOT_READ = frozenset({
     "BkTxCd", "RltdAgts", "RltdDts", "RltdPric", "RltdQties", "Chrgs", "Intrst", "Tax", "RtrInf", "CardTx",
     "AmtDtls/InstdAmt", "AmtDtls/CntrValAmt", "AmtDtls/AnncdPstngAmt", "AmtDtls/PrtryAmt", "AmtDtls/TxAmt/CcyXchg",
-    "RltdPties/InitgPty", "RltdPties/UltmtDbtr", "RltdPties/UltmtCdtr", "RltdPties/Dbtr/PstlAdr",
-    "RltdPties/Cdtr/PstlAdr", "RltdPties/Dbtr/Pty/PstlAdr", "RltdPties/Cdtr/Pty/PstlAdr", "RltdPties/Dbtr/Id",
-    "RltdPties/Cdtr/Id", "RltdPties/Dbtr/Pty/Id", "RltdPties/Cdtr/Pty/Id",
+    "RltdPties/InitgPty", "RltdPties/UltmtDbtr", "RltdPties/UltmtCdtr", "RltdPties/Cdtr/PstlAdr",
+    "RltdPties/Cdtr/Pty/PstlAdr", "RltdPties/Cdtr/Id", "RltdPties/Cdtr/Pty/Id",
+    # The remittance's pieces read through their own Strd (see _remittance), not through the transaction's index.
+    "RmtInf/Strd",
 })
 _DIGITS_ONLY = re.compile(r"[\d\s.\-]+")
 # Where a DOCTYPE starts, for the refusal's line number only (the parser decides that there is one): comments
@@ -331,6 +336,117 @@ class _Statement:
         self.unverifiable: tuple[int, str | None] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Remittance:
+    """A transaction's structured remittance: creditor references (SCOR first), invoice numbers, and, when any
+    Strd carries an amount, one item per reference in Strd order with its signed amount (parallel lists)."""
+
+    refs: list[str]
+    docs: list[str]
+    items: list[str]
+    amounts: list[str]  # empty when no Strd carries an amount
+    bad_amount: str | None  # the raw text of a Strd amount that is not an ISO 20022 amount
+
+
+def _remittance(strds: list[etree._Element]) -> _Remittance:
+    """Read every `Strd` on its own: its references, invoice numbers and amount (`RfrdDocAmt/RmtdAmt`; a credit
+    note's `CdtNoteAmt`, or `RmtdAmt` of a CREN document, negative). An item's reference is the Strd's first
+    creditor reference (OCR, KID), else its first invoice number; the Strd's other references follow with +0 (no
+    amount of their own), as in BgMax's `extra_reference_amounts`."""
+    scor: list[str] = []
+    other: list[str] = []
+    docs: list[str] = []
+    items: list[str] = []
+    amounts: list[str] = []
+    any_amount, bad = False, None
+    for strd in strds:
+        # A Strd is shallow: its few children are read directly (an index per Strd cost a third of the read).
+        strd_refs: list[str] = []
+        strd_docs: list[str] = []
+        text, negative = None, False
+        for child in strd:
+            name = _name(child)
+            if name == "CdtrRefInf":
+                parts = _kids(child)
+                if ref := _text(parts.get("Ref")):
+                    strd_refs.append(ref)
+                    (scor if _code(parts) == "SCOR" else other).append(ref)
+            elif name == "RfrdDocInf":
+                parts = _kids(child)
+                if nb := _text(parts.get("Nb")):
+                    strd_docs.append(nb)
+                negative = negative or _code(parts) == "CREN"
+            elif name == "RfrdDocAmt":
+                parts = _kids(child)
+                remitted, credit = _text(parts.get("RmtdAmt")), _text(parts.get("CdtNoteAmt"))
+                text = remitted if remitted is not None else credit
+                negative = negative or (remitted is None and credit is not None)
+        docs += strd_docs
+        minor = _amount_minor(text)
+        if text is not None and minor is None:
+            bad = bad if bad is not None else text
+        any_amount = any_amount or minor is not None
+        for k, ref in enumerate(strd_refs + strd_docs):
+            items.append(ref)
+            value = minor if k == 0 and minor is not None else 0
+            amounts.append(("-" if negative else "+") + str(value))
+    return _Remittance(scor + other, docs, items, amounts if any_amount else [], bad)
+
+
+def _name(el: etree._Element) -> str:
+    """The local name of an element ('' for comments and processing instructions)."""
+    tag = el.tag
+    return tag[tag.find("}") + 1 :] if isinstance(tag, str) else ""
+
+
+def _kids(el: etree._Element) -> dict[str, etree._Element]:
+    """The first child of each local name."""
+    out: dict[str, etree._Element] = {}
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str):
+            out.setdefault(tag[tag.find("}") + 1 :], child)
+    return out
+
+
+def _text(el: etree._Element | None) -> str | None:
+    """Stripped text of `el`; None when absent or blank."""
+    if el is None or el.text is None:
+        return None
+    return el.text.strip() or None
+
+
+def _code(parts: dict[str, etree._Element]) -> str | None:
+    """`Tp/CdOrPrtry/Cd` of a CdtrRefInf or RfrdDocInf, from its children."""
+    tp = parts.get("Tp")
+    choice = _kids(tp).get("CdOrPrtry") if tp is not None else None
+    return _text(_kids(choice).get("Cd")) if choice is not None else None
+
+
+def _address(x: _Index, party: str) -> str | None:
+    """The party's postal address as one line, `street, postcode city, country` (else its AdrLine lines)."""
+    for base in (f"RltdPties/{party}/PstlAdr", f"RltdPties/{party}/Pty/PstlAdr"):
+        if x.el(base) is None:
+            continue
+        street = " ".join(p for p in (x.t(base + "/StrtNm"), x.t(base + "/BldgNb")) if p)
+        town = " ".join(p for p in (x.t(base + "/PstCd"), x.t(base + "/TwnNm")) if p)
+        parts = [p for p in (street, town, x.t(base + "/Ctry")) if p]
+        if street or town:
+            return ", ".join(parts)
+        lines = x.all(base + "/AdrLine") + ([parts[0]] if parts else [])
+        return ", ".join(lines) or None
+    return None
+
+
+def _org_number(x: _Index, party: str) -> str | None:
+    """The party's organisation number (`Id/OrgId/Othr/Id`), else its person number (`Id/PrvtId/Othr/Id`)."""
+    for base in (f"RltdPties/{party}/Id", f"RltdPties/{party}/Pty/Id"):
+        found = x.t(base + "/OrgId/Othr/Id") or x.t(base + "/PrvtId/Othr/Id")
+        if found:
+            return found
+    return None
+
+
 class _Reader:
     """The streaming state: rows and raw values in column lists (flushed to polars in chunks), checks, problems."""
 
@@ -484,15 +600,15 @@ class _Reader:
     def _row(self, line: int, entry: _Entry, x: _Index, signed: int | None, ccy: str | None,
              tx_text: str | None, tx_ccy: str | None, tx_cdi: str | None) -> None:
         """One canonical row (and its raw values) from a TxDtls, or from the entry itself (tx_text None)."""
-        scor, other_refs = [], []
-        for cri in x.all_el("RmtInf/Strd/CdtrRefInf"):
-            c = _Index(cri)
-            if ref := c.t("Ref"):
-                (scor if c.t("Tp/CdOrPrtry/Cd") == "SCOR" else other_refs).append(ref)
-        refs = scor + other_refs
-        docs = x.all("RmtInf/Strd/RfrdDocInf/Nb")
+        rem = _remittance(x.all_el("RmtInf/Strd"))
+        refs, docs = rem.refs, rem.docs
+        if rem.bad_amount is not None:
+            self._problem(line, "extra_reference_amounts", "camt_amount",
+                          f"remittance amount {_amount_problem(rem.bad_amount)}: the payer's breakdown cannot be read")
         ustrd = x.all("RmtInf/Ustrd")
-        extra = refs[1:] + docs
+        # With amounts per Strd, every Strd's reference is listed with its amount (the first one too: its amount is
+        # part of the breakdown); without any, as before: the references after the first, then the invoice numbers.
+        extra = rem.items if rem.amounts else refs[1:] + docs
         party = "Dbtr" if (tx_cdi or entry.cdi) != "DBIT" else "Cdtr"  # the other side: who paid us / whom we paid
         name = x.t(f"RltdPties/{party}/Nm") or x.t(f"RltdPties/{party}/Pty/Nm")
         other_account = _account_text(x.t(f"RltdPties/{party}Acct/Id/IBAN"), x.t(f"RltdPties/{party}Acct/Id/Othr/Id"))
@@ -508,9 +624,12 @@ class _Reader:
         r["currency"].append(ccy)
         r["reference"].append(refs[0] if refs else None)
         r["extra_references"].append(";".join(extra) if extra else None)
+        r["extra_reference_amounts"].append(";".join(rem.amounts) if rem.amounts else None)
         r["message"].append(text)
         r["payer_name"].append(name)
         r["payer_account"].append(other_account)
+        r["payer_address"].append(_address(x, party) if party == "Dbtr" else None)
+        r["payer_org_number"].append(_org_number(x, party) if party == "Dbtr" else None)
         r["bank_ref"].append(tx_svcr or entry.svcr_ref or prtry_ref or entry.ref)
         r["_key_ref"].append(tx_svcr or e2e or tx_id or prtry_ref or entry.svcr_ref or entry.ref)
         r["_booked"].append(entry.booked)

@@ -75,11 +75,18 @@ def test_demo_finds_the_planted_problems_and_a_second_demo_sends_nothing(tmp_pat
                                     "collection.payments", "ada.creditor-payments"}
     assert summary["sent"]["arm.documents"] == 23  # 24 invoices, one rejected for its date
     assert summary["sent"]["arm.paymentreservations"] == 14  # 11 KID + 3 text payments; unknown KID and duplicate not sent
-    assert summary["sent"]["ada.creditor-payments"] == 10
+    # 10 camt.054 payments of one invoice each, and one paying two invoices: one creditor payment per invoice.
+    assert summary["sent"]["ada.creditor-payments"] == 12
+    tie = summary["totals"]["tie"]["SEK"]  # the two parts are the one payment's delivery: every krona in one place
+    assert tie["delivered"] == tie["bank_total"] and tie["unexplained"] == "0.00"
 
     ledger = _ledger(tmp_path)
     assert all(item["accepted"] == 1 and item["duplicates_refused"] == 0 for item in ledger)
-    assert len(ledger) == 23 + 14 + 10
+    assert len(ledger) == 23 + 14 + 12
+    split = sorted((i["key"].split(":")[1], i["amount"]) for i in ledger if ":" in i["key"] and i["api"] == "ada.creditor-payments")
+    seed = {c["invoice_number"]: c["amount"] for c in json.loads((SAMPLE / "sandbox_seed.json").read_text())["ada_cases"]}
+    assert [ref[:-1] for ref, _ in split] == ["705013", "705014"]  # the key ends in each invoice's OCR reference
+    assert [amount for _, amount in split] == [seed["705013"], seed["705014"]]
 
     proc2, run_dir2 = _demo(tmp_path)
     assert run_dir2 != run_dir

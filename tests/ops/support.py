@@ -15,7 +15,7 @@ from tests.conftest import SAMPLE, sample_config_text
 
 SECRET_ENV = {"AMILI_NO_CLIENT_ID": "sandbox", "AMILI_NO_CLIENT_SECRET": "sandbox", "AMILI_SE_ADA_API_CODE": "sandbox"}
 # Every key the sample data delivers: ARM documents, ARM payment reservations, ADA creditor payments.
-SAMPLE_ITEMS = 23 + 14 + 10
+SAMPLE_ITEMS = 23 + 14 + 12  # documents, payment reservations, ADA creditor payments (one payment pays two invoices)
 
 
 def write_config(tmp: Path, base_url: str, *, http: dict[str, object] | None = None,

@@ -38,9 +38,9 @@ def test_month_end_reads_amili_back_and_finds_unknown_and_missing(tmp_path: Path
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["run_id"] == f"period-{period}" and summary["status"] == "discrepancies"
     assert "missing_in_amili" not in summary["counts"] and "unknown_in_amili" not in summary["counts"]
-    # ARM documents and ADA creditor payments; the sandbox books its payouts on the day it pays out (today, after
-    # November): they are the payout month's to judge.
-    assert summary["totals"]["readback_items"] == 23 + 10
+    # ARM documents and ADA creditor payments (one camt.054 payment pays two invoices: two ADA payments); the sandbox
+    # books its payouts on the day it pays out (today, after November): they are the payout month's to judge.
+    assert summary["totals"]["readback_items"] == 23 + 12
     assert summary["counts"]["unmatched_payment"] == 1 and summary["counts"]["unpaid_invoice"] >= 1
     assert {r["category"] for r in _rows(folder)} == set(summary["counts"])
 
@@ -60,7 +60,7 @@ def test_month_end_reads_amili_back_and_finds_unknown_and_missing(tmp_path: Path
     httpx.post(f"{base}/_sandbox/reset")
     _cli("reconcile", "--config", str(config), "--period", period, "--out", str(out))
     missing = [r for r in _rows(folder) if r["category"] == "missing_in_amili"]
-    assert len(missing) == 23 + 10
+    assert len(missing) == 23 + 12  # documents and ADA creditor payments (two of them one payment's per-invoice parts)
     assert all(r["source_file"] and r["source_line"] for r in missing)  # lineage back to the file and line
 
     # Without reading Amili back nothing of that can be checked: the month is incomplete, never clean.

@@ -113,7 +113,7 @@ def _night1(root: Path) -> set[Key]:
                 ("invalid_row", "no/sparebank1_extra_2026-11-20.csv", 3)}
 
     # An invoice with no case at ADA (so ADA refuses its payment).
-    extra = gen.Invoice("705013", gen.Customer("773150", "Sven Nyberg", ""), gen.luhn_append("705013"), "2026-10-25",
+    extra = gen.Invoice("705099", gen.Customer("773150", "Sven Nyberg", ""), gen.luhn_append("705099"), "2026-10-25",
                         "2026-11-24", "SEK", 80_000, 20_000)
     (root / "se/invoices_solkraft_extra.csv").write_text(gen.invoices_csv_text([extra]), encoding="utf-8")
 

@@ -57,3 +57,20 @@ def test_a_target_column_from_routing_wins_over_the_creditor_default(tmp_path: P
         pl.Series("target", ["arm.paymentreservations", None]))
     planned = ds.plan_items(config, pl.DataFrame(), pays)
     assert planned.select("api", "key").rows() == [("arm.paymentreservations", "R-0")]
+
+
+def test_a_multi_invoice_payment_is_one_payload_per_invoice_on_every_api(tmp_path: Path) -> None:
+    """ARM reservations and autopostings, Collection and ADA alike: each invoice its part of the amount, its own key."""
+    config = ds.load(ds.write_config(tmp_path, "http://127.0.0.1:9", apis=("arm", "collection", "ada", "autopostings")))
+    _, pays = ds.frames(1)
+    alloc = [{"invoice_number": "X1", "amount_minor": 6_000}, {"invoice_number": "X2", "amount_minor": 4_000}]
+    pays = pays.with_columns(pl.lit("multi_invoice").alias("rule"), pl.lit(10_000, pl.Int64).alias("amount_minor"),
+                             pl.lit(alloc).alias("_multi"), pl.lit(["7050114", None]).alias("_split_refs"))
+    planned = ds.plan_items(config, pl.DataFrame(), pays)
+    assert planned.height == 2 * pays.height
+    for key, amount, invoice, payload in planned.select("key", "amount_minor", "invoice_number", "payload").iter_rows():
+        base, part = key.split(":")
+        assert (part, amount, invoice) in (("7050114", 6_000, "X1"), ("X2", 4_000, "X2"))  # no payer's ref: the number
+        body = orjson.loads(payload)
+        assert key in body.values() and invoice in body.values()  # the part's key and invoice go out in the payload
+    assert planned.group_by("api").agg(pl.col("amount_minor").sum()).get_column("amount_minor").to_list() == [10_000] * 4

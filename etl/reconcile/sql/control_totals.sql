@@ -11,23 +11,25 @@ WITH pay AS (
     FROM payments p
     WHERE p.run_id = $run_id AND NOT p.held_back AND p.amount_minor > 0
 ),
-item AS (  -- the payment's delivery item of this run, if it was planned
-    SELECT r.key, o.amount_minor, o.state, o.settled_minor
+item AS (  -- the payment's delivery items of this run, if planned: one, or one per invoice ('<payment key>:<ref>')
+    SELECT split_part(r.key, ':', 1) AS key, sum(o.amount_minor) AS amount_minor,
+           sum(CASE WHEN o.state IN ('sent', 'acknowledged', 'confirmed') THEN o.amount_minor ELSE 0 END) AS delivered_minor,
+           sum(CASE WHEN o.state = 'confirmed' THEN coalesce(o.settled_minor, o.amount_minor) ELSE 0 END) AS accepted_minor
     FROM run_items r JOIN outbox o ON o.api = r.api AND o.key = r.key
     WHERE r.run_id = $run_id AND r.api IN ('arm.paymentreservations', 'arm.autopostings', 'collection.payments',
                                           'ada.creditor-payments')
+    GROUP BY 1
 ),
 flagged AS (  -- rows a discrepancy explains, and matched payments the creditor's config sends nowhere
-    SELECT stable_key FROM discrepancies WHERE run_id = $run_id AND stable_key IS NOT NULL
+    SELECT split_part(stable_key, ':', 1) AS stable_key FROM discrepancies WHERE run_id = $run_id AND stable_key IS NOT NULL
     UNION
     SELECT payment_key FROM matches WHERE run_id = $run_id AND target IS NULL
       AND rule IN ('reference', 'invoice_number', 'multi_invoice', 'amount_name')
 ),
 row_totals AS (
     SELECT pay.*,
-           coalesce(item.amount_minor, 0) AS planned_minor,
-           CASE WHEN item.state IN ('sent', 'acknowledged', 'confirmed') THEN item.amount_minor ELSE 0 END AS delivered_minor,
-           CASE WHEN item.state = 'confirmed' THEN coalesce(item.settled_minor, item.amount_minor) ELSE 0 END AS accepted_minor,
+           coalesce(item.amount_minor, 0) AS planned_minor, coalesce(item.delivered_minor, 0) AS delivered_minor,
+           coalesce(item.accepted_minor, 0) AS accepted_minor,
            flagged.stable_key IS NOT NULL AS explained
     -- A duplicate sighting shares the first one's key: only the first sighting carries the delivery.
     FROM pay LEFT JOIN item ON item.key = pay.payment_key AND pay.duplicate_of IS NULL LEFT JOIN flagged ON flagged.stable_key = pay.payment_key
