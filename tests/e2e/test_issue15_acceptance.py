@@ -504,3 +504,34 @@ def test_issue15_two_nights_two_countries(tmp_path: Path, amili, monkeypatch) ->
     dec = cli(at(2027, 1, 5), "reconcile", "--period", "2026-12", "--out", str(me))
     carried = Counter(r["category"] for r in rows_of(me / "period-2026-12"))
     assert carried["unmatched_payment"] == 3, (dec.output, carried)
+
+
+def test_dry_run_of_clean_input_is_a_preflight(tmp_path: Path, amili, monkeypatch) -> None:
+    """A dry run of clean input exits 0, says what it would send, and its control totals leave nothing unexplained."""
+    cli = Cli(write_config(tmp_path, amili.base_url), monkeypatch)
+    invoices_csv(tmp_path / "inv" / "invoices_nordlys_2026-11-30.csv", [N["unpaid"]])
+    sb1(tmp_path / "bank" / "sparebank1_2026-11-29.csv",
+        [(dt.date(2026, 11, 29), f"Faktura {N['unpaid'].number}", N["unpaid"].minor)])
+    dry = cli(at(2026, 12, 1), "run", "--dry-run", "--invoices", str(tmp_path / "inv"), "--bank",
+              str(tmp_path / "bank"), "--out", str(tmp_path / "out"))
+    assert dry.exit_code == 0, dry.output
+    assert "would send" in dry.output and "arm.paymentreservations" in dry.output
+    s = summary_of(run_dir(tmp_path / "out"))
+    assert s["status"] == "clean" and not s["counts"]
+    assert s["totals"]["control"]["NOK"]["unexplained"] == "0.00", s["totals"]["control"]
+    assert s["totals"]["tie"]["NOK"]["unexplained"] == "0.00", s["totals"]["tie"]
+    assert all(n == 0 for n in s["sent"].values()), s["sent"]
+
+
+def test_one_account_under_two_creditors_is_a_config_error(tmp_path: Path, amili, monkeypatch) -> None:
+    """The bankgiro in another spelling under the Norwegian creditor too: exit 2, naming both creditors."""
+    config = write_config(tmp_path, amili.base_url)
+    text = config.read_text(encoding="utf-8").replace(f'accounts = ["{NO_ACCOUNT}"]',
+                                                       f'accounts = ["{NO_ACCOUNT}", "5402-9681"]')
+    config.write_text(text, encoding="utf-8")
+    sb1(tmp_path / "bank" / "sparebank1_2026-11-29.csv", [(dt.date(2026, 11, 29), "Faktura 200012", 150000)])
+    r = Cli(config, monkeypatch)(at(2026, 12, 1), "run", "--bank", str(tmp_path / "bank"),
+                                 "--out", str(tmp_path / "out"))
+    assert r.exit_code == 2, r.output
+    assert "nordlys-no" in r.output and "solkraft-se" in r.output, r.output
+    assert "Traceback" not in r.output
