@@ -379,7 +379,11 @@ def build_night2(root: Path) -> list[Plant]:
         (dt.date(2026, 11, 30), f"Faktura {N['night2'].number}", N["night2"].minor),
         (dt.date(2026, 11, 30), f"Faktura {N['text_ok'].number}", N["text_ok"].minor),  # seen last night
     ])
-    return [Plant("duplicate_payment", "sparebank1_2026-11-30_b.csv")]
+    # 200001 was paid in full last night; the payer pays it again by KID: nothing is open, so nothing is sent.
+    camt054(root / "bank" / "camt054_nordlys_2026-11-30.xml", dt.date(2026, 11, 30), [
+        CamtTx("CAMT0003", N["exact"].minor, scor=N["exact"].kid, payer="Ola Nordmann")])
+    return [Plant("duplicate_payment", "sparebank1_2026-11-30_b.csv", N["text_ok"].number),
+            Plant("overpayment", "camt054_nordlys_2026-11-30.xml", N["exact"].number, "1250.00")]
 
 
 def check_recall_precision(rows: list[dict[str, str]], counts: dict[str, int], plants: list[Plant]) -> None:
@@ -403,6 +407,39 @@ def check_recall_precision(rows: list[dict[str, str]], counts: dict[str, int], p
                 assert any(r["invoice_number"] == p.invoice_number and r["difference"] == p.difference for r in got), \
                     (cat, p, got)
     assert {k: v for k, v in counts.items() if v} == {c: len(p) for c, p in by_cat.items()}, counts
+
+
+def ledger(base_url: str, api: str) -> list[str]:
+    """The amounts the sandbox accepted on `api` (its introspection endpoint, over HTTP)."""
+    import httpx
+
+    items = httpx.get(f"{base_url}/_sandbox/ledger", timeout=10).json()["items"]
+    return [i["amount"] for i in items if i["api"] == api and i["accepted"]]
+
+
+def check_workbook(path: Path) -> None:
+    """Category sheets: every matched payment's row has api and api_status; the Summary's check says it ties."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    summary = [[v for v in row if v is not None] for row in wb["Summary"].iter_rows(values_only=True)]
+    start = next(i for i, r in enumerate(summary) if r[:1] == ["Currency"] and "Check" in r)
+    tie_rows = [r for r in summary[start + 1:start + 4] if r and r[0] in ("EUR", "NOK", "SEK")]
+    assert {r[0] for r in tie_rows} == {"EUR", "NOK", "SEK"}, summary[start:start + 4]
+    for r in tie_rows:  # Bank total - Delivered - Unmatched - Held back - Rejected, then the formulas over them
+        assert round(Decimal(str(r[1])) - sum(Decimal(str(v)) for v in r[2:6]), 2) == 0, r
+        assert str(r[6]).startswith("=") and "ties" in str(r[7]), r
+    for ws in wb.worksheets:
+        rows = list(ws.iter_rows(values_only=True))
+        header = next((r for r in rows if r and "category" in r and "api_status" in r), None)
+        if header is None:
+            continue
+        h = {name: i for i, name in enumerate(header)}
+        for r in rows[rows.index(header) + 1:]:
+            if r[h["category"]] in ("overpayment", "underpayment", "settled_amount_mismatch", "invalid_reference"):
+                assert r[h["api"]] and r[h["api_status"]], (ws.title, r)
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.print_title_rows, ws.title
 
 
 def month_end_state(folder: Path) -> dict[str, Any]:
@@ -445,10 +482,15 @@ def test_issue15_two_nights_two_countries(tmp_path: Path, amili, monkeypatch) ->
         assert Decimal(str(t["unexplained"])) == 0, (ccy, t)
     assert set(tie) >= {"NOK", "SEK"}
 
-    # free text: the bare "ref 200005" is not delivered; the KID in text without the word is
-    delivered = {i["key"]: i for i in amili.ledger()["items"]} if hasattr(amili, "ledger") else None
-    matched_inv = {r["invoice_number"] for r in rows1}
-    assert N["noise"].number not in matched_inv
+    # free text: the bare "ref 200005" is not delivered; the KID in text without the word is; nothing held back,
+    # unmatched, ambiguous or in another currency went out
+    sent = ledger(amili.base_url, "arm.paymentreservations")
+    assert "2100.00" in sent and "12345.0" not in sent
+    assert not {"314.15", "700.00", "432.10", "111.11", "50.00", "990.00"} & set(sent), sent
+    assert sorted(sent) == sorted(["1250.00", "5110.81", "2000.00", "3456.00", "1234.50", "2100.00"]), sent
+    assert N["noise"].number not in {r["invoice_number"] for r in rows1}
+    # the workbook's category sheets carry Amili's answer for matched payments, the Summary ties
+    check_workbook(d1 / "discrepancies.xlsx")
 
     # Night 2, 2 December: a late November export, one payment seen before.
     n2 = tmp_path / "n2"
@@ -457,6 +499,8 @@ def test_issue15_two_nights_two_countries(tmp_path: Path, amili, monkeypatch) ->
     assert r2.exit_code == 1, r2.output
     d2 = run_dir(tmp_path / "out2")
     check_recall_precision(rows_of(d2), summary_of(d2)["counts"], plants2)
+    assert ledger(amili.base_url, "arm.paymentreservations").count("1250.00") == 1  # paid twice, sent once
+    assert all(t["unexplained"] == "0.00" for t in summary_of(d2)["totals"]["tie"].values())
 
     # The same files again: nothing new, not clean.
     r3 = cli(at(2026, 12, 3), "run", "--bank", str(n2 / "bank"), "--out", str(tmp_path / "out3"))
@@ -501,9 +545,21 @@ def test_issue15_two_nights_two_countries(tmp_path: Path, amili, monkeypatch) ->
     assert "2027-01-01" in cur.output
 
     # January: December's month-end still carries November's unmatched payments until matched.
-    dec = cli(at(2027, 1, 5), "reconcile", "--period", "2026-12", "--out", str(me))
-    carried = Counter(r["category"] for r in rows_of(me / "period-2026-12"))
-    assert carried["unmatched_payment"] == 3, (dec.output, carried)
+    dec = cli(at(2027, 1, 2), "reconcile", "--period", "2026-12", "--out", str(me))
+    carried = [r for r in rows_of(me / "period-2026-12") if r["category"] == "unmatched_payment"]
+    assert sorted(r["amount"] for r in carried) == ["111.11", "314.15", "432.10"], (dec.output, carried)
+
+    # 3 January: the invoice behind KID UNKNOWN_KID arrives; November's OCR file is read again (--force): matched.
+    n4 = tmp_path / "n4"
+    late = Inv("200099", "51099", "Ole Brum", UNKNOWN_KID, "2027-01-20", "NOK", 43210, "2027-01-02")
+    invoices_csv(n4 / "inv" / "invoices_nordlys_2027-01-02.csv", [late])
+    r4 = cli(at(2027, 1, 3), "run", "--force", "--invoices", str(n4 / "inv"), "--bank",
+             str(n1 / "bank" / "ocr_nordlys_2026-11-28.txt"), "--out", str(tmp_path / "out7"))
+    assert r4.exit_code in (0, 1), r4.output
+    assert ledger(amili.base_url, "arm.paymentreservations").count("432.10") == 1
+    jan = cli(at(2027, 2, 2), "reconcile", "--period", "2027-01", "--out", str(me))
+    still = [r for r in rows_of(me / "period-2027-01") if r["category"] == "unmatched_payment"]
+    assert sorted(r["amount"] for r in still) == ["111.11", "314.15"], (jan.output, still)
 
 
 def test_dry_run_of_clean_input_is_a_preflight(tmp_path: Path, amili, monkeypatch) -> None:
