@@ -591,3 +591,25 @@ def test_one_account_under_two_creditors_is_a_config_error(tmp_path: Path, amili
     assert r.exit_code == 2, r.output
     assert "nordlys-no" in r.output and "solkraft-se" in r.output, r.output
     assert "Traceback" not in r.output
+
+
+def test_a_corrected_file_completes_the_month(tmp_path: Path, amili, monkeypatch) -> None:
+    """A file held back for broken totals makes its month incomplete until the bank's corrected file is imported."""
+    cli = Cli(write_config(tmp_path, amili.base_url), monkeypatch)
+    invoices_csv(tmp_path / "inv" / "invoices_nordlys_2026-11-30.csv", [N["exact"]])
+    ocr_giro(tmp_path / "b1" / "ocr_nordlys_2026-11-28.txt", dt.date(2026, 11, 28),
+             [(N["exact"].kid, N["exact"].minor)], break_total=True)
+    r1 = cli(at(2026, 12, 1), "run", "--invoices", str(tmp_path / "inv"), "--bank", str(tmp_path / "b1"),
+             "--out", str(tmp_path / "out"))
+    assert r1.exit_code == 3, r1.output
+    me = tmp_path / "me"
+    m0 = cli(at(2026, 12, 2), "reconcile", "--period", "2026-11", "--out", str(me))
+    assert m0.exit_code == 3, m0.output
+    assert summary_of(me / "period-2026-11")["totals"]["incomplete_because"].keys() == {"runs"}
+    ocr_giro(tmp_path / "b2" / "ocr_nordlys_2026-11-28_corrected.txt", dt.date(2026, 11, 28),
+             [(N["exact"].kid, N["exact"].minor)])
+    r2 = cli(at(2026, 12, 3), "run", "--bank", str(tmp_path / "b2"), "--out", str(tmp_path / "out2"))
+    assert r2.exit_code == 0, r2.output
+    m = cli(at(2026, 12, 4), "reconcile", "--period", "2026-11", "--out", str(me))
+    s = summary_of(me / "period-2026-11")
+    assert s["status"] != "incomplete", (m.output, s["totals"].get("incomplete_because"))
