@@ -539,6 +539,8 @@ def test_issue15_two_nights_two_countries(tmp_path: Path, amili, monkeypatch) ->
     nosecret = cli(at(2026, 12, 11), "run", "--bank", str(n3 / "bank"), "--out", str(tmp_path / "out5"),
                    env={**SECRETS, "AMILI_NO_CLIENT_SECRET": None})
     assert nosecret.exit_code == 2, nosecret.output
+    assert "bnak" in bad.output and "AMILI_NO_CLIENT_SECRET" in nosecret.output, (bad.output, nosecret.output)
+    assert "Traceback" not in bad.output + nosecret.output
     dry = cli(at(2026, 12, 11), "run", "--dry-run", "--bank", str(n3 / "bank"), "--out", str(tmp_path / "out6"))
     assert dry.exit_code == 0, dry.output
     cli(at(2026, 12, 12), "reconcile", "--period", "2026-11", "--out", str(me))
