@@ -1,7 +1,8 @@
 -- control totals: per file, per booking day and per run, incoming payments as read (file total) against what was
 -- planned for Amili, delivered and accepted; net break = file - accepted, gross break = the sum of each row's absolute
 -- difference (a +100 and a -100 do not cancel), explained = the part of the gross break carried by rows that have a
--- discrepancy of this run (unmatched, duplicate, pending, ...) or that the creditor's config sends nowhere;
+-- discrepancy of this run (unmatched, duplicate, pending, ...), that the creditor's config sends nowhere, or that a
+-- dry run would have sent;
 -- unexplained must be 0. A duplicate sighting counts in its file's total and breaks (explained by duplicate_payment).
 -- Inputs: payments, matches, run_items, outbox, discrepancies. Parameter: $run_id.
 -- Columns: level (file | day | run), scope, currency, rows, file_total_minor, planned_total_minor,
@@ -25,6 +26,8 @@ flagged AS (  -- rows a discrepancy explains, and matched payments the creditor'
     UNION
     SELECT payment_key FROM matches WHERE run_id = $run_id AND target IS NULL
       AND rule IN ('reference', 'invoice_number', 'multi_invoice', 'amount_name')
+    UNION  -- a dry run sends nothing by design: what it would deliver is not a break
+    SELECT key FROM run_items WHERE run_id = $run_id AND action = 'dry_run'
 ),
 row_totals AS (
     SELECT pay.*,
