@@ -82,7 +82,7 @@ def decide(store: Store, config: Config, row: Instruction, by: str, at: Any) -> 
         return _refuse(row, f"already resolved: {held['action']} by {held['resolved_by']} on "
                             f"{str(held['resolved_at'])[:10]} (reopen it first to change it)")
     if row.action != "explain" and brk.category not in FITS[row.action]:
-        return _refuse(row, f"{row.action} does not fit a {brk.category} break (it fits "
+        return _refuse(row, f"{row.action} does not fit the category {brk.category} (it fits "
                             f"{', '.join(FITS[row.action])}; explain fits every break)")
     if row.action == "explain":
         if not row.action_note:
