@@ -17,7 +17,7 @@ RESOLUTION_COLUMNS = ("action", "action_invoice", "action_note", "resolved_by", 
 # The resolution holding each break now: a reopen leaves the undone row 'reopened' and itself is no resolution.
 _HOLDING = """
 SELECT category, break_key, action, action_invoice, action_note, resolved_by, resolved_at,
-       action IN ('explain', 'write_off', 'refund') OR state = 'delivered' AS closes
+       action IN ('explain', 'refund') OR (action = 'write_off' AND api IS NULL) OR state = 'delivered' AS closes
 FROM resolutions
 WHERE action <> 'reopen' AND state IN ('active', 'delivered')
 QUALIFY row_number() OVER (PARTITION BY category, break_key ORDER BY resolved_at DESC) = 1
@@ -25,9 +25,10 @@ QUALIFY row_number() OVER (PARTITION BY category, break_key ORDER BY resolved_at
 
 
 def apply_resolutions(store: Store, breaks: pl.DataFrame, start: dt.date) -> pl.DataFrame:
-    """`breaks` with RESOLUTION_COLUMNS: a break closed (explain, write_off, refund, a delivered match) on or after
+    """`breaks` with RESOLUTION_COLUMNS: a break closed (explain, refund, a write-off recorded or posted, a delivered
+    match) on or after
     `start` is `resolved`; one closed before `start` was shown resolved in its own month and is left out; a match
-    not delivered yet keeps its status (it is an outbox item, checked against the read-back like any other)."""
+    (or an ARM write-off) not delivered yet keeps its status (it is an outbox item, checked against the read-back like any other)."""
     held = store.frame(_HOLDING)
     joined = breaks.join(held, on=["category", "break_key"], how="left")
     closed = pl.col("closes").fill_null(False)

@@ -12,7 +12,7 @@ from typing import Any
 from etl.config import Config
 from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_PARTIAL, EXIT_TEMPFAIL
 from etl.resolve.decide import Decision, decide
-from etl.resolve.deliver import deliver_matches, plan_match
+from etl.resolve.deliver import deliver_matches, plan_match, plan_write_off
 from etl.resolve.read import read_instructions
 from etl.resolve.record import insert_resolution, mark_delivered, write_outcome
 from etl.store import Store, open_store
@@ -55,7 +55,12 @@ def _decide_all(store: Store, config: Config, rows: list[Any], by: str, now: dt.
     try:
         for row in rows:
             d = decide(store, config, row, by, at)
-            if d.verdict == "do" and d.payment is not None:
+            if d.verdict == "do" and d.payment is not None and row.action == "write_off":
+                item = plan_write_off(config, d.payment, d.payment["amount_minor"], at.date())
+                if item.height:  # else recorded for the ledger only
+                    d.resolution.update(api=item.item(0, "api"), key=item.item(0, "key"))  # type: ignore[union-attr]
+                    payments[d.resolution["resolution_id"]] = d.payment  # type: ignore[index]
+            elif d.verdict == "do" and d.payment is not None:
                 item = plan_match(config, d.payment)
                 if item.height == 0:
                     d = Decision(row, "refuse", f"creditor {d.payment['creditor']!r} has nowhere to send payments")

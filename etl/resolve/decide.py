@@ -139,4 +139,9 @@ def _decide_difference(store: Store, row: Instruction, brk: Any, base: dict[str,
     if row.action_invoice and brk.invoice_number and row.action_invoice != brk.invoice_number:
         return _refuse(row, f"action_invoice {row.action_invoice!r} is not the break's invoice {brk.invoice_number!r}")
     resolution = {**base, "creditor": creditor, "amount_minor": amount, "action_invoice": brk.invoice_number}
+    if row.action == "write_off" and pay is not None and brk.invoice_number:
+        # Posted to ARM where the creditor posts autopostings (signed: + the unpaid rest, - the over part).
+        signed = amount if brk.category == "underpayment" else -amount
+        return Decision(row, "do", resolution=resolution, payment={**pay, "invoice_number": brk.invoice_number,
+                                                                   "amount_minor": signed})
     return Decision(row, "do", resolution=resolution)

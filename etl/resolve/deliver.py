@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -15,7 +16,7 @@ from etl.config import Config
 from etl.plan import plan_items
 from etl.store import Store
 
-__all__ = ["deliver_matches", "match_key", "plan_match"]
+__all__ = ["deliver_matches", "match_key", "plan_match", "plan_write_off"]
 
 
 def match_key(payment_key: str, invoice_number: str) -> str:
@@ -24,12 +25,12 @@ def match_key(payment_key: str, invoice_number: str) -> str:
     return f"{payment_key}:resolve:{invoice_number}"
 
 
-def plan_match(config: Config, payment: dict[str, Any]) -> pl.DataFrame:
+def plan_match(config: Config, payment: dict[str, Any], key: str | None = None) -> pl.DataFrame:
     """The outbox item (PLANNED_SCHEMA) of `payment` (a payments row whose invoice_number is the target), routed by
     the creditor's payments_to like a run's matched payment."""
     row = {k: payment.get(k) for k in ("creditor", "invoice_number", "amount_minor", "currency", "booking_date",
                                        "message", "source_file", "source_line", "reference")}
-    row["payment_key"] = match_key(payment["payment_key"], payment["invoice_number"])
+    row["payment_key"] = key or match_key(payment["payment_key"], payment["invoice_number"])
     pays = pl.DataFrame([row], schema={"creditor": pl.String, "invoice_number": pl.String, "amount_minor": pl.Int64,
                                        "currency": pl.String, "booking_date": pl.Date, "message": pl.String,
                                        "source_file": pl.String, "source_line": pl.Int64, "reference": pl.String,
@@ -37,11 +38,22 @@ def plan_match(config: Config, payment: dict[str, Any]) -> pl.DataFrame:
     return plan_items(config, pl.DataFrame(), pays)
 
 
+def plan_write_off(config: Config, payment: dict[str, Any], amount_minor: int, day: dt.date) -> pl.DataFrame:
+    """The ARM autoposting (PLANNED_SCHEMA) writing `amount_minor` off the payment's invoice (positive: the unpaid
+    rest of an underpayment; negative: the over part of an overpayment), keyed `<payment key>:writeoff`; empty
+    when the creditor does not post autopostings (the write-off is then recorded for the ledger only)."""
+    c = config.creditor(payment["creditor"])
+    if not (c.payments_to == "arm" and c.autopostings):
+        return pl.DataFrame()
+    return plan_match(config, {**payment, "amount_minor": amount_minor, "booking_date": day, "message": None,
+                               "payment_key": payment["payment_key"]}, key=f"{payment['payment_key']}:writeoff")
+
+
 def _unplanned(store: Store) -> list[dict[str, Any]]:
     """Active match resolutions whose item is not in the outbox yet (planned, then the process stopped)."""
     return store.frame("""
         SELECT r.* FROM resolutions r
-        WHERE r.action = 'match' AND r.state = 'active' AND r.api IS NOT NULL
+        WHERE r.action IN ('match', 'write_off') AND r.state = 'active' AND r.api IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.api = r.api AND o.key = r.key)""").to_dicts()
 
 
@@ -55,8 +67,12 @@ def deliver_matches(store: Store, config: Config, run_id: str, payments: dict[st
     planned = []
     for r in _unplanned(store):
         pay = payments.get(r["resolution_id"]) or find_payment(store, r["break_key"])
-        if pay is not None:
-            planned.append(plan_match(config, {**pay, "invoice_number": r["action_invoice"]}))
+        if pay is None:
+            continue
+        pay = {**pay, "invoice_number": r["action_invoice"]}
+        planned.append(plan_match(config, pay) if r["action"] == "match" else
+                       plan_write_off(config, pay, r["amount_minor"] * (-1 if r["category"] == "overpayment" else 1),
+                                      r["resolved_at"].date()))
     planned_keys: list[str] = []
     if planned:
         frame = pl.concat(planned)
@@ -66,10 +82,22 @@ def deliver_matches(store: Store, config: Config, run_id: str, payments: dict[st
         SELECT o.api, o.key, o.creditor, CAST(o.payload AS VARCHAR) AS payload, o.payload_hash, o.amount_minor,
                o.currency, o.source_file, o.source_line, o.reference, o.invoice_number, o.state, o.batch_key
         FROM outbox o JOIN resolutions r ON r.api = o.api AND r.key = o.key
-        WHERE r.action = 'match' AND r.state = 'active' AND o.state IN {UNFINISHED}
+        WHERE r.action IN ('match', 'write_off') AND r.state = 'active' AND o.state IN {UNFINISHED}
         ORDER BY o.api, o.key""")
     if items.height == 0:
         return DeliveryReport(), 0
     add_run_items(store, run_id, items.filter(~pl.col("key").is_in(planned_keys)))  # record_intents added those
-    report = deliver(store, config, run_id, items, lambda: clock().replace(tzinfo=None))
+
+    def stamp() -> dt.datetime:
+        return clock().replace(tzinfo=None)  # the outbox's naive UTC
+
+    report = deliver(store, config, run_id, items.filter(~pl.col("key").str.ends_with(":writeoff")), stamp)
+    offs = items.filter(pl.col("key").str.ends_with(":writeoff"))
+    if offs.height:  # the same engine, the creditor's write-off method in place of its payment method
+        writing_off = replace(config, creditors=tuple(replace(c, arm_autoposting_method=c.arm_writeoff_method)
+                                                      for c in config.creditors))
+        more = deliver(store, writing_off, run_id, offs, stamp)
+        for name in ("sent", "confirmed", "rejected", "pending"):
+            getattr(report, name).update(getattr(more, name))
+        report.unavailable += more.unavailable
     return report, items.height

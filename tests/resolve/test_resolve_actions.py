@@ -122,3 +122,51 @@ def test_closed_breaks_are_resolved_at_month_end_then_never_back(tmp_path: Path,
     assert "unpaid_invoice" in later_breaks.get_column("category").to_list()  # carried breaks do come forward
     keys = later_breaks.get_column("break_key").to_list()
     assert rows[[r["action"] for r in rows].index("explain")]["break_key"] not in keys
+
+
+
+def test_write_off_is_an_arm_autoposting_where_the_creditor_posts_autopostings(tmp_path: Path) -> None:
+    """An ARM creditor on autopostings: the 2.00 left on invoice A0 by a 998.00 payment is posted with the
+    write-off method, once (state built row by row as the run stores it; delivery over real HTTP to a sandbox that
+    knows only the method `writeoff`: the payment method would be refused)."""
+    import csv
+
+    from etl.sandbox import EmbeddedSandbox, SandboxConfig
+
+    with EmbeddedSandbox(SandboxConfig(autoposting_methods=("writeoff",))) as sandbox:
+        _write_off_once(tmp_path, sandbox)
+
+
+def _write_off_once(tmp_path: Path, sandbox: object) -> None:
+    import csv
+
+    from etl.resolve import resolve_files
+    from etl.store import open_store
+    from tests.e2e.delivery_support import NOW, load, seed, write_config
+    from tests.reconcile.support import invoice, payment, run
+
+    config = load(write_config(tmp_path, sandbox.base_url, apis=("autopostings",)))
+    seed(sandbox.base_url, 1)  # ARM holds document A0 (1000.00 NOK) of client 4200
+    with open_store(config.state_path) as store:
+        run(store, "r1", NOW)
+        payment(store, "T-0", creditor="auto-no", amount_minor=99_800)
+        invoice(store, "A0", dt.date(2026, 11, 30), creditor="auto-no", amount_minor=100_000)
+        store.execute("INSERT INTO match_allocations VALUES ('r1', 'T-0', 'auto-no', 'A0', 99800)")
+        store.execute("INSERT INTO discrepancies (run_id, category, severity, source_file, source_line, invoice_number, "
+                      "amount_minor, currency, expected_minor, stable_key) VALUES ('r1', 'underpayment', 'warning', "
+                      "'bank.txt', 1, 'A0', 99800, 'NOK', 100000, 'T-0')")
+    filled = tmp_path / "filled.csv"
+    with filled.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([["category", "break_key", "action", "action_invoice", "action_note"],
+                                  ["underpayment", "T-0", "write_off", "", "bank fee"]])
+    before = ledger(sandbox.base_url)
+    result = resolve_files(config, [filled], "kari", lambda: dt.datetime(2026, 12, 2, 8, tzinfo=dt.timezone.utc),
+                           tmp_path / "out")
+    assert result.exit_code == 0, result.rows
+    new = [i for i in ledger(sandbox.base_url) if i not in before]
+    assert [(i["api"], i["key"].endswith("/T-0:writeoff"), i["amount"]) for i in new] == [
+        ("arm.autopostings", True, "2.00")], new
+    again = resolve_files(config, [filled], "kari", lambda: dt.datetime(2026, 12, 3, tzinfo=dt.timezone.utc),
+                          tmp_path / "out")
+    assert again.exit_code == 0 and [r["outcome"] for r in again.rows] == ["unchanged"]
+    assert len(ledger(sandbox.base_url)) == len(before) + 1
