@@ -27,7 +27,8 @@ def resolve(config_path: Path | None, by: str | None, dry_run: bool, out: Path |
 
     \b
     match      the payment goes to action_invoice, delivered once to the creditor's API
-    write_off  an under- or overpayment's difference is settled (recorded for the ledger)
+    write_off  an under- or overpayment's difference is settled (an ARM write-off posting where
+               the creditor posts autopostings, else recorded for the ledger)
     refund     an overpayment's over part (or a duplicate payment) is to be paid back
     explain    the break is closed with its action_note
     reopen     undoes a resolution not delivered yet

@@ -129,8 +129,6 @@ def test_write_off_is_an_arm_autoposting_where_the_creditor_posts_autopostings(t
     """An ARM creditor on autopostings: the 2.00 left on invoice A0 by a 998.00 payment is posted with the
     write-off method, once (state built row by row as the run stores it; delivery over real HTTP to a sandbox that
     knows only the method `writeoff`: the payment method would be refused)."""
-    import csv
-
     from etl.sandbox import EmbeddedSandbox, SandboxConfig
 
     with EmbeddedSandbox(SandboxConfig(autoposting_methods=("writeoff",))) as sandbox:
@@ -170,3 +168,31 @@ def _write_off_once(tmp_path: Path, sandbox: object) -> None:
                           tmp_path / "out")
     assert again.exit_code == 0 and [r["outcome"] for r in again.rows] == ["unchanged"]
     assert len(ledger(sandbox.base_url)) == len(before) + 1
+
+
+def test_amili_unreachable_leaves_the_match_to_deliver_on_the_next_resolve(tmp_path: Path, sandbox) -> None:
+    import socket
+
+    config, folder = first_run(tmp_path, sandbox.base_url)
+    text = config.read_text(encoding="utf-8")
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    down = tmp_path / "down.toml"
+    down.write_text(text.replace(sandbox.base_url, dead).replace("max_attempts = 6", "max_attempts = 1")
+                    .replace("max_retry_time_s = 60", "max_retry_time_s = 1"), encoding="utf-8")
+    rows = report_rows(folder, tmp_path / "state.duckdb")
+    fill(rows, "unmatched_payment", action="match", action_invoice="100015")
+    filled = write_filled(tmp_path / "filled.csv", rows)
+    before = len(ledger(sandbox.base_url))
+
+    away = cli("resolve", "--config", str(down), "--out", str(tmp_path / "out"), str(filled))
+    assert away.returncode == 75, away.stdout + away.stderr
+    assert "Amili unreachable" in away.stderr and "Traceback" not in away.stderr
+    assert state_rows(tmp_path / "state.duckdb", "SELECT action, state FROM resolutions") == [("match", "active")]
+
+    back = cli("resolve", "--config", str(config), "--out", str(tmp_path / "out"), str(filled))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "1 unchanged" in back.stdout and "delivered 1 of 1" in back.stdout
+    assert len(ledger(sandbox.base_url)) == before + 1
+    assert state_rows(tmp_path / "state.duckdb", "SELECT state FROM resolutions") == [("delivered",)]
