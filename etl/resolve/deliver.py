@@ -65,7 +65,10 @@ def deliver_matches(store: Store, config: Config, run_id: str, payments: dict[st
     from etl.resolve.facts import find_payment
 
     planned = []
+    names = {c.name for c in config.creditors}
     for r in _unplanned(store):
+        if r["creditor"] not in names:
+            continue  # another creditor's (--creditor): its own resolve delivers it
         pay = payments.get(r["resolution_id"]) or find_payment(store, r["break_key"])
         if pay is None:
             continue
@@ -83,7 +86,8 @@ def deliver_matches(store: Store, config: Config, run_id: str, payments: dict[st
                o.currency, o.source_file, o.source_line, o.reference, o.invoice_number, o.state, o.batch_key
         FROM outbox o JOIN resolutions r ON r.api = o.api AND r.key = o.key
         WHERE r.action IN ('match', 'write_off') AND r.state = 'active' AND o.state IN {UNFINISHED}
-        ORDER BY o.api, o.key""")
+          AND list_contains($creditors, o.creditor)
+        ORDER BY o.api, o.key""", {"creditors": [c.name for c in config.creditors]})  # --creditor: its own only
     if items.height == 0:
         return DeliveryReport(), 0
     add_run_items(store, run_id, items.filter(~pl.col("key").is_in(planned_keys)))  # record_intents added those
