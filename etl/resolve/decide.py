@@ -77,7 +77,7 @@ def decide(store: Store, config: Config, row: Instruction, by: str, at: Any) -> 
             return _refuse(row, "nothing to reopen: the break has no resolution")
         if held["state"] == "delivered" or item_state(store, held["api"], held["key"]) not in (None, "intent", "rejected"):
             return _refuse(row, f"cannot reopen: {_reverses(held)}")
-        return Decision(row, "do", resolution={**base, "creditor": held["creditor"], "state": "reopen"}, undoes=held)
+        return Decision(row, "do", resolution={**base, "creditor": held["creditor"]}, undoes=held)
     if held is not None:
         return _refuse(row, f"already resolved: {held['action']} by {held['resolved_by']} on "
                             f"{str(held['resolved_at'])[:10]} (reopen it first to change it)")

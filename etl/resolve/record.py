@@ -23,7 +23,6 @@ def insert_resolution(store: Store, d: Decision) -> None:
     outbox item while that was never sent, so no later delivery sends it)."""
     r = dict(d.resolution or {})
     if d.undoes is not None:
-        r["state"] = "active"
         store.execute("UPDATE resolutions SET state = 'reopened' WHERE resolution_id = ?", [d.undoes["resolution_id"]])
         if d.undoes["api"] is not None:
             store.execute("DELETE FROM outbox WHERE api = ? AND key = ? AND state = 'intent' AND attempts = 0",
