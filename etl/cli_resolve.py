@@ -13,7 +13,7 @@ from etl.cli_support import config_option, creditor_option
 __all__ = ["resolve"]
 
 
-@click.command("resolve", short_help="Carry out the actions filled into discrepancies.csv / .xlsx (match, write_off, ...).")
+@click.command("resolve", short_help="Carry out what the accountant filled into a report: match, write off, refund, explain.")
 @config_option()
 @click.option("--by", default=None, metavar="NAME", help="Who resolves (default: the operating-system user).")
 @click.option("--dry-run", is_flag=True, help="Show what would happen; record nothing, send nothing.")
