@@ -90,3 +90,23 @@ def state_rows(state: Path, sql: str) -> list[tuple[Any, ...]]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def store_break(state: Path, category: str, key: str, amount_minor: int, currency: str,
+                invoice_number: str | None = None, expected_minor: int | None = None) -> None:
+    """One discrepancy of run r1 (bank.txt line 1) as reconcile_run stores it."""
+    con = duckdb.connect(str(state))
+    try:
+        con.execute("INSERT INTO discrepancies (run_id, category, severity, source_file, source_line, invoice_number, "
+                    "amount_minor, currency, expected_minor, stable_key) VALUES ('r1', ?, 'warning', 'bank.txt', 1, "
+                    "?, ?, ?, ?, ?)", [category, invoice_number, amount_minor, currency, expected_minor, key])
+    finally:
+        con.close()
+
+
+def one_row(path: Path, category: str, key: str, action: str, invoice: str, note: str) -> Path:
+    """A filled file of one row, with only the columns resolve reads."""
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([["category", "break_key", "action", "action_invoice", "action_note"],
+                                  [category, key, action, invoice, note]])
+    return path

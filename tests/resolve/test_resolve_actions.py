@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 from openpyxl import Workbook
 
-from tests.resolve.support import (PERIOD, RESOLUTION, cli, fill, first_run, ledger, report_rows, state_rows,
-                                   write_filled)
+from tests.resolve.support import (PERIOD, RESOLUTION, cli, fill, first_run, ledger, one_row, report_rows,
+                                   state_rows, store_break, write_filled)
 
 
 def _workbook(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -136,8 +136,6 @@ def test_write_off_is_an_arm_autoposting_where_the_creditor_posts_autopostings(t
 
 
 def _write_off_once(tmp_path: Path, sandbox: object) -> None:
-    import csv
-
     from etl.resolve import resolve_files
     from etl.store import open_store
     from tests.e2e.delivery_support import NOW, load, seed, write_config
@@ -150,13 +148,8 @@ def _write_off_once(tmp_path: Path, sandbox: object) -> None:
         payment(store, "T-0", creditor="auto-no", amount_minor=99_800)
         invoice(store, "A0", dt.date(2026, 11, 30), creditor="auto-no", amount_minor=100_000)
         store.execute("INSERT INTO match_allocations VALUES ('r1', 'T-0', 'auto-no', 'A0', 99800)")
-        store.execute("INSERT INTO discrepancies (run_id, category, severity, source_file, source_line, invoice_number, "
-                      "amount_minor, currency, expected_minor, stable_key) VALUES ('r1', 'underpayment', 'warning', "
-                      "'bank.txt', 1, 'A0', 99800, 'NOK', 100000, 'T-0')")
-    filled = tmp_path / "filled.csv"
-    with filled.open("w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows([["category", "break_key", "action", "action_invoice", "action_note"],
-                                  ["underpayment", "T-0", "write_off", "", "bank fee"]])
+    store_break(config.state_path, "underpayment", "T-0", 99_800, "NOK", "A0", 100_000)
+    filled = one_row(tmp_path / "filled.csv", "underpayment", "T-0", "write_off", "", "bank fee")
     before = ledger(sandbox.base_url)
     result = resolve_files(config, [filled], "kari", lambda: dt.datetime(2026, 12, 2, 8, tzinfo=dt.timezone.utc),
                            tmp_path / "out")

@@ -3,7 +3,6 @@ over real HTTP) and the break is resolved only because Amili holds it."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from etl.resolve import resolve_files
 from etl.store import open_store
 from tests.e2e.delivery_support import NOW, load, seed, write_config
 from tests.reconcile.support import invoice, payment, run
+from tests.resolve.support import one_row, store_break
 
 
 def test_an_ada_match_is_read_back_at_month_end(tmp_path: Path, sandbox) -> None:
@@ -24,13 +24,8 @@ def test_an_ada_match_is_read_back_at_month_end(tmp_path: Path, sandbox) -> None
         run(store, "r1", NOW)
         payment(store, "D-7", creditor="ada-se", currency="SEK", amount_minor=50_000)
         invoice(store, "S1", dt.date(2026, 11, 30), creditor="ada-se", currency="SEK", amount_minor=100_000)
-        store.execute("INSERT INTO discrepancies (run_id, category, severity, source_file, source_line, amount_minor, "
-                      "currency, stable_key) VALUES ('r1', 'unmatched_payment', 'warning', 'bank.txt', 1, 50000, "
-                      "'SEK', 'D-7')")
-    filled = tmp_path / "filled.csv"
-    with filled.open("w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows([["category", "break_key", "action", "action_invoice", "action_note"],
-                                  ["unmatched_payment", "D-7", "match", "S1", "half of S1, says the payer"]])
+    store_break(config.state_path, "unmatched_payment", "D-7", 50_000, "SEK")
+    filled = one_row(tmp_path / "filled.csv", "unmatched_payment", "D-7", "match", "S1", "half of S1, says the payer")
     result = resolve_files(config, [filled], "kari", lambda: dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc),
                            tmp_path / "out")
     assert result.exit_code == 0 and result.delivered == 1, result.rows
