@@ -336,6 +336,9 @@ for _command in OPS_COMMANDS:
 from etl.cli_reconcile import reconcile as _reconcile  # noqa: E402 - month-end in its own module
 
 cli.add_command(_reconcile)
+from etl.cli_resolve import resolve as _resolve  # noqa: E402 - acting on breaks in its own module
+
+cli.add_command(_resolve)
 from etl.cli_init import init as _init  # noqa: E402 - the starter configuration in its own module
 
 cli.add_command(_init)

@@ -49,7 +49,7 @@ _TOP_KEYS = {"state", "output", "http", "mappings", "creditor", "log", "inbox", 
 _SECTION_KEYS = {"state": {"path"}, "output": {"dir"}, "log": {"dir", "level"},
                  "inbox": {"lock_wait_s", "settle_s"}, "reading": set(READING_KEYS)}
 _CREDITOR_SECTION_KEYS = {
-    "arm": {"base_url", "client_no", "autoposting_method"},
+    "arm": {"base_url", "client_no", "autoposting_method", "writeoff_method"},
     "collection": {"base_url", "org_id", "idempotency_header", "payment_type"},
     "ada": {"base_url", "creditor"},
     "auth": {"token_url", "client_id_env", "client_secret_env", "ada_api_code_env", "ada_private_key_env"},
@@ -116,6 +116,7 @@ class CreditorConfig:
     arm_base_url: str | None = None
     arm_client_no: int | None = None
     arm_autoposting_method: str = "payment"  # the {autopostingmethod} used when autopostings = true
+    arm_writeoff_method: str = "writeoff"  # ... for a write-off `amili-etl resolve` posts (autopostings = true)
     collection_base_url: str | None = None
     collection_org_id: str | None = None
     # Undocumented at Amili: the header that sets a batch's idempotency key (searchable as IdempotencyKey), and the
@@ -462,6 +463,7 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
         arm_base_url=url("base_url", arm, "arm"),
         arm_client_no=arm.get("client_no"),
         arm_autoposting_method=str(arm.get("autoposting_method", "payment")),
+        arm_writeoff_method=str(arm.get("writeoff_method", "writeoff")),
         collection_base_url=url("base_url", collection, "collection"),
         collection_org_id=collection.get("org_id"),
         collection_idempotency_header=_guarded(bad, lambda: _text_setting(
