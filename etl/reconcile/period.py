@@ -44,6 +44,7 @@ import polars as pl
 from etl.config import Config
 from etl.errors import ConfigError
 from etl.reconcile.runner import CATEGORIES, DISCREPANCY_COLUMNS, STORED_COLUMNS, difference_expr
+from etl.reconcile.write_off import settle_written_off
 from etl.store import Store
 
 __all__ = ["BREAK_COLUMNS", "CARRIED", "READBACK_MISMATCH", "PeriodResult", "create_work_runs_view", "period_bounds",
@@ -220,6 +221,7 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
     status_order = pl.col("status").replace_strict({"new": 0, "persisting": 1, "resolved": 2}, return_dtype=pl.Int8)
     breaks = breaks.join(order, on="category", how="left").sort(
         "_o", status_order, "source_file", "source_line", "break_key", nulls_last=True).drop("_o").select(BREAK_COLUMNS)
+    breaks = settle_written_off(store, breaks, end)  # a small difference written off automatically is not open
     with store.transaction():
         store.execute("DELETE FROM period_breaks WHERE period = ?", [period])
         store.insert_frame("period_breaks", breaks.drop("severity", "stable_key", "difference_minor").with_columns(pl.lit(period).alias("period")))

@@ -20,6 +20,7 @@ from etl.reconcile.period import PeriodResult, period_bounds
 from etl.reconcile.runner import CATEGORIES
 from etl.reconcile.tie import TIE_COLUMNS, tie_out
 from etl.report.cover import Cover
+from etl.report.refunds import refunds_frame, with_resolution
 from etl.report.run_info import run_info_frame
 from etl.report.run_report import write_parquet
 from etl.report.scope import report_scope
@@ -133,8 +134,10 @@ def write_period_report(store: Store, result: PeriodResult, out_dir: Path, confi
     notes = () if result.balances_checked else ("statement balances not checked: this state database has no statement_balances table",)
     if result.balances_checked and not result.balances.height:
         notes = ("no bank statement with balances (camt.053, MT940) in this period: balances not checked",)
+    end = dt.datetime.combine(period_bounds(result.period)[1], dt.time())
     sheets = [
-        Sheet("Resolved", result.breaks.filter(pl.col("status") == "resolved"), totals=True),
+        Sheet("Resolved", with_resolution(store, result.breaks.filter(pl.col("status") == "resolved")), totals=True),
+        Sheet("Refunds", refunds_frame(store, until=end), totals=True),
         Sheet("Balances", result.balances if result.balances.height else pl.DataFrame({"account": []}, schema={"account": pl.String}),
               totals=False, notes=notes),
         Sheet("Runs", result.runs),

@@ -37,7 +37,7 @@ def test_run_workbook_has_every_sheet_and_lineage(demo: Path) -> None:
     wb = openpyxl.load_workbook(run_dir / "discrepancies.xlsx")
     categories = ["invalid_row", "duplicate_payment", "invalid_reference", "unmatched_payment", "underpayment",
                   "overpayment"]
-    assert wb.sheetnames == ["Summary", *[CATEGORY_LABELS[c] for c in categories], "Matched", "Unmatched", "Rejects",
+    assert wb.sheetnames == ["Summary", *[CATEGORY_LABELS[c] for c in categories], "Refunds", "Matched", "Unmatched", "Rejects",
                              "Files", "Control totals", "Run info"]
     for name in wb.sheetnames[1:7] + ["Matched", "Unmatched"]:
         header = [c.value for c in wb[name][1]]
