@@ -221,7 +221,7 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
     status_order = pl.col("status").replace_strict({"new": 0, "persisting": 1, "resolved": 2}, return_dtype=pl.Int8)
     breaks = breaks.join(order, on="category", how="left").sort(
         "_o", status_order, "source_file", "source_line", "break_key", nulls_last=True).drop("_o").select(BREAK_COLUMNS)
-    breaks = settle_written_off(store, breaks, end)  # a small difference written off automatically is not open
+    breaks = settle_written_off(store, breaks)  # a small difference written off automatically is not open
     with store.transaction():
         store.execute("DELETE FROM period_breaks WHERE period = ?", [period])
         store.insert_frame("period_breaks", breaks.drop("severity", "stable_key", "difference_minor").with_columns(pl.lit(period).alias("period")))

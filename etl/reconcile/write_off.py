@@ -85,13 +85,13 @@ def written_off_totals(written: pl.DataFrame) -> dict[str, object]:
             "written_off_amount": {str(cur): format_minor(int(v or 0)) for cur, v in sums.iter_rows()}}
 
 
-def settle_written_off(store: Store, breaks: pl.DataFrame, end: dt.date) -> pl.DataFrame:
-    """Month-end: the period's breaks with those written off automatically before `end` marked `resolved` (not
-    open, never carried; the report shows the write-off's who and when)."""
+def settle_written_off(store: Store, breaks: pl.DataFrame) -> pl.DataFrame:
+    """Month-end: the period's breaks with those written off automatically marked `resolved` (not open, never
+    carried; the report shows the write-off's who and when). A November break written off by the run of 1 December
+    that imported it is resolved in November's month-end: the month-end shows the state as it is when it runs."""
     done = store.frame(
         "SELECT DISTINCT category, break_key, true AS _written_off FROM resolutions "
-        "WHERE resolved_by = $by AND action = 'write_off' AND state <> 'reopened' AND resolved_at < $end",
-        {"by": AUTO_WRITE_OFF_BY, "end": dt.datetime.combine(end, dt.time())})
+        "WHERE resolved_by = $by AND action = 'write_off' AND state <> 'reopened'", {"by": AUTO_WRITE_OFF_BY})
     if not done.height:
         return breaks
     return breaks.join(done, on=["category", "break_key"], how="left", maintain_order="left").with_columns(

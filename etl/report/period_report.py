@@ -134,10 +134,9 @@ def write_period_report(store: Store, result: PeriodResult, out_dir: Path, confi
     notes = () if result.balances_checked else ("statement balances not checked: this state database has no statement_balances table",)
     if result.balances_checked and not result.balances.height:
         notes = ("no bank statement with balances (camt.053, MT940) in this period: balances not checked",)
-    end = dt.datetime.combine(period_bounds(result.period)[1], dt.time())
     sheets = [
         Sheet("Resolved", with_resolution(store, result.breaks.filter(pl.col("status") == "resolved")), totals=True),
-        Sheet("Refunds", refunds_frame(store, until=end), totals=True),
+        Sheet("Refunds", refunds_frame(store), totals=True),
         Sheet("Balances", result.balances if result.balances.height else pl.DataFrame({"account": []}, schema={"account": pl.String}),
               totals=False, notes=notes),
         Sheet("Runs", result.runs),

@@ -3,8 +3,6 @@ and what resolved a break (action, note, who, when)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import polars as pl
 
 from etl.store import Store
@@ -16,14 +14,14 @@ _REFUNDS_SQL = """
 SELECT break_key, category, creditor, amount_minor, currency, action_note, resolved_by, resolved_at, state,
        source_file, source_row
 FROM resolutions
-WHERE action = 'refund' AND state <> 'reopened' AND ($until IS NULL OR resolved_at < $until)
+WHERE action = 'refund' AND state <> 'reopened'
 ORDER BY resolved_at, break_key
 """
 
 
-def refunds_frame(store: Store, until: dt.datetime | None = None) -> pl.DataFrame:
-    """The refunds recorded (before `until`, when given: a month-end lists those of the month and before)."""
-    return store.frame(_REFUNDS_SQL, {"until": until})
+def refunds_frame(store: Store) -> pl.DataFrame:
+    """Every refund recorded and not reopened, as the state is now (a run's and a month-end's workbook alike)."""
+    return store.frame(_REFUNDS_SQL)
 
 
 def with_resolution(store: Store, breaks: pl.DataFrame) -> pl.DataFrame:
