@@ -6,7 +6,8 @@ Structure, formats, the Summary and its chart are written with xlsxwriter (const
 rendered vectorised (sheetxml.py) and spliced in: 100k rows in seconds, not minutes. Every text cell is escaped
 against formula injection (vectorised, before writing), amounts in `*_minor` columns are numbers in major units
 (exact decimals) with a number format, dates have a date format; header frozen, autofilter on, widths from the
-content, a totals row under every money column. No text can break the workbook: every character XML 1.0 forbids
+content, a totals row under every money column. Every category sheet ends with the resolution columns (break_key,
+action, action_invoice, action_note; tables.py): the three to fill shaded and unlocked, `action` a drop-down list. No text can break the workbook: every character XML 1.0 forbids
 (C0 controls but TAB/LF/CR, lone surrogates, U+FFFE, U+FFFF) becomes U+FFFD in every cell, header, label, note and
 chart name (safe.py; the spliced rows in sheetxml.py).
 """
