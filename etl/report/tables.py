@@ -41,7 +41,8 @@ CSV_COLUMNS = (
 def with_resolution_columns(found: pl.DataFrame) -> pl.DataFrame:
     """`found` with RESOLUTION_COLUMNS: its break_key (computed where it has none yet), the action columns empty."""
     if "break_key" not in found.columns:
-        found = found.with_columns(break_key_expr())
+        lineage = {"stable_key", "source_file", "source_line"} <= set(found.columns)
+        found = found.with_columns(break_key_expr() if lineage else pl.lit(None, pl.String).alias("break_key"))
     return found.with_columns(pl.lit(None, pl.String).alias(c) for c in RESOLUTION_COLUMNS[1:] if c not in found.columns)
 
 
