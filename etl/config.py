@@ -7,6 +7,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -72,6 +73,7 @@ _CREDITOR_KEYS = {
     "matching",
     "autopostings",
     "kid_length",
+    "write_off_below",
 }
 _MATCHING_KEYS = {"invoice_number_pattern", "amount_tolerance", "amount_tolerance_percent", "date_window_days",
                   "name_similarity", "multi_invoice_max", "multi_invoice_open_max"}
@@ -136,6 +138,13 @@ class CreditorConfig:
     # The fixed length of this creditor's KIDs, when it has one: a shorter all-digit KID in an invoice export (Excel
     # strips leading zeros) is padded back to it when the padded KID passes reference_check. None: never padded.
     kid_length: int | None = None
+    # Over- and underpayments whose |difference| is below this are written off automatically (docs/month-end.md):
+    # {currency: minor units}, "*" for every currency; empty: never.
+    write_off_below: Mapping[str, int] = field(default_factory=dict)
+
+    def write_off_limit(self, currency: str) -> int:
+        """The automatic write-off limit for `currency` in minor units (0: nothing is written off automatically)."""
+        return self.write_off_below.get(currency, self.write_off_below.get("*", 0))
 
 
 @dataclass(frozen=True)
@@ -445,6 +454,7 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
                                    or not 2 <= kid_length <= 25):
         bad.add(f"{where}: kid_length must be a whole number of digits from 2 to 25, not {kid_length!r}")
         kid_length = None
+    write_off = _write_off_below(bad, where, raw.get("write_off_below"))
     files = raw.get("invoice_files", [])
     if not isinstance(files, list):
         bad.add(f"{where}: invoice_files must be a list of file name patterns, not {files!r}")
@@ -482,7 +492,32 @@ def _creditor(path: Path, i: int, raw: Mapping[str, Any], env: Mapping[str, str]
         matching=matching,
         autopostings=autopostings,
         kid_length=kid_length,
+        write_off_below=write_off,
     )
+
+
+_WRITE_OFF_AMOUNT = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+
+
+def _write_off_below(bad: _Problems, where: str, value: Any) -> dict[str, int]:
+    """`write_off_below = "5.00"` (every currency) or `{ NOK = "5.00", SEK = "5.00" }` -> {currency or "*": minor}.
+
+    Amounts are decimal strings (a TOML float is refused: money is never a float); each problem goes to `bad`."""
+    if value is None:
+        return {}
+    table = value if isinstance(value, dict) else {"*": value}
+    limits: dict[str, int] = {}
+    for currency, amount in table.items():
+        label = f"{where}: write_off_below" + (f".{currency}" if currency != "*" else "")
+        if currency != "*" and not _CURRENCY_CODE.match(str(currency)):
+            bad.add(f"{label}: {currency!r} is not a currency code (three capital letters, e.g. NOK)")
+        elif not isinstance(amount, str) or not _WRITE_OFF_AMOUNT.match(amount.strip()):
+            bad.add(f"{label}: must be an amount as a decimal string with at most two decimals, e.g. \"5.00\" "
+                    f"(or a table per currency: {{ NOK = \"5.00\", SEK = \"5.00\" }}), not {amount!r}")
+        else:
+            limits[str(currency)] = int(Decimal(amount.strip()) * 100)
+    return limits
 
 
 def _matching(path: Path, where: str, raw: Any) -> MatchingConfig:

@@ -236,6 +236,7 @@ def redeliver(config: Any, run: RunInfo, new_run_id: str, out_dir: Path, clock: 
     from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_PARTIAL, EXIT_TEMPFAIL
     from etl.logs import log_event, run_log, secret_values
     from etl.reconcile import reconcile_run
+    from etl.reconcile.write_off import write_off_small, written_off_totals
     from etl.report import write_csv, write_summary
     from etl.config import check_transport, insecure_tls_warning
     from etl.store import open_store
@@ -260,7 +261,7 @@ def redeliver(config: Any, run: RunInfo, new_run_id: str, out_dir: Path, clock: 
             log_event("insecure_tls", warning, logging.WARNING)
             print(f"amili-etl: {warning}", file=sys.stderr)
         report = deliver(store, config, new_run_id, items, now)
-        found = reconcile_run(store, new_run_id)
+        found, written_off = write_off_small(store, config, new_run_id, reconcile_run(store, new_run_id), clock())
         if report.unavailable and len(report.unavailable) >= items.height > 0:
             code = EXIT_TEMPFAIL
         elif report.unavailable or sum(report.pending.values()):
@@ -274,7 +275,7 @@ def redeliver(config: Any, run: RunInfo, new_run_id: str, out_dir: Path, clock: 
             "run_id": new_run_id, "status": status, "counts": counts, "files": [], "rerun_of": run.run_id,
             "totals": {"planned": {a: int(n) for a, n in items.group_by("api").len().sort("api").iter_rows()},
                        "confirmed": dict(report.confirmed), "rejected": dict(report.rejected),
-                       "pending": dict(report.pending)},
+                       "pending": dict(report.pending), **written_off_totals(written_off)},
             "sent": {api: int(report.sent.get(api, 0)) for api in APIS},
         }
         report.note_unreachable(summary)

@@ -36,6 +36,7 @@ from etl.match.stage import match_run
 from etl.money import format_minor
 from etl.plan import plan_items
 from etl.reconcile import CATEGORIES, control_summary, reconcile_run
+from etl.reconcile.write_off import write_off_small, written_off_totals
 from etl.reconcile.tie import tie_summary
 from etl.refs import reference_valid_expr
 from etl.report import write_csv, write_rejects, write_run_workbook, write_summary
@@ -438,13 +439,16 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     shown.done(f"sent {sum(report.sent.values())} of {deliverable.height} item(s)")
 
     shown = stage("report", f"reconciling and writing {run_dir}")
-    found = reconcile_run(store, req.run_id)
+    # Small over- and underpayments are written off (recorded, shown on their own sheet) before anything is reported.
+    found, written_off = write_off_small(store, config, req.run_id, reconcile_run(store, req.run_id), req.clock(),
+                                         dry_run=req.dry_run)
     exit_code = _exit_code(files, found, report, deliverable.height)
     if not files and skipped:
         exit_code = EXIT_CLEAN  # everything given was imported before: nothing to do is not an error
     summary = _summary(req, files, pays, matches, found, report, plan_counts, exit_code)
     summary["totals"]["control"] = control_summary(store, req.run_id)
     summary["totals"]["tie"] = tie_summary(store, req.run_id)
+    summary["totals"].update(written_off_totals(written_off))
     summary["skipped"] = skipped
     report.note_unreachable(summary)  # the reason, not only the count: in the log, the summary, the last line
     if not files and skipped:
@@ -454,7 +458,7 @@ def _stages(store: Store, req: RunRequest, config: Config, mappings: MappingSet,
     log_event("delivered", "delivery: " + (", ".join(f"{api} sent {n}" for api, n in summary["sent"].items() if n)
                                            or "nothing sent"), planned=plan_counts, **{
                   k: summary["totals"][k] for k in ("confirmed", "rejected", "pending")})
-    _write_outputs(store, req, run_dir, files, summary, found, config)
+    _write_outputs(store, req, run_dir, files, summary, found, written_off, config)
     store.check_in_place()
     store.execute(
         "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary = ? WHERE run_id = ?",
@@ -516,7 +520,7 @@ def _summary(req: RunRequest, files: list[FileOutcome], pays: pl.DataFrame, matc
 
 
 def _write_outputs(store: Store, req: RunRequest, run_dir: Path, files: list[FileOutcome], summary: dict[str, Any],
-                   found: pl.DataFrame, config: Config) -> None:
+                   found: pl.DataFrame, written_off: pl.DataFrame, config: Config) -> None:
     """The run folder: rejects/, discrepancies.csv, discrepancies.xlsx, summary.json (written last)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     for f in files:
@@ -525,5 +529,5 @@ def _write_outputs(store: Store, req: RunRequest, run_dir: Path, files: list[Fil
     write_csv(found, run_dir / "discrepancies.csv")
     facts = {"run_id": req.run_id, "mode": req.mode, "amili-etl version": __version__, "config": str(config.path),
              "state": str(config.state_path), "dry_run": req.dry_run}
-    write_run_workbook(store, req.run_id, run_dir, summary, found, config, facts)
+    write_run_workbook(store, req.run_id, run_dir, summary, found, config, facts, written_off)
     write_summary(summary, run_dir / "summary.json")

@@ -48,6 +48,8 @@ invoice_mapping = "invoices_generic"     # the layout of your invoice export (do
 invoice_files = ["invoices_*"]           # file name patterns of this creditor's invoice exports
 arm = { base_url = "https://arm.amili.no", client_no = 1234 }
 auth = { token_url = "https://auth.amili.no/token", client_id_env = "AMILI_NO_CLIENT_ID", client_secret_env = "AMILI_NO_CLIENT_SECRET" }
+# write_off_below = "5.00"               # over/underpayments smaller than this are written off automatically (listed
+#                                        # on the workbook's "Written off" sheet); per currency: { NOK = "5.00" }
 """
 
 _SE = """
@@ -64,6 +66,8 @@ invoice_mapping = "invoices_generic"     # the layout of your invoice export (do
 invoice_files = ["invoices_*"]           # file name patterns of this creditor's invoice exports
 ada = { base_url = "https://api.amili.se", creditor = "your-ada-creditor-id" }
 auth = { ada_api_code_env = "AMILI_SE_ADA_API_CODE" }
+# write_off_below = "5.00"               # over/underpayments smaller than this are written off automatically (listed
+#                                        # on the workbook's "Written off" sheet); per currency: { SEK = "5.00" }
 """
 
 _SECRETS = {

@@ -11,7 +11,8 @@ import polars as pl
 from etl.store import Store
 
 __all__ = ["CATEGORIES", "DIFFERENCE_OF_TWO", "DISCREPANCY_COLUMNS", "QUERIES", "STORED_COLUMNS", "by_currency_text",
-           "control_summary", "control_totals", "difference_expr", "reconcile_run", "run_query"]
+           "break_key_expr", "control_summary", "control_totals", "difference_expr", "query_text", "reconcile_run",
+           "run_query"]
 
 # The fixed vocabulary of docs/contracts.md, in report order.
 CATEGORIES = (
@@ -86,9 +87,19 @@ def difference_expr() -> pl.Expr:
             .otherwise(amount).cast(pl.Int64).alias("difference_minor"))
 
 
-def _sql(name: str) -> str:
+def break_key_expr() -> pl.Expr:
+    """`break_key`: a break's key as the reports write it, `coalesce(stable_key, source_file || ':' || source_line)`
+    (the month-end's key, sql/period/open_breaks.sql): what a filled `action` row is matched back to."""
+    where = pl.col("source_file") + ":" + pl.col("source_line").cast(pl.String).fill_null("")
+    return pl.coalesce(pl.col("stable_key"), where).alias("break_key")
+
+
+def query_text(name: str) -> str:
     """The text of one question in sql/."""
     return resources.files("etl.reconcile").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+
+
+_sql = query_text
 
 
 def run_query(store: Store, name: str, run_id: str) -> pl.DataFrame:

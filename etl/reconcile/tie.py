@@ -3,6 +3,8 @@
 bank total = delivered + unmatched + held back + rejected; `unexplained` is what is left and must be 0. Each bucket is
 summed from its own evidence (sql/tie_out.sql says which, and where the over part of an overpayment goes): a payment
 counted nowhere or twice shows as unexplained, it is never absorbed by a "rest" bucket.
+A difference written off automatically (write_off.py) is in no bucket: the payment was delivered whole (it is in
+`delivered`), and the written-off part is the invoice's rest or the payer's extra, never bank money.
 """
 
 from __future__ import annotations

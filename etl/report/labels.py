@@ -52,6 +52,8 @@ _TOTALS = {
     "collection_settlements": "Collection settlements",
     "statements_checked": "Bank statements checked",
     "incomplete_because": "Incomplete because",
+    "written_off": "Written off automatically (see Written off)",
+    "written_off_amount": "Written off amount",
 }
 
 

@@ -20,6 +20,7 @@ from etl.reconcile.period import PeriodResult, period_bounds
 from etl.reconcile.runner import CATEGORIES
 from etl.reconcile.tie import TIE_COLUMNS, tie_out
 from etl.report.cover import Cover
+from etl.report.refunds import refunds_frame
 from etl.report.run_info import run_info_frame
 from etl.report.run_report import write_parquet
 from etl.report.scope import report_scope
@@ -134,7 +135,9 @@ def write_period_report(store: Store, result: PeriodResult, out_dir: Path, confi
     if result.balances_checked and not result.balances.height:
         notes = ("no bank statement with balances (camt.053, MT940) in this period: balances not checked",)
     sheets = [
+        # The breaks carry what resolved them (action, note, who, when: etl/reconcile/resolutions.py).
         Sheet("Resolved", result.breaks.filter(pl.col("status") == "resolved"), totals=True),
+        Sheet("Refunds", refunds_frame(store), totals=True),
         Sheet("Balances", result.balances if result.balances.height else pl.DataFrame({"account": []}, schema={"account": pl.String}),
               totals=False, notes=notes),
         Sheet("Runs", result.runs),

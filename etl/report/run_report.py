@@ -16,6 +16,7 @@ from etl.config import Config
 from etl.reconcile import control_totals
 from etl.reconcile.tie import tie_out
 from etl.report.cover import Cover
+from etl.report.refunds import refunds_frame
 from etl.report.run_info import run_info_frame
 from etl.report.scope import report_scope
 from etl.report.tables import atomic_write
@@ -97,8 +98,9 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
 
 
 def write_run_workbook(store: Store, run_id: str, run_dir: Path, summary: dict[str, Any], found: pl.DataFrame,
-                       config: Config, facts: dict[str, Any]) -> None:
-    """discrepancies.xlsx, matched.parquet and unmatched.parquet of one run into `run_dir`."""
+                       config: Config, facts: dict[str, Any], written_off: pl.DataFrame | None = None) -> None:
+    """discrepancies.xlsx, matched.parquet and unmatched.parquet of one run into `run_dir`; `written_off`: the
+    run's breaks written off automatically (their own sheet, never silently)."""
     frames = report_frames(store, run_id)
     # Keep the report order of `found` (category order, then file and line); add Amili's id and HTTP status.
     lineage = frames["discrepancies"].select("category", "stable_key", "source_file", "source_line", "amili_id",
@@ -106,6 +108,10 @@ def write_run_workbook(store: Store, run_id: str, run_dir: Path, summary: dict[s
     shown = found.join(lineage, on=["category", "stable_key", "source_file", "source_line"], how="left",
                        nulls_equal=True, maintain_order="left")
     sheets = [
+        *([Sheet("Written off", written_off, totals=True,
+                 notes=("written off automatically: |difference| below the creditor's write_off_below; the payment "
+                        "was delivered whole",))] if written_off is not None and written_off.height else []),
+        Sheet("Refunds", refunds_frame(store), totals=True),
         Sheet("Matched", frames["matched"], totals=True),
         Sheet("Unmatched", frames["unmatched"], totals=True),
         Sheet("Rejects", frames["rejects"]),

@@ -41,10 +41,16 @@ def _money(expr: pl.Expr) -> pl.Expr:
     return sign + (a // 100).cast(pl.String) + "." + (a % 100).cast(pl.String).str.zfill(2)
 
 
-def _cell(name: str, dtype: pl.DataType, letter: str, row: pl.Expr, styles: dict[str, int]) -> pl.Expr:
-    """One column's cells as XML text ('' for nulls)."""
+def _cell(name: str, dtype: pl.DataType, letter: str, row: pl.Expr, styles: dict[str, int],
+          fill: bool = False) -> pl.Expr:
+    """One column's cells as XML text ('' for nulls; a fillable column's empty cells carry its style, so they show
+    as the cells to fill)."""
     c = pl.col(name)
     ref = pl.lit(f'<c r="{letter}') + row
+    if fill:
+        style = f'" s="{styles["fill"]}'
+        text = ref + style + '" t="inlineStr"><is><t xml:space="preserve">' + _text(c.cast(pl.String)) + "</t></is></c>"
+        return pl.when(c.is_null()).then(ref + style + '"/>').otherwise(text)
     if name.endswith("_minor") and dtype.is_integer():
         body = ref + f'" s="{styles["money"]}"><v>' + _money(c) + "</v></c>"
     elif dtype == pl.Boolean:
@@ -62,12 +68,13 @@ def _cell(name: str, dtype: pl.DataType, letter: str, row: pl.Expr, styles: dict
     return pl.when(c.is_null()).then(pl.lit("")).otherwise(body)
 
 
-def render_rows(frame: pl.DataFrame, first_row: int, styles: dict[str, int]) -> str:
-    """`frame` as `<row>` elements starting at 1-based row `first_row` (text already escaped against formulas)."""
+def render_rows(frame: pl.DataFrame, first_row: int, styles: dict[str, int], fillable: tuple[str, ...] = ()) -> str:
+    """`frame` as `<row>` elements starting at 1-based row `first_row` (text already escaped against formulas); the
+    `fillable` columns are text in the style `styles["fill"]`, empty cells included."""
     if frame.height == 0:
         return ""
     row = (pl.int_range(pl.len(), dtype=pl.Int64) + first_row).cast(pl.String)
-    cells = [_cell(n, t, column_letter(i), row, styles) for i, (n, t) in enumerate(frame.schema.items())]
+    cells = [_cell(n, t, column_letter(i), row, styles, n in fillable) for i, (n, t) in enumerate(frame.schema.items())]
     xml = frame.select((pl.lit('<row r="') + row + '">' + pl.concat_str(cells) + "</row>").alias("x"))
     return "".join(xml.get_column("x").to_list())
 

@@ -6,7 +6,8 @@ Structure, formats, the Summary and its chart are written with xlsxwriter (const
 rendered vectorised (sheetxml.py) and spliced in: 100k rows in seconds, not minutes. Every text cell is escaped
 against formula injection (vectorised, before writing), amounts in `*_minor` columns are numbers in major units
 (exact decimals) with a number format, dates have a date format; header frozen, autofilter on, widths from the
-content, a totals row under every money column. No text can break the workbook: every character XML 1.0 forbids
+content, a totals row under every money column. Every category sheet ends with the resolution columns (break_key,
+action, action_invoice, action_note; tables.py): the three to fill shaded and unlocked, `action` a drop-down list. No text can break the workbook: every character XML 1.0 forbids
 (C0 controls but TAB/LF/CR, lone surrogates, U+FFFE, U+FFFF) becomes U+FFFD in every cell, header, label, note and
 chart name (safe.py; the spliced rows in sheetxml.py).
 """
@@ -28,6 +29,7 @@ from etl.report.labels import category_label
 from etl.report.safe import escape_cell, escape_text_columns, xml_safe, xml_text
 from etl.report.sheetxml import render_rows, splice_rows
 from etl.report.summary_sheet import write_summary_sheet
+from etl.report.tables import ACTIONS, RESOLUTION_COLUMNS, with_resolution_columns
 
 __all__ = ["Cover", "Sheet", "write_workbook"]
 
@@ -43,6 +45,7 @@ class Sheet:
     frame: pl.DataFrame
     totals: bool = False
     notes: Sequence[str] = field(default_factory=tuple)  # lines written above the table (e.g. 'balances not checked')
+    fillable: tuple[str, ...] = ()  # columns the accountant fills (a light fill, unlocked; `action` from a list)
 
 
 def _is_money(name: str) -> bool:
@@ -87,9 +90,16 @@ def _table(book: Any, sheet: Sheet, fmts: dict[str, Any], number: int, inserts: 
                 longest = sample.get_column(c).str.len_chars().max() or 0
                 width = max(width, min(int(longest) + 2, _MAX_WIDTH))
         ws.set_column(i, i, width, fmt)
-    styles = {k: fmts[k]._get_xf_index() for k in ("money", "date", "datetime")}
+    styles = {k: fmts[k]._get_xf_index() for k in ("money", "date", "datetime", "fill")}
     last = top + shown.height
-    inserts[number] = (last + 2, last + 1, render_rows(frame, top + 2, styles))
+    inserts[number] = (last + 2, last + 1, render_rows(frame, top + 2, styles, sheet.fillable))
+    if "action" in sheet.fillable and shown.height:
+        at = cols.index("action")
+        ws.data_validation(top + 1, at, last, at, {
+            "validate": "list", "source": list(ACTIONS), "ignore_blank": True,
+            "input_title": "action", "input_message": "match, write_off, refund, explain or reopen; then run "
+                                                       "amili-etl resolve on this file",
+            "error_title": "Not an action", "error_message": "One of: " + ", ".join(ACTIONS)})
     if sheet.totals and shown.height and money:
         # One totals row per currency: NOK and SEK never add up into one number.
         groups = (frame.group_by("currency").agg(pl.col(cols[i]).sum() for i in money).sort("currency", nulls_last=True)
@@ -140,6 +150,7 @@ def write_workbook(path: Path, summary: dict[str, Any], discrepancies: pl.DataFr
         "bad": book.add_format({"font_color": "#9C0006", "bg_color": "#FFC7CE"}),
         "warn": book.add_format({"font_color": "#9C0006"}),
         "note": book.add_format({"italic": True, "font_color": "#7F7F7F"}),
+        "fill": book.add_format({"bg_color": "#FFF2CC", "locked": False, "border": 1, "border_color": "#D9D9D9"}),
         "status_clean": book.add_format({"bold": True, "font_color": "#006100", "bg_color": "#C6EFCE"}),
         "status_discrepancies": book.add_format({"bold": True, "font_color": "#9C5700", "bg_color": "#FFEB9C"}),
         "status_incomplete": book.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
@@ -147,9 +158,12 @@ def write_workbook(path: Path, summary: dict[str, Any], discrepancies: pl.DataFr
     }
     try:
         print_setup(write_summary_sheet(book, summary, discrepancies, control, cover, fmts), cover, 0)
-        # A category's sheet is named by its label; its `category` column keeps the key for filtering.
-        tables = [Sheet(category_label(cat), rows, totals=True)
-                  for cat in CATEGORIES if (rows := discrepancies.filter(pl.col("category") == cat)).height]
+        # A category's sheet is named by its label; its `category` column keeps the key for filtering. Its last four
+        # columns are the break's key and what the accountant decides (RESOLUTION_COLUMNS).
+        breaks = with_resolution_columns(discrepancies)
+        breaks = breaks.select(*[c for c in breaks.columns if c not in RESOLUTION_COLUMNS], *RESOLUTION_COLUMNS)
+        tables = [Sheet(category_label(cat), rows, totals=True, fillable=RESOLUTION_COLUMNS[1:])
+                  for cat in CATEGORIES if (rows := breaks.filter(pl.col("category") == cat)).height]
         inserts: dict[int, tuple[int, int, str]] = {}
         for number, sheet in enumerate([*tables, *sheets], start=2):  # sheet1 is the Summary
             _table(book, sheet, fmts, number, inserts, cover)

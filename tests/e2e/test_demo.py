@@ -43,7 +43,8 @@ def test_demo_finds_the_planted_problems_and_a_second_demo_sends_nothing(tmp_pat
         rows = list(csv.DictReader(fh))
     assert list(rows[0].keys()) == ["category", "severity", "source_file", "source_line", "reference",
                                     "invoice_number", "amount", "currency", "expected_amount", "api",
-                                    "api_status", "detail", "difference"]
+                                    "api_status", "detail", "difference", "break_key", "action", "action_invoice",
+                                    "action_note"]
     found = sorted((r["category"], r["source_file"], int(r["source_line"])) for r in rows)
     planted = json.loads((SAMPLE / "planted.json").read_text(encoding="utf-8"))
     expected = sorted((p["category"], p["source_file"], p["source_line"]) for p in planted)

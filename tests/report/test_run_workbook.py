@@ -37,7 +37,7 @@ def test_run_workbook_has_every_sheet_and_lineage(demo: Path) -> None:
     wb = openpyxl.load_workbook(run_dir / "discrepancies.xlsx")
     categories = ["invalid_row", "duplicate_payment", "invalid_reference", "unmatched_payment", "underpayment",
                   "overpayment"]
-    assert wb.sheetnames == ["Summary", *[CATEGORY_LABELS[c] for c in categories], "Matched", "Unmatched", "Rejects",
+    assert wb.sheetnames == ["Summary", *[CATEGORY_LABELS[c] for c in categories], "Refunds", "Matched", "Unmatched", "Rejects",
                              "Files", "Control totals", "Run info"]
     for name in wb.sheetnames[1:7] + ["Matched", "Unmatched"]:
         header = [c.value for c in wb[name][1]]
@@ -165,3 +165,35 @@ def test_month_end_workbook_ages_breaks_and_names_the_period(tmp_path: Path) -> 
     tie = next(i for i, r in enumerate(values) if r[0] and str(r[0]).startswith("Tie-out per currency"))
     assert "the period's 2 run(s)" in values[tie][0]
     assert values[tie + 2][:8] == ("NOK", 8999.0, 0, 8999.0, 0, 0, 0, "ties")
+
+
+def test_every_category_sheet_carries_the_resolution_columns_with_the_action_list(demo: Path) -> None:
+    """Each of the demo's six category sheets ends with break_key, action, action_invoice, action_note; `action` has
+    the list of actions over exactly its data rows (not the totals row); the cells to fill are unlocked and shaded;
+    each row's break_key is the one discrepancies.csv gives the same row."""
+    import csv
+
+    from etl.report.tables import ACTIONS, RESOLUTION_COLUMNS
+
+    with (demo / "discrepancies.csv").open(encoding="utf-8") as fh:
+        keys = {(r["category"], r["source_file"], r["source_line"]): r["break_key"] for r in csv.DictReader(fh)}
+    wb = openpyxl.load_workbook(demo / "discrepancies.xlsx")
+    sheets = [n for n in wb.sheetnames if n in set(CATEGORY_LABELS.values())]
+    assert len(sheets) == 6
+    for name in sheets:
+        ws = wb[name]
+        header = [c.value for c in ws[1]]
+        assert header[-4:] == list(RESOLUTION_COLUMNS), (name, header)
+        rows = [dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True) if r[1]]  # not the totals
+        assert rows and all(keys[(r["category"], r["source_file"], str(r["source_line"] or ""))] == r["break_key"]
+                            for r in rows), name
+        assert all(r["break_key"] and r["action"] is None for r in rows)
+        col = openpyxl.utils.get_column_letter(header.index("action") + 1)
+        [dv] = ws.data_validations.dataValidation
+        assert (dv.type, dv.formula1) == ("list", '"' + ",".join(ACTIONS) + '"')
+        assert str(dv.sqref) == (f"{col}2" if len(rows) == 1 else f"{col}2:{col}{len(rows) + 1}"), name
+        for letter in (openpyxl.utils.get_column_letter(header.index(c) + 1) for c in RESOLUTION_COLUMNS[1:]):
+            cell = ws[f"{letter}2"]
+            assert cell.protection.locked is False and cell.fill.fgColor.rgb.endswith("FFF2CC"), (name, letter)
+    for name in ("Matched", "Unmatched", "Refunds"):  # the other tables are not for filling
+        assert not wb[name].data_validations.dataValidation

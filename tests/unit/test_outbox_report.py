@@ -64,5 +64,7 @@ def test_csv_has_the_contract_columns_and_decimal_amounts(tmp_path: Path) -> Non
     lines = (tmp_path / "d.csv").read_text(encoding="utf-8").splitlines()
     # The contract's order (docs/reports.md); new columns are only ever appended.
     assert lines[0] == ",".join(CSV_COLUMNS) == ("category,severity,source_file,source_line,reference,invoice_number,"
-                                                 "amount,currency,expected_amount,api,api_status,detail,difference")
-    assert lines[1] == "overpayment,warning,'=evil.csv,4,123,9,-1234.50,NOK,0.05,,,d,-1234.55"
+                                                 "amount,currency,expected_amount,api,api_status,detail,difference,"
+                                                 "break_key,action,action_invoice,action_note")
+    # break_key is the stable key here; the three action columns are for the accountant to fill.
+    assert lines[1] == "overpayment,warning,'=evil.csv,4,123,9,-1234.50,NOK,0.05,,,d,-1234.55,k,,,"

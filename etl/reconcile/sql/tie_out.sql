@@ -11,6 +11,8 @@
 --   rejected:  a bank row that failed validation (its amount as read), or refused by Amili / planned with other data
 --              under the same key (conflict).
 -- A rejected row whose amount could not be read, and a camt entry the bank has not booked yet, are in no total.
+-- An automatic write-off (write_off.sql) changes nothing here: its payment is delivered whole; the difference written
+-- off is the invoice's rest (or the payer's extra), not bank money.
 -- Inputs: payments, matches, payment_deliveries (run_items, outbox; migration 0013), rejected_rows. Parameter: $run_id.
 -- Columns: currency, bank_total_minor, delivered_minor, unmatched_minor, held_back_minor, rejected_minor,
 -- unexplained_minor (BIGINT).
