@@ -189,3 +189,32 @@ def test_amili_unreachable_leaves_the_match_to_deliver_on_the_next_resolve(tmp_p
     assert "1 unchanged" in back.stdout and "delivered 1 of 1" in back.stdout
     assert len(ledger(sandbox.base_url)) == before + 1
     assert state_rows(tmp_path / "state.duckdb", "SELECT state FROM resolutions") == [("delivered",)]
+
+
+def test_the_runs_own_workbook_filled_in_delivers_once(tmp_path: Path, sandbox) -> None:
+    """The workbook the run wrote, filled in on its category sheet (the drop-down's cell, the invoice typed as a
+    number as Excel stores it), saved, and handed to resolve: one delivery, then nothing on a second read."""
+    import openpyxl
+
+    config, folder = first_run(tmp_path, sandbox.base_url)
+    book_path = folder / "discrepancies.xlsx"
+    book = openpyxl.load_workbook(book_path)
+    sheet = book["Unmatched payment"]
+    header = [c.value for c in sheet[1]]
+    assert header[-4:] == list(RESOLUTION)
+    key = sheet.cell(2, header.index("break_key") + 1).value
+    assert key and sheet.cell(2, 1).value == "unmatched_payment"
+    sheet.cell(2, header.index("action") + 1).value = "match"
+    sheet.cell(2, header.index("action_invoice") + 1).value = 100015
+    sheet.cell(2, header.index("action_note") + 1).value = "the customer's employer paid"
+    filled = tmp_path / "filled.xlsx"
+    book.save(filled)
+    before = len(ledger(sandbox.base_url))
+    first = cli("resolve", "--config", str(config), "--out", str(tmp_path / "out"), str(filled))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert len(ledger(sandbox.base_url)) == before + 1
+    assert state_rows(tmp_path / "state.duckdb", "SELECT break_key, action, action_invoice, state FROM resolutions") == [
+        (key, "match", "100015", "delivered")]
+    again = cli("resolve", "--config", str(config), "--out", str(tmp_path / "out"), str(filled))
+    assert again.returncode == 0 and "1 unchanged" in again.stdout, again.stdout + again.stderr
+    assert len(ledger(sandbox.base_url)) == before + 1
