@@ -1,6 +1,6 @@
 """Read and validate input files: every file becomes a FileOutcome (valid rows, rejects, status); none stops another.
 
-Shared by `run` (pipeline.py) and `validate` (cli.py); kept apart from the pipeline so that `validate` does
+Shared by `run` (pipeline.py) and `validate` (cli/app.py); kept apart from the pipeline so that `validate` does
 not import the delivery, matching and report machinery it never uses.
 """
 

@@ -50,7 +50,7 @@ def _failed(exc: BaseException) -> Outcome:
     prints it) for the developer."""
     import traceback
 
-    from etl.cli_support import masked
+    from etl.cli.support import masked
 
     if isinstance(exc, EtlError):
         line = masked(str(exc))
@@ -63,7 +63,7 @@ def _failed(exc: BaseException) -> Outcome:
 
 def inbox_run(entry: CreditorEntry, force: bool = False) -> Outcome:
     """`amili-etl inbox --creditor NAME` on the creditor's inbox: new files run, then archived, failed or left."""
-    from etl.cli_support import load, now
+    from etl.cli.support import load, now
     from etl.config import check_transport
     from etl.inbox import run_inbox
     from etl.pipeline import new_run_id, run_log_path
@@ -90,7 +90,7 @@ def inbox_run(entry: CreditorEntry, force: bool = False) -> Outcome:
 
 def month_end_run(entry: CreditorEntry, period: str, readback: bool = True) -> Outcome:
     """`amili-etl reconcile --creditor NAME --period YYYY-MM` in its own process; the workbook and status."""
-    from etl.cli_support import load
+    from etl.cli.support import load
 
     try:
         out_dir = load(entry.config_path, entry.name).output_dir

@@ -301,8 +301,8 @@ class Cli:
     def __call__(self, when: dt.datetime, *args: str, env: dict[str, str | None] | None = None) -> Any:
         from etl.cli import cli
 
-        self.mp.setattr("etl.cli._now", lambda: when)
-        self.mp.setattr("etl.cli_support.now", lambda: when)
+        self.mp.setattr("etl.cli.app._now", lambda: when)
+        self.mp.setattr("etl.cli.support.now", lambda: when)
         return CliRunner().invoke(cli, [args[0], "--config", str(self.config), *args[1:]],
                                   env=SECRETS if env is None else env, catch_exceptions=False)
 

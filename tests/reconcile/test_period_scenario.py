@@ -1,7 +1,7 @@
 """Month-end by accounting period, the way it happens: Norway on ARM and Sweden on ADA, nightly runs over real HTTP
 against the sandbox, bank files booked in November imported in December, failed runs, a dry run, a late import in
 January and the month-end of November rerun after it; `amili-etl run` and `amili-etl reconcile` in-process with
-the commands' clock set (etl.cli._now, etl.cli_support.now), so every date is the scenario's, never the machine's.
+the commands' clock set (etl.cli.app._now, etl.cli.support.now), so every date is the scenario's, never the machine's.
 
 Night 1 (1 December) is the shipped sample (booked 19-20 November) plus a SpareBank 1 export booked on 30 November
 paying invoice 100015; night 2 (6 December) brings an export booked on 27 November paying 100016 and a BgMax file
@@ -78,8 +78,8 @@ class Cli:
         from etl.cli import cli
 
         clock = lambda: when  # noqa: E731
-        self.monkeypatch.setattr("etl.cli._now", clock)
-        self.monkeypatch.setattr("etl.cli_support.now", clock)
+        self.monkeypatch.setattr("etl.cli.app._now", clock)
+        self.monkeypatch.setattr("etl.cli.support.now", clock)
         return self.runner.invoke(cli, [args[0], "--config", str(self.config), *args[1:]], env=env or SECRETS)
 
 

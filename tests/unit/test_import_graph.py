@@ -85,3 +85,18 @@ def test_the_circle_finder_finds_a_planted_circle() -> None:
     graph = {"etl.a": {"etl.b"}, "etl.b": {"etl.c"}, "etl.c": {"etl.a"}, "etl.d": set()}
     assert find_cycle(graph) == ["etl.a", "etl.b", "etl.c", "etl.a"]
     assert find_cycle({"etl.a": {"etl.b"}, "etl.b": set()}) is None
+
+
+def test_the_cli_is_one_package_with_its_helpers_below() -> None:
+    """etl/cli/: the command modules share `support` and import no other command module; only `app` gathers them;
+    no module outside etl/cli/ imports a command module (the orchestrator uses `support` alone)."""
+    graph = import_graph()
+    commands = {m for m in graph if m.startswith("etl.cli.") and m not in ("etl.cli.app", "etl.cli.support")}
+    assert {"etl.cli.ops", "etl.cli.reconcile", "etl.cli.resolve", "etl.cli.init"} <= commands
+    for m in commands:
+        assert {t for t in graph[m] if t.startswith("etl.cli")} <= {"etl.cli.support"}, (m, graph[m])
+    assert not {t for t in graph["etl.cli.support"] if t.startswith("etl.cli")}
+    assert commands <= graph["etl.cli.app"]
+    outside = {m: {t for t in ts if t.startswith("etl.cli") and t != "etl.cli.support"}
+               for m, ts in graph.items() if not m.startswith("etl.cli") and m != "etl.__main__"}
+    assert not any(outside.values()), {m: t for m, t in outside.items() if t}

@@ -15,25 +15,25 @@ from etl.terminal import format_time, verbosity_options
 __all__ = ["OPS_COMMANDS"]
 
 def _config_option(demo_fallback: bool = False) -> Any:
-    from etl.cli_support import config_option
+    from etl.cli.support import config_option
 
     return config_option(demo_fallback)
 
 
 def _load(config_path: Path | None, creditor: str | None = None, demo_fallback: bool = False) -> Any:
-    from etl.cli_support import load
+    from etl.cli.support import load
 
     return load(config_path, creditor, demo_fallback)
 
 
 def _creditor_option() -> Any:
-    from etl.cli_support import creditor_option
+    from etl.cli.support import creditor_option
 
     return creditor_option()
 
 
 def _new_run_id() -> str:
-    from etl.cli_support import now as _now
+    from etl.cli.support import now as _now
     from etl.pipeline import new_run_id
 
     return new_run_id(_now(), secrets.token_hex(2))
@@ -71,7 +71,7 @@ def inbox(config_path: Path | None, out: Path | None, force: bool, creditor: str
     why. Files whose items could not all be delivered (exit 4 or 75) stay in FOLDER for the next run. Only one
     run at a time: a second waits [inbox] lock_wait_s for the lock, then exits 75. Nothing new: says so, exits 0.
     """
-    from etl.cli_support import now as _now, print_summary as _print_summary
+    from etl.cli.support import now as _now, print_summary as _print_summary
     from etl.inbox import describe, run_inbox
 
     from etl.config import check_transport
@@ -83,7 +83,7 @@ def inbox(config_path: Path | None, out: Path | None, force: bool, creditor: str
         _print_summary(result.run, result.run.run_dir / "discrepancies.xlsx")
     else:
         click.echo(f"inbox {result.folder}: nothing new")
-    from etl.cli_support import masked as _masked
+    from etl.cli.support import masked as _masked
 
     for d in describe(result.placements, result.folder):
         where = f" -> {_masked(d['moved_to'])}" if d["moved_to"] else ""
@@ -148,7 +148,7 @@ def show(config_path: Path | None, creditor: str | None, run_id: str) -> None:
     click.echo(f"  started   {format_time(run.started_at)}")
     click.echo(f"  finished  {format_time(run.finished_at) if run.finished_at else '- (interrupted or still running)'}")
     click.echo(f"  config    {run.config_path}")
-    from etl.cli_support import masked as _masked
+    from etl.cli.support import masked as _masked
 
     for f in files.iter_rows(named=True):
         click.echo(f"  file      {_masked(f['path'])}  {f['format'] or '-'} {f['status']} rows={f['rows']} valid={f['valid']} "
@@ -190,7 +190,7 @@ def rerun(config_path: Path | None, only_failed: bool, out: Path | None, credito
     items of RUN_ID without a final answer (after a crash, a timeout, exit 4 or 75) are delivered, each looked up
     in Amili first when an earlier attempt may have got through.
     """
-    from etl.cli_support import now as _now, print_summary as _print_summary
+    from etl.cli.support import now as _now, print_summary as _print_summary
     from etl.history import find_run, locate_inputs, redeliver
     from etl.lock import state_lock
     from etl.pipeline import RunRequest, run_pipeline
@@ -211,7 +211,7 @@ def rerun(config_path: Path | None, only_failed: bool, out: Path | None, credito
             sent = {k: v for k, v in summary["sent"].items() if v}
             click.echo("  sent: " + (", ".join(f"{k} {v}" for k, v in sent.items()) or "nothing (nothing was left)"))
             click.echo(f"summary: {out_dir / new_id / 'summary.json'}")
-            from etl.cli_support import print_error
+            from etl.cli.support import print_error
 
             print_error(summary)  # why Amili could not be reached, as stderr's last line
             sys.exit(code)
@@ -237,7 +237,7 @@ def config_check(config_path: Path | None, no_auth: bool) -> None:
     creditor's token endpoint and ADA login. Exits 0 when all is well, 2 on a configuration problem, 75 when an
     endpoint could not be reached.
     """
-    from etl.cli_support import find_config
+    from etl.cli.support import find_config
     from etl.config_check import check_config
 
     config_path = find_config(config_path)

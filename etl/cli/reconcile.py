@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from etl.cli_support import config_option, creditor_option
+from etl.cli.support import config_option, creditor_option
 
 __all__ = ["reconcile"]
 
@@ -38,7 +38,7 @@ def reconcile(config_path: Path | None, period: str, out: Path | None, no_readba
     within the settlement lag: the reasons, with the day to rerun, are printed and in summary.json
     totals.incomplete_because), 75 when Amili could not be read back.
     """
-    from etl.cli_support import load as _load, now as _now
+    from etl.cli.support import load as _load, now as _now
     from etl.errors import EXIT_CLEAN, EXIT_DISCREPANCIES, EXIT_INPUT
     from etl.reconcile.period import period_bounds, reconcile_period
     from etl.reconcile.readback import read_back

@@ -11,11 +11,11 @@ from typing import Any
 import click
 
 from etl import __version__
-from etl.cli_support import creditor_option
-from etl.cli_support import load as _load
-from etl.cli_support import masked as _masked
-from etl.cli_support import now as _now
-from etl.cli_support import print_summary as _print_summary
+from etl.cli.support import creditor_option
+from etl.cli.support import load as _load
+from etl.cli.support import masked as _masked
+from etl.cli.support import now as _now
+from etl.cli.support import print_summary as _print_summary
 from etl.errors import EXIT_USAGE, EtlError
 from etl.terminal import end_open_line, verbosity_options
 
@@ -79,7 +79,7 @@ def _machine_failure(exc: Exception) -> EtlError | None:
 
 
 def _config_option(required: bool) -> Any:
-    from etl.cli_support import config_option
+    from etl.cli.support import config_option
 
     return config_option()  # never required: ./amili-etl.toml when --config is not given
 
@@ -136,7 +136,7 @@ def demo(out: Path) -> None:
     with EmbeddedSandbox(SandboxConfig(state_file=sandbox_state, seed_file=seed)) as sandbox:
         result = _run(with_sandbox(config, sandbox.base_url), (sample,), out, False, "demo", force=True)
     _print_summary(result, result.run_dir / "discrepancies.xlsx")
-    from etl.cli_support import demo_next_steps
+    from etl.cli.support import demo_next_steps
 
     demo_next_steps(config.path, result.run_id)
     sys.exit(result.exit_code)
@@ -208,7 +208,7 @@ def validate(as_json: bool, config_path: Path | None, out: Path | None, paths: t
     from etl.money import format_minor
     from etl.inputs import read_inputs  # not etl.pipeline: validate needs none of delivery / matching
 
-    from etl.cli_support import CONFIG_NAME
+    from etl.cli.support import CONFIG_NAME
 
     config = _load(config_path) if config_path or Path(CONFIG_NAME).is_file() else None
     mapping_dirs = list(config.mapping_dirs) if config else [bundled_dir("mappings")]
@@ -329,17 +329,17 @@ def sandbox_serve(host: str, port: int, faults: str | None, fault_seed: int, rat
         raise ConfigError(f"sandbox: {exc}") from exc
 
 
-from etl.cli_ops import OPS_COMMANDS  # noqa: E402 - the operations commands live in their own module
+from etl.cli.ops import OPS_COMMANDS  # noqa: E402 - the operations commands live in their own module
 
 for _command in OPS_COMMANDS:
     cli.add_command(_command)
-from etl.cli_reconcile import reconcile as _reconcile  # noqa: E402 - month-end in its own module
+from etl.cli.reconcile import reconcile as _reconcile  # noqa: E402 - month-end in its own module
 
 cli.add_command(_reconcile)
-from etl.cli_resolve import resolve as _resolve  # noqa: E402 - acting on breaks in its own module
+from etl.cli.resolve import resolve as _resolve  # noqa: E402 - acting on breaks in its own module
 
 cli.add_command(_resolve)
-from etl.cli_init import init as _init  # noqa: E402 - the starter configuration in its own module
+from etl.cli.init import init as _init  # noqa: E402 - the starter configuration in its own module
 
 cli.add_command(_init)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from etl.cli_support import config_option, creditor_option
+from etl.cli.support import config_option, creditor_option
 
 __all__ = ["resolve"]
 
@@ -40,7 +40,7 @@ def resolve(config_path: Path | None, by: str | None, dry_run: bool, out: Path |
     3 a file unreadable, 4 a match not delivered yet (resolve again to deliver it), 75 Amili unreachable or the
     state locked by a run.
     """
-    from etl.cli_support import load as _load, now as _now
+    from etl.cli.support import load as _load, now as _now
     from etl.config import check_transport
     from etl.resolve import resolve_files
 
