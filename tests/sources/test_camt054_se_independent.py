@@ -238,3 +238,16 @@ def test_a_remittance_amount_that_is_not_an_iso_amount_rejects_the_breakdown(tmp
     result = read_source(_write(tmp_path, "bad_rmt", text), None)
     problems = result.problems.filter(pl.col("error_column") == "extra_reference_amounts")
     assert problems.height == 1 and bad in problems.item(0, "error_message")
+
+
+@pytest.mark.parametrize("status", ["<Prtry>PDNG</Prtry>", "<Prtry>INFO</Prtry>", "<Cd>PDNG</Cd>"])
+def test_an_entry_not_booked_is_never_a_payment_whichever_way_08_spells_its_status(tmp_path: Path,
+                                                                                   status: str) -> None:
+    """`.08` Sts is a choice of a code or a proprietary status: a proprietary PDNG is no more booked than a coded one."""
+    text = NORDEA_08.replace("<Cd>INFO</Cd>", status)
+    result = read_source(_write(tmp_path, "nordea_status", text), None)
+    rejected = result.problems.filter(pl.col("error_check") == "camt_not_booked")
+    assert rejected.height == 1 and "not booked" in rejected.item(0, "error_message")
+    assert result.control["not_booked_entries"] == 1 and result.control["booked_entries"] == 1
+    with_prtry_book = NORDEA_08.replace("<Cd>INFO</Cd>", "<Prtry>BOOK</Prtry>")
+    assert read_source(_write(tmp_path, "nordea_book", with_prtry_book), None).problems.height == 0
