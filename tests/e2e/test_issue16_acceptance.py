@@ -70,8 +70,9 @@ def _sek(minor: int) -> str:
 def _tx(p: Pay, v08: bool) -> str:
     strds = "".join(
         "<Strd>" + (f'<RfrdDocAmt><RmtdAmt Ccy="SEK">{_sek(a)}</RmtdAmt></RfrdDocAmt>' if a is not None else "")
-        + f"<CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry></Tp><Ref>{ocr}</Ref></CdtrRefInf></Strd>"
-        for ocr, a in p.strds)
+        + (f"<RfrdDocInf><Tp><CdOrPrtry><Cd>CINV</Cd></CdOrPrtry></Tp><Nb>{ocr}</Nb></RfrdDocInf>" if len(ocr) == 6
+           else f"<CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry></Tp><Ref>{ocr}</Ref></CdtrRefInf>") + "</Strd>"
+        for ocr, a in p.strds)  # a 6-digit reference is an invoice number (RfrdDocInf), else an OCR
     ustrd = f"<Ustrd>{p.text}</Ustrd>" if p.text else ""
     amount = (f'<Amt Ccy="SEK">{_sek(p.amount)}</Amt><CdtDbtInd>CRDT</CdtDbtInd>' if v08
               else f'<AmtDtls><TxAmt><Amt Ccy="SEK">{_sek(p.amount)}</Amt></TxAmt></AmtDtls>')
@@ -232,3 +233,19 @@ def test_norway_ocr_giro_then_camt054_adds_nothing(tmp_path: Path, sandbox) -> N
     r2 = _run(tmp_path, sandbox.base_url, (camt,), WEEKS_LATER, "r2")
     assert _ledger(sandbox.base_url) == ledger
     assert r2.summary["counts"].get("duplicate_payment") == rows.filter(pl.col("amount_minor") > 0).height
+
+
+def test_a_split_payment_is_judged_per_invoice(tmp_path: Path, sandbox) -> None:
+    """The payer's parts add up to both invoices' total, but give 705013 850.00 too much and 705014 850.00 too little
+    (invoice numbers in RfrdDocInf this time): delivered as the payer said, and reported, not passed as clean."""
+    pay = Pay("300000000001", 636000, (("705013", 600000), ("705014", 36000)), "Gröna Ängen Förskola AB")
+    right = Pay("300000000002", 391338 + 110465, (("705001", 391338), ("705002", 110465)), "Linnea Wikström")
+    text = _camt([pay, right], v08=False)
+    camt = _write(tmp_path / "bank", "camt054_parts.xml", text)
+    result = _run(tmp_path, sandbox.base_url, (INVOICES, camt), NIGHT, "r1")
+    parts = sorted((i["key"].split(":")[1], i["amount"]) for i in _ledger(sandbox.base_url) if ":" in i["key"])
+    assert parts == [("705001", "3913.38"), ("705002", "1104.65"), ("705013", "6000.00"), ("705014", "360.00")]
+    breaks = result.discrepancies.filter(pl.col("category").is_in(["overpayment", "underpayment"]))
+    assert breaks.select("category", "source_line", "invoice_number", "amount_minor", "expected_minor").rows() == [
+        ("overpayment", _line_of(text, pay.serial), "705013", 600000, 515000)]
+    assert "705014: paid 360.00, 1210.00 was open" in breaks.item(0, "detail")
