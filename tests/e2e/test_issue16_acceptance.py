@@ -10,19 +10,17 @@ import datetime as dt
 import importlib.util
 import re
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import polars as pl
 import pytest
 
-from etl.bundled import bundled_dir
-from etl.config import load_config, with_sandbox
-from etl.pipeline import RunRequest, RunResult, run_pipeline
+from etl.pipeline import RunResult
 from etl.refs import mod10_check_digit
 from etl.sources import read_source
 from tests.conftest import SAMPLE
+from tests.e2e.test_two_formats import _ledger, _run
 
 _spec = importlib.util.spec_from_file_location("sample_generate_issue16", SAMPLE / "generate.py")
 gen = importlib.util.module_from_spec(_spec)
@@ -138,17 +136,6 @@ def _write(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
     path = folder / name
     path.write_bytes(text.encode(encoding))
     return path
-
-
-def _run(tmp: Path, base_url: str, inputs: tuple[Path, ...], when: dt.datetime, name: str) -> RunResult:
-    config = load_config(SAMPLE / "amili-etl.toml", env={}, default_mapping_dirs=(bundled_dir("mappings"),))
-    config = with_sandbox(replace(config, state_path=tmp / "state.duckdb"), base_url)
-    return run_pipeline(RunRequest(config=config, inputs=inputs, out_dir=tmp / "out", run_id=name,
-                                   clock=lambda: when))
-
-
-def _ledger(base_url: str) -> list[dict[str, object]]:
-    return httpx.get(f"{base_url}/_sandbox/ledger").json()["items"]
 
 
 def _found(result: RunResult) -> set[tuple[str, str, int]]:

@@ -6,6 +6,7 @@ amounts that are not ISO 20022 amounts. Every row's fields are stated by hand be
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -24,7 +25,6 @@ def _doc(ns: str, body: str, prefix: str = "") -> str:
             f"{body}\n</BkToCstmrDbtCdtNtfctn>\n</Document>\n")
     if not prefix:
         return text
-    import re
     text = re.sub(r"<(/?)([A-Za-z][A-Za-z0-9]*)", lambda m: f"<{m.group(1)}{prefix}:{m.group(2)}", text)
     return text.replace(f'<{prefix}:Document xmlns="', f'<{prefix}:Document xmlns:{prefix}="')
 
