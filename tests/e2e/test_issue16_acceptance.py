@@ -236,3 +236,6 @@ def test_a_split_payment_is_judged_per_invoice(tmp_path: Path, sandbox) -> None:
     assert breaks.select("category", "source_line", "invoice_number", "amount_minor", "expected_minor").rows() == [
         ("overpayment", _line_of(text, pay.serial), "705013", 600000, 515000)]
     assert "705014: paid 360.00, 1210.00 was open" in breaks.item(0, "detail")
+    # ADA settled only what was open on 705013: a note on the payment's one row, not a second break.
+    assert "also: Amili settled 5150.00 of 6000.00 sent" in breaks.item(0, "detail")
+    assert result.summary["counts"] == {"overpayment": 1}
