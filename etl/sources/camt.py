@@ -13,7 +13,7 @@ every `RfrdDocInf/Nb` (invoice numbers) go to `extra_references`, ';'-joined. Wh
 amounts instead, the first one too (`extra_reference_amounts`, as BgMax's; see `_remittance`). The payer's name,
 postal address and organisation number come from `Dbtr` (`.08`: `Dbtr/Pty`).
 
-Every entry is accounted for. Booked entries (`Sts` BOOK, `.08` `Sts/Cd` BOOK) become rows. An entry with any other
+Every entry is accounted for. Booked entries (`Sts` BOOK, `.08` `Sts/Cd` or `Sts/Prtry` BOOK) become rows. An entry with any other
 status (PDNG pending, INFO informational, FUTR, ...) is not a payment yet: its rows are read the same way but each
 is rejected with the reason (check `camt_not_booked`: "pending entry (Sts PDNG), not booked: not delivered"), so it
 is in the rejects file with its raw values, the Rejects sheet and validate's counts (rows = valid + rejected), and
@@ -529,7 +529,7 @@ class _Reader:
         self.entries += 1
         line = ntry.sourceline
         e = _Index(ntry, skip="NtryDtls")
-        status = e.t("Sts/Cd") or e.t("Sts") or ""
+        status = e.t("Sts/Cd") or e.t("Sts/Prtry") or e.t("Sts") or ""  # .08: a code or a proprietary status
         booked = status.upper() in _BOOKED
         amt_text, entry_ccy = e.amount("Amt")
         cdi = e.t("CdtDbtInd")
