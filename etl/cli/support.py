@@ -83,13 +83,16 @@ def print_summary(result: Any, workbook: Path) -> None:
             click.echo(f"    {cat:<26} {n:>6}")
     else:
         click.echo("  no discrepancies")
-    click.echo(f"  {'endpoint':<26} {'planned':>8} {'sent':>6} {'confirmed':>10} {'rejected':>9} {'pending':>8}")
     t = s["totals"]
-    for api, sent in s["sent"].items():
-        planned = t["planned"].get(api, 0)
-        if planned or sent:
+    endpoints = [(api, t["planned"].get(api, 0), sent) for api, sent in s["sent"].items()
+                 if t["planned"].get(api, 0) or sent]
+    if endpoints:
+        click.echo(f"  {'endpoint':<26} {'planned':>8} {'sent':>6} {'confirmed':>10} {'rejected':>9} {'pending':>8}")
+        for api, planned, sent in endpoints:
             click.echo(f"  {api:<26} {planned:>8} {sent:>6} {t['confirmed'].get(api, 0):>10} "
                        f"{t['rejected'].get(api, 0):>9} {t['pending'].get(api, 0):>8}")
+    else:  # a rerun of delivered files: say so rather than print an empty table
+        click.echo("  nothing to send: every item is confirmed by an earlier run, or none was deliverable")
     click.echo(f"workbook: {workbook}")
     print_error(s)
 

@@ -93,5 +93,8 @@ def test_demo_finds_the_planted_problems_and_a_second_demo_sends_nothing(tmp_pat
     assert proc2.returncode == 1, proc2.stdout + proc2.stderr
     summary2 = json.loads((run_dir2 / "summary.json").read_text(encoding="utf-8"))
     assert set(summary2["sent"].values()) == {0}
+    # The terminal says so, rather than an empty endpoint table.
+    assert "nothing to send" in proc2.stdout and "endpoint" not in proc2.stdout
+    assert "endpoint" in proc.stdout and "nothing to send" not in proc.stdout
     assert summary2["counts"] == summary["counts"]
     assert _ledger(tmp_path) == ledger
