@@ -10,26 +10,12 @@ from typing import Any
 
 import click
 
+from etl.cli.support import config_option as _config_option
+from etl.cli.support import creditor_option as _creditor_option
+from etl.cli.support import load as _load
 from etl.terminal import format_time, verbosity_options
 
 __all__ = ["OPS_COMMANDS"]
-
-def _config_option(demo_fallback: bool = False) -> Any:
-    from etl.cli.support import config_option
-
-    return config_option(demo_fallback)
-
-
-def _load(config_path: Path | None, creditor: str | None = None, demo_fallback: bool = False) -> Any:
-    from etl.cli.support import load
-
-    return load(config_path, creditor, demo_fallback)
-
-
-def _creditor_option() -> Any:
-    from etl.cli.support import creditor_option
-
-    return creditor_option()
 
 
 def _new_run_id() -> str:

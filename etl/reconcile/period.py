@@ -218,14 +218,14 @@ def reconcile_period(store: Store, config: Config, period: str, readback: Readba
         (pl.lit(last_day) - pl.col("first_seen")).dt.total_days().cast(pl.Int32).alias("age_days"), difference_expr())
     order = pl.DataFrame({"category": list(CATEGORIES), "_o": list(range(len(CATEGORIES)))})
     status_order = pl.col("status").replace_strict({"new": 0, "persisting": 1, "resolved": 2}, return_dtype=pl.Int8)
-    from etl.reconcile.resolutions import RESOLUTION_COLUMNS, apply_resolutions
+    from etl.reconcile.resolutions import RESOLUTION_DETAIL_COLUMNS, apply_resolutions
 
     breaks = apply_resolutions(store, breaks, start)  # what `amili-etl resolve` closed: resolved, then gone
     breaks = breaks.join(order, on="category", how="left").sort(
         "_o", status_order, "source_file", "source_line", "break_key", nulls_last=True).drop("_o").select(
-        *BREAK_COLUMNS, *RESOLUTION_COLUMNS)
+        *BREAK_COLUMNS, *RESOLUTION_DETAIL_COLUMNS)
     with store.transaction():
         store.execute("DELETE FROM period_breaks WHERE period = ?", [period])
         store.insert_frame("period_breaks", breaks.drop("severity", "stable_key", "difference_minor",
-                                                        *RESOLUTION_COLUMNS).with_columns(pl.lit(period).alias("period")))
+                                                        *RESOLUTION_DETAIL_COLUMNS).with_columns(pl.lit(period).alias("period")))
     return PeriodResult(period, breaks, balances, runs, read_rows, balances_checked, settlements, unchecked)

@@ -10,9 +10,9 @@ import polars as pl
 
 from etl.store import Store
 
-__all__ = ["RESOLUTION_COLUMNS", "apply_resolutions"]
+__all__ = ["RESOLUTION_DETAIL_COLUMNS", "apply_resolutions"]
 
-RESOLUTION_COLUMNS = ("action", "action_invoice", "action_note", "resolved_by", "resolved_at")
+RESOLUTION_DETAIL_COLUMNS = ("action", "action_invoice", "action_note", "resolved_by", "resolved_at")
 
 # The resolution holding each break now: a reopen leaves the undone row 'reopened' and itself is no resolution.
 _HOLDING = """
@@ -25,7 +25,7 @@ QUALIFY row_number() OVER (PARTITION BY category, break_key ORDER BY resolved_at
 
 
 def apply_resolutions(store: Store, breaks: pl.DataFrame, start: dt.date) -> pl.DataFrame:
-    """`breaks` with RESOLUTION_COLUMNS: a break closed (explain, refund, a write-off recorded or posted, a delivered
+    """`breaks` with RESOLUTION_DETAIL_COLUMNS: a break closed (explain, refund, a write-off recorded or posted, a delivered
     match) on or after
     `start` is `resolved`; one closed before `start` was shown resolved in its own month and is left out; a match
     (or an ARM write-off) not delivered yet keeps its status (it is an outbox item, checked against the read-back like any other)."""

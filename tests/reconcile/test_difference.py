@@ -51,7 +51,7 @@ def test_month_end_breaks_carry_it_too(store) -> None:
     match(store, "over", "reference", invoice_number="1", outstanding_minor=11_000, invoice_currency="NOK")
     reconcile_run(store, RUN)
     breaks = reconcile_period(store, config, "2026-11", None).breaks
-    from etl.reconcile.resolutions import RESOLUTION_COLUMNS
+    from etl.reconcile.resolutions import RESOLUTION_DETAIL_COLUMNS
 
-    assert breaks.columns == [*BREAK_COLUMNS, *RESOLUTION_COLUMNS]  # resolve's columns last (empty here)
+    assert breaks.columns == [*BREAK_COLUMNS, *RESOLUTION_DETAIL_COLUMNS]  # resolve's columns last (empty here)
     assert _by_category(breaks) == {"overpayment": 500, "unpaid_invoice": 42_000}  # unpaid: the open amount
